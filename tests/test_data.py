@@ -1,0 +1,221 @@
+"""The data layer: locating, reading and validating the campaign files."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from organizing import data as data_module
+from organizing.cli import main
+from organizing.data import WORKER_FILE, WORKSITE_FILE, DataError, load_campaign, locate_data
+from organizing.simulate import simulate_campaign
+
+
+def run_validate(directory, capsys) -> tuple[int, str]:
+    status = main(["validate", str(directory)])
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+@pytest.fixture()
+def copy_of_data(data_dir, tmp_path):
+    """A writable copy of the real files; returns (dir, workers, worksites)."""
+    for name in (WORKER_FILE, WORKSITE_FILE):
+        shutil.copy(data_dir / name, tmp_path / name)
+    workers = pd.read_csv(tmp_path / WORKER_FILE)
+    sites = pd.read_csv(tmp_path / WORKSITE_FILE)
+    return tmp_path, workers, sites
+
+
+def test_real_data_is_valid(data_dir, capsys):
+    status, out = run_validate(data_dir, capsys)
+    assert status == 0, out
+    assert "✓ WorkerRegressionData.csv: valid (16,335 rows)" in out
+    assert "✓ WorksiteNetworkData.csv: valid (120 rows)" in out
+
+
+def test_loading_preserves_every_row(data_dir, campaign):
+    with open(data_dir / WORKER_FILE) as handle:
+        worker_rows = sum(1 for _ in handle) - 1
+    with open(data_dir / WORKSITE_FILE) as handle:
+        site_rows = sum(1 for _ in handle) - 1
+    assert campaign.n_workers == worker_rows
+    assert campaign.n_sites == site_rows
+    assert campaign.worker_x.shape == (worker_rows, 7)
+    assert campaign.site_x.shape == (site_rows, 18)
+    # every worker maps to its own worksite's row
+    raw = pd.read_csv(data_dir / WORKER_FILE)
+    np.testing.assert_array_equal(campaign.site_ids[campaign.site_index], raw["Worksite ID"])
+
+
+def test_campaign_holds_no_worker_ids(data_dir, campaign):
+    ids = set(pd.read_csv(data_dir / WORKER_FILE)["Worker ID"])
+    for name, value in vars(campaign).items():
+        if isinstance(value, np.ndarray) and value.dtype.kind in "iuf" and value.ndim == 1:
+            assert len(ids & set(value.tolist())) < 0.5 * len(ids), name
+
+
+# Each corruption: (description, function(workers, sites) -> None, text the report must show)
+def _set(frame, column, row, value):
+    frame[column] = frame[column].astype(object if isinstance(value, str) else float)
+    frame.loc[row, column] = value
+
+
+def _two_quartiles(frame, row):
+    frame.loc[row, ["Time To First Convo (Quart. 1)", "Time To First Convo (Quart. 2)"]] = 1.0
+
+
+CORRUPTIONS = {
+    "missing column": (lambda w, s: w.pop("No. Notes"),
+                       "No. Notes: column missing"),
+    "wrong type": (lambda w, s: _set(w, "Is Male", 3, "yes"), "Is Male: is not a number"),
+    "NaN": (lambda w, s: _set(s, "Percent male", 2, np.nan), "Percent male: missing value"),
+    "duplicate ID": (lambda w, s: _set(s, "Worksite ID", 1, s.loc[0, "Worksite ID"]),
+                     "Worksite ID: duplicate ID"),
+    "outcome outside {0,1}": (lambda w, s: _set(w, "Signed", 5, 2), "Signed: value not in"),
+    "unknown worksite": (lambda w, s: _set(w, "Worksite ID", 7, 987654321),
+                         "Worksite ID: not found in the worksite file"),
+    "two quartiles set": (lambda w, s: _two_quartiles(w, 9), "exactly one quartile must be 1"),
+    "negative count": (lambda w, s: _set(s, "No. workers contacted", 4, -5),
+                       "No. workers contacted: must be >= 0"),
+    "inconsistent log column": (lambda w, s: _set(s, "Log(No. edges)", 6, 9.0),
+                                "Log(No. edges): does not equal the log"),
+}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+def test_each_corruption_is_rejected(copy_of_data, capsys, corruption):
+    directory, workers, sites = copy_of_data
+    corrupt, expected = CORRUPTIONS[corruption]
+    corrupt(workers, sites)
+    workers.to_csv(directory / WORKER_FILE, index=False)
+    sites.to_csv(directory / WORKSITE_FILE, index=False)
+    status, out = run_validate(directory, capsys)
+    assert status == 1
+    assert expected in out, out
+    assert "Traceback" not in out
+
+
+def test_all_corruptions_reported_in_one_run(copy_of_data, capsys):
+    directory, workers, sites = copy_of_data
+    for corrupt, _ in CORRUPTIONS.values():
+        corrupt(workers, sites)
+    workers.to_csv(directory / WORKER_FILE, index=False)
+    sites.to_csv(directory / WORKSITE_FILE, index=False)
+    status, out = run_validate(directory, capsys)
+    assert status == 1
+    for _, expected in CORRUPTIONS.values():
+        assert expected in out, f"{expected!r} missing from:\n{out}"
+    assert "line " in out  # failures point at rows of the file
+
+
+def test_fractional_id_is_not_truncated(copy_of_data, capsys):
+    directory, workers, sites = copy_of_data
+    _set(sites, "Worksite ID", 0, 99.5)
+    sites.to_csv(directory / WORKSITE_FILE, index=False)
+    status, out = run_validate(directory, capsys)
+    assert status == 1
+    assert "Worksite ID: must be a whole-number ID" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "file is empty"),
+        (bytes(range(256)) * 8, "not a readable CSV file"),
+        (b"name,colour\nbob,red\n", "not the expected CSV"),
+        (",".join(data_module.WORKER_FEATURES).encode() + b"\n", "file has a header but no rows"),
+    ],
+    ids=["empty", "binary", "other-csv", "header-only"],
+)
+def test_unreadable_worker_file_gets_one_line(copy_of_data, capsys, content, expected):
+    directory, _, _ = copy_of_data
+    (directory / WORKER_FILE).write_bytes(content)
+    status, out = run_validate(directory, capsys)
+    assert status == 1
+    assert f"✗ {WORKER_FILE}: {expected}" in out
+    assert "Traceback" not in out
+
+
+def test_missing_file_and_missing_directory(tmp_path, capsys):
+    (tmp_path / WORKSITE_FILE).write_text("x\n1\n")
+    status, out = run_validate(tmp_path, capsys)
+    assert status == 1
+    assert f"✗ {WORKER_FILE}: file not found" in out
+    status, out = run_validate(tmp_path / "nowhere", capsys)
+    assert status == 1
+    assert "is not a directory" in out
+
+
+def test_invalid_data_raises_with_full_report(copy_of_data):
+    directory, workers, _ = copy_of_data
+    _set(workers, "Signed", 0, 3)
+    workers.to_csv(directory / WORKER_FILE, index=False)
+    with pytest.raises(DataError, match="Signed: value not in"):
+        load_campaign(directory)
+
+
+def test_simulated_campaign_validates(tmp_path, capsys):
+    simulated = simulate_campaign(n_sites=12, n_workers=600, seed=5)
+    simulated.write(tmp_path)
+    status, out = run_validate(tmp_path, capsys)
+    assert status == 0, out
+    campaign = load_campaign(tmp_path)
+    assert campaign.n_workers == 600 and campaign.n_sites == 12
+    assert simulated.b.shape == (12, 7) and simulated.beta.shape == (18,)
+    signed_per_site = np.bincount(campaign.site_index, campaign.signed, 12)
+    np.testing.assert_array_equal(signed_per_site, simulated.worksites["No. workers signed"])
+
+
+def test_simulator_is_seeded_and_rejects_bad_sizes():
+    a = simulate_campaign(n_sites=5, n_workers=100, seed=1)
+    b = simulate_campaign(n_sites=5, n_workers=100, seed=1)
+    c = simulate_campaign(n_sites=5, n_workers=100, seed=2)
+    pd.testing.assert_frame_equal(a.workers, b.workers)
+    assert not a.workers["Signed"].equals(c.workers["Signed"])
+    with pytest.raises(ValueError, match="at least 5 per worksite"):
+        simulate_campaign(n_sites=50, n_workers=100)
+
+
+def test_locate_prefers_environment(monkeypatch, tmp_path, data_dir):
+    monkeypatch.setenv("ORGANIZING_DATA_DIR", str(data_dir))
+    assert locate_data() == data_dir
+    monkeypatch.setenv("ORGANIZING_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match="not found in .* ORGANIZING_DATA_DIR"):
+        locate_data()
+
+
+def test_failed_download_says_what_to_do(monkeypatch, tmp_path):
+    import pooch
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("network unreachable")
+
+    monkeypatch.delenv("ORGANIZING_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pooch, "retrieve", offline)
+    with pytest.raises(DataError, match="Could not download .* set ORGANIZING_DATA_DIR"):
+        locate_data()
+
+
+def test_checksum_mismatch_is_refused(monkeypatch, tmp_path):
+    import pooch
+
+    def tampered(url, known_hash, fname, path, progressbar):
+        (path / fname).write_text("tampered")
+        actual = data_module.sha256(path / fname)
+        raise ValueError(f"SHA256 hash of downloaded file ({actual}) does not match {known_hash}")
+
+    monkeypatch.delenv("ORGANIZING_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pooch, "retrieve", tampered)
+    with pytest.raises(DataError, match="does not match its pinned sha256"):
+        locate_data()
+
+
+def test_pinned_checksums_match_the_shared_copy(data_dir):
+    for name, source in data_module.SOURCES.items():
+        assert data_module.sha256(data_dir / name) == source["sha256"]
