@@ -1,0 +1,332 @@
+r"""Hierarchical logistic regressions of card signing, as Pyro model functions.
+
+Notation. Worker :math:`i` works at worksite :math:`s(i)`. The worksite has
+standardized features :math:`x_s \in \mathbb{R}^Q` (``site_x``, shape (S, Q));
+the worker has standardized features :math:`z_i \in \mathbb{R}^P` (``worker_x``,
+shape (N, P)); :math:`y_i \in \{0, 1\}` says whether the worker signed a card.
+
+**The corrected model** (the study's priors, logits computed per worker)::
+
+    τ_b ~ HalfCauchy(5)                       beta_individual_scale
+    τ_β ~ HalfCauchy(5)                       beta_group_scale
+    β_q ~ Normal(0, τ_β),   q = 1..Q          beta_group
+    α   ~ Normal(0, τ_β)                      alpha_mean
+    b_sp ~ Normal(0, τ_b),  s = 1..S, p = 1..P  beta_individual (plate "worksite")
+    y_i ~ Bernoulli(logit⁻¹(α + x_{s(i)}·β + z_i·b_{s(i)}))   (plate "worker")
+
+**The published model** has the same priors but the study's logits::
+
+    logit_i = α + Σ_s x_s·β + b_{s(i)}·Σ_j z_j
+
+where both sums run over the rows passed in (all S worksites; every worker
+:math:`j` of the batch). The first term is one scalar shared by every worker,
+and it is zero whenever the worksite columns were standardized over those S
+rows. The second gives each worksite's seven coefficients a single projection
+onto the batch's summed features: in effect a per-worksite intercept. The study
+wrote it as an N×N matrix product (:func:`published_logits_literal`); the model
+here computes the identical logits in O(N·P).
+
+**The extended model** adds a population mean and per-feature scales for the
+worker coefficients, non-centered::
+
+    μ_b,p ~ Normal(0, 2.5)                    beta_individual_mean
+    τ_b,p ~ HalfCauchy(5)                     beta_individual_scale (shape P)
+    ε_sp  ~ Normal(0, 1)                      beta_individual_raw (plate "worksite")
+    b_s   = μ_b + τ_b ⊙ ε_s                   beta_individual (deterministic)
+
+with τ_β, β, α and the likelihood as in the corrected model. Normal(0, 2.5) is
+the usual weakly-informative prior for a coefficient of a standardized feature
+(Gelman et al., 2008): a shift of 2.5 log-odds per standard deviation is already
+a very large effect, so the prior rules out only absurd values.
+
+Every model takes ``(site_x, worker_x, site_index, y=None)``; with ``y=None``
+it samples ``y``, which makes it a posterior-predictive sampler through
+:class:`pyro.infer.Predictive` (as in Pyro's ``examples/baseball.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pyro
+import pyro.distributions as dist
+import torch
+
+#: Scale of the HalfCauchy priors on every scale parameter (the study's value).
+HALF_CAUCHY_SCALE = 5.0
+#: Standard deviation of the extended model's prior on the population mean μ_b.
+MEAN_PRIOR_SCALE = 2.5
+
+Draws = Mapping[str, "torch.Tensor | np.ndarray"]
+
+
+def _const(value: float, like: torch.Tensor) -> torch.Tensor:
+    return torch.tensor(value, dtype=like.dtype, device=like.device)
+
+
+def _half_cauchy(like: torch.Tensor) -> dist.HalfCauchy:
+    return dist.HalfCauchy(_const(HALF_CAUCHY_SCALE, like))
+
+
+def _site_level(
+    site_x: torch.Tensor, beta_group_scale: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample β (Q,) and α, both Normal(0, τ_β)."""
+    zero = _const(0.0, site_x)
+    beta_group = pyro.sample(
+        "beta_group", dist.Normal(zero, beta_group_scale).expand([site_x.shape[1]]).to_event(1)
+    )
+    alpha = pyro.sample("alpha_mean", dist.Normal(zero, beta_group_scale))
+    return alpha, beta_group
+
+
+def _study_priors(
+    site_x: torch.Tensor, num_worker_features: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The study's priors, sampled in the study's order; returns α, β (Q,), b (S, P)."""
+    beta_individual_scale = pyro.sample("beta_individual_scale", _half_cauchy(site_x))
+    beta_group_scale = pyro.sample("beta_group_scale", _half_cauchy(site_x))
+    alpha, beta_group = _site_level(site_x, beta_group_scale)
+    with pyro.plate("worksite", site_x.shape[0]):
+        beta_individual = pyro.sample(
+            "beta_individual",
+            dist.Normal(_const(0.0, site_x), beta_individual_scale)
+            .expand([num_worker_features])
+            .to_event(1),
+        )
+    return alpha, beta_group, beta_individual
+
+
+def _observe(logits: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    with pyro.plate("worker", logits.shape[-1]):
+        return pyro.sample("y", dist.Bernoulli(logits=logits), obs=y)
+
+
+def corrected_logits(
+    alpha: torch.Tensor,
+    beta_group: torch.Tensor,
+    beta_individual: torch.Tensor,
+    site_x: torch.Tensor,
+    worker_x: torch.Tensor,
+    site_index: torch.Tensor,
+) -> torch.Tensor:
+    r"""Per-worker logits :math:`α + x_{s(i)}·β + z_i·b_{s(i)}`, shape (N,)."""
+    site_term = site_x @ beta_group
+    worker_term = (worker_x * beta_individual[site_index]).sum(-1)
+    return alpha + site_term[site_index] + worker_term
+
+
+def published_logits(
+    alpha: torch.Tensor,
+    beta_group: torch.Tensor,
+    beta_individual: torch.Tensor,
+    site_x: torch.Tensor,
+    worker_x: torch.Tensor,
+    site_index: torch.Tensor,
+) -> torch.Tensor:
+    r"""The study's logits in O(N·P): :math:`α + β·Σ_s x_s + b_{s(i)}·Σ_j z_j`, shape (N,).
+
+    Identical to :func:`published_logits_literal` up to floating-point summation order.
+    """
+    site_term = beta_group @ site_x.sum(0)
+    worker_term = (beta_individual @ worker_x.sum(0))[site_index]
+    return alpha + site_term + worker_term
+
+
+def published_logits_literal(
+    alpha: torch.Tensor,
+    beta_group: torch.Tensor,
+    beta_individual: torch.Tensor,
+    site_x: torch.Tensor,
+    worker_x: torch.Tensor,
+    site_index: torch.Tensor,
+) -> torch.Tensor:
+    """The study's formula exactly as written, with its (N, N) matrix. Tests and benchmarks only."""
+    return (
+        alpha
+        + torch.matmul(beta_group, site_x.T).sum(dim=-1)
+        + torch.matmul(beta_individual[site_index], worker_x.T).sum(dim=-1)
+    )
+
+
+def corrected_model(
+    site_x: torch.Tensor,
+    worker_x: torch.Tensor,
+    site_index: torch.Tensor,
+    y: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""The study's priors with per-worker logits.
+
+    .. math::
+
+        τ_b, τ_β &\sim \mathrm{HalfCauchy}(5) \\
+        β_q, α &\sim \mathcal{N}(0, τ_β), \qquad b_{sp} \sim \mathcal{N}(0, τ_b) \\
+        y_i &\sim \mathrm{Bernoulli}\big(\mathrm{logit}^{-1}(α + x_{s(i)}·β + z_i·b_{s(i)})\big)
+    """
+    alpha, beta_group, beta_individual = _study_priors(site_x, worker_x.shape[1])
+    logits = corrected_logits(alpha, beta_group, beta_individual, site_x, worker_x, site_index)
+    return _observe(logits, y)
+
+
+def published_model(
+    site_x: torch.Tensor,
+    worker_x: torch.Tensor,
+    site_index: torch.Tensor,
+    y: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""The study's specification, same priors as :func:`corrected_model`, with its logits.
+
+    .. math::
+
+        y_i \sim \mathrm{Bernoulli}\Big(\mathrm{logit}^{-1}\big(α + \textstyle\sum_s x_s·β
+            + b_{s(i)}·\sum_j z_j\big)\Big)
+
+    Sums run over the rows passed in, as in the study's code; computed without the
+    study's N×N matrix (see :func:`published_logits_literal`).
+    """
+    alpha, beta_group, beta_individual = _study_priors(site_x, worker_x.shape[1])
+    logits = published_logits(alpha, beta_group, beta_individual, site_x, worker_x, site_index)
+    return _observe(logits, y)
+
+
+def extended_model(
+    site_x: torch.Tensor,
+    worker_x: torch.Tensor,
+    site_index: torch.Tensor,
+    y: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""Corrected model with a population mean and per-feature scales, non-centered.
+
+    .. math::
+
+        μ_{b,p} &\sim \mathcal{N}(0, 2.5), \qquad τ_{b,p} \sim \mathrm{HalfCauchy}(5) \\
+        ε_{sp} &\sim \mathcal{N}(0, 1), \qquad b_s = μ_b + τ_b ⊙ ε_s \\
+        τ_β &\sim \mathrm{HalfCauchy}(5), \qquad β_q, α \sim \mathcal{N}(0, τ_β) \\
+        y_i &\sim \mathrm{Bernoulli}\big(\mathrm{logit}^{-1}(α + x_{s(i)}·β + z_i·b_{s(i)})\big)
+
+    ``beta_individual`` (b) is recorded as a deterministic site.
+    """
+    num_worker_features = worker_x.shape[1]
+    zero = _const(0.0, site_x)
+    scale = pyro.sample(
+        "beta_individual_scale", _half_cauchy(site_x).expand([num_worker_features]).to_event(1)
+    )
+    beta_group_scale = pyro.sample("beta_group_scale", _half_cauchy(site_x))
+    alpha, beta_group = _site_level(site_x, beta_group_scale)
+    mean = pyro.sample(
+        "beta_individual_mean",
+        dist.Normal(zero, _const(MEAN_PRIOR_SCALE, site_x))
+        .expand([num_worker_features])
+        .to_event(1),
+    )
+    with pyro.plate("worksite", site_x.shape[0]):
+        raw = pyro.sample(
+            "beta_individual_raw",
+            dist.Normal(zero, _const(1.0, site_x)).expand([num_worker_features]).to_event(1),
+        )
+    beta_individual = pyro.deterministic("beta_individual", mean + scale * raw, event_dim=2)
+    logits = corrected_logits(alpha, beta_group, beta_individual, site_x, worker_x, site_index)
+    return _observe(logits, y)
+
+
+MODELS: dict[str, Callable[..., torch.Tensor]] = {
+    "corrected": corrected_model,
+    "published": published_model,
+    "extended": extended_model,
+}
+
+#: Latent (sampled, unobserved) sites of each model, in a fixed order.
+LATENT_SITES: dict[str, tuple[str, ...]] = {
+    "corrected": (
+        "beta_individual_scale",
+        "beta_group_scale",
+        "beta_group",
+        "alpha_mean",
+        "beta_individual",
+    ),
+    "published": (
+        "beta_individual_scale",
+        "beta_group_scale",
+        "beta_group",
+        "alpha_mean",
+        "beta_individual",
+    ),
+    "extended": (
+        "beta_individual_scale",
+        "beta_group_scale",
+        "beta_group",
+        "alpha_mean",
+        "beta_individual_mean",
+        "beta_individual_raw",
+    ),
+}
+
+
+def model_name_of(model: Callable[..., torch.Tensor]) -> str | None:
+    """The registry name of a model function, or None if it is not registered."""
+    for name, function in MODELS.items():
+        if function is model:
+            return name
+    return None
+
+
+def add_deterministic_sites(
+    model_name: str, draws: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Add deterministic sites to latent draws (leading draw dims): b = μ + τ ⊙ ε for extended."""
+    out = dict(draws)
+    if model_name == "extended" and "beta_individual" not in out:
+        mean = np.asarray(out["beta_individual_mean"])[..., None, :]
+        scale = np.asarray(out["beta_individual_scale"])[..., None, :]
+        out["beta_individual"] = mean + scale * np.asarray(out["beta_individual_raw"])
+    return out
+
+
+def _as_tensor(value: torch.Tensor | np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(value) if not torch.is_tensor(value) else value).to(
+        dtype=like.dtype, device=like.device
+    )
+
+
+def logits_from_draws(
+    model_name: str,
+    draws: Draws,
+    site_x: torch.Tensor,
+    worker_x: torch.Tensor,
+    site_index: torch.Tensor,
+    *,
+    chunk_size: int = 250,
+) -> torch.Tensor:
+    r"""Logits of every worker under every posterior draw, shape (D, N).
+
+    ``draws`` maps site names to arrays with one leading draw dimension (D). For
+    ``"published"`` the study's formula is applied to the batch given, summing
+    :math:`z_j` over the workers passed in, which is what the study's code did
+    when it predicted the held-out workers. ``"extended"`` draws may carry either
+    ``beta_individual`` or its parts (mean, scale, raw).
+    """
+    if model_name not in MODELS:
+        raise KeyError(f"unknown model {model_name!r}; expected one of {sorted(MODELS)}")
+    if model_name == "extended":
+        draws = add_deterministic_sites(
+            model_name, {k: v.cpu().numpy() if torch.is_tensor(v) else v for k, v in draws.items()}
+        )
+    alpha = _as_tensor(draws["alpha_mean"], site_x).reshape(-1)
+    beta_group = _as_tensor(draws["beta_group"], site_x)
+    beta_individual = _as_tensor(draws["beta_individual"], site_x)
+    num_draws = alpha.shape[0]
+    if beta_group.shape[0] != num_draws or beta_individual.shape[0] != num_draws:
+        raise ValueError("every site in draws needs the same leading draw dimension")
+
+    if model_name == "published":
+        site_term = beta_group @ site_x.sum(0)  # (D,)
+        worker_term = (beta_individual @ worker_x.sum(0))[:, site_index]  # (D, N)
+        return alpha[:, None] + site_term[:, None] + worker_term
+
+    site_term = (beta_group @ site_x.T)[:, site_index]  # (D, N)
+    chunks = []
+    for start in range(0, num_draws, chunk_size):
+        coefficients = beta_individual[start : start + chunk_size, site_index]  # (d, N, P)
+        chunks.append(torch.einsum("dnp,np->dn", coefficients, worker_x))
+    return alpha[:, None] + site_term + torch.cat(chunks, dim=0)
