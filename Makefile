@@ -34,7 +34,7 @@ book: results
 		echo ""; \
 		echo "Quarto was not found, so the book was not rendered. The computed results"; \
 		echo "are cached under .cache/organizing/. To render the book, install Quarto"; \
-		echo "(>= 1.5): '$(BIN)/pip install quarto-cli' on a machine with internet access,"; \
+		echo "(>= 1.9.18): '$(BIN)/pip install quarto-cli' on a machine with internet access,"; \
 		echo "or https://quarto.org/docs/get-started/, then run 'make report' again."; \
 	fi
 

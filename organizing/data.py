@@ -167,6 +167,26 @@ class Campaign:
         return len(self.site_ids)
 
 
+def published_reference() -> dict[str, pd.DataFrame]:
+    """The study's published figures, transcribed from its final report.
+
+    ``shared``: the shared coefficients table; ``worker``: the summary of the
+    worksite-specific worker coefficients; ``metrics``: held-out metrics and
+    inference and clustering settings (``metric``, ``published_value``).
+    """
+    from importlib.resources import files
+
+    folder = files("organizing").joinpath("reference")
+    names = {"shared": "published_shared_coefficients.csv",
+             "worker": "published_worker_coefficients.csv",
+             "metrics": "published_metrics.csv"}
+    out = {}
+    for key, name in names.items():
+        with folder.joinpath(name).open() as handle:
+            out[key] = pd.read_csv(handle)
+    return out
+
+
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -37,7 +37,7 @@ from pyro.infer import SVI, Predictive, Trace_ELBO
 from pyro.infer.autoguide import AutoLowRankMultivariateNormal, AutoNormal
 from pyro.infer.mcmc import MCMC, NUTS
 from pyro.ops.stats import effective_sample_size, split_gelman_rubin
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from organizing.model import (
     LATENT_SITES,
