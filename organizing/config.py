@@ -65,7 +65,7 @@ _RULES: dict[str, tuple[Any, str]] = {
     "clustering.train_sites": (lambda v: v >= 2, "be >= 2"),
     "clustering.K_grid": (lambda v: len(v) > 0 and all(k >= 1 for k in v),
                           "be a non-empty list of integers >= 1"),
-    "clustering.sigma_grid_points": (lambda v: v >= 2, "be >= 2"),
+    "clustering.sigma_grid_points": (lambda v: v >= 5, "be >= 5 (the study's four and more)"),
     "clustering.coefficient_draws": (_positive, "be > 0"),
 }
 
@@ -82,7 +82,9 @@ def _type_ok(default, value) -> bool:
     if isinstance(default, float):
         return isinstance(value, int | float) and not isinstance(value, bool)
     if isinstance(default, list):
-        return isinstance(value, list) and all(_type_ok(default[0], v) for v in value)
+        return isinstance(value, list) and (
+            not default or all(_type_ok(default[0], v) for v in value)
+        )
     return isinstance(value, type(default))
 
 
@@ -145,7 +147,9 @@ class Config:
 
 
 def load_config(path: str | os.PathLike | None = None, profile: str | None = None) -> Config:
-    """Defaults, then the file at ``path``, then the profile's overrides.
+    """Defaults, then the profile's overrides, then the file at ``path``.
+
+    A setting written in the user's file always wins over the profile.
 
     ``profile`` defaults to ``$ORGANIZING_PROFILE``, else ``full``.
     """
@@ -154,7 +158,7 @@ def load_config(path: str | os.PathLike | None = None, profile: str | None = Non
         raise ConfigError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
     defaults = _defaults()
     overrides = defaults.pop("profiles")
-    values = defaults
+    values = defaults if profile == "full" else _merge(defaults, overrides[profile])
     if path is not None:
         path = Path(path)
         if not path.is_file():
@@ -163,9 +167,8 @@ def load_config(path: str | os.PathLike | None = None, profile: str | None = Non
             user = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as error:
             raise ConfigError(f"{path} is not valid YAML: {error}") from error
-        user.pop("profiles", None)
+        if isinstance(user, dict):
+            user.pop("profiles", None)
         values = _merge(values, user)
-    if profile != "full":
-        values = _merge(values, overrides[profile])
     _check_ranges(values)
     return Config(values=values, profile=profile)

@@ -97,11 +97,7 @@ def book_results(quick_results):
     time budget; the code path is the full one. Computing here, not inside a
     kernel, keeps the chapters' own outputs to what they show.
     """
-    saved = os.environ.get("ORGANIZING_PROFILE")
-    os.environ["ORGANIZING_PROFILE"] = "quick"
-    yield quick_results
-    if saved is None:
-        os.environ.pop("ORGANIZING_PROFILE", None)
+    return quick_results
 
 
 @pytest.fixture(scope="session")
@@ -113,9 +109,18 @@ def executed_chapter(book_results):
         if not (ROOT / chapter).is_file():
             pytest.fail(f"{chapter} is listed in {book.CONFIG_FILE} but does not exist")
         if chapter not in cache:
-            cache[chapter] = book.execute_chapter(
-                chapter, ROOT, build_dir=BUILD_DIR, cell_timeout=CELL_TIMEOUT
-            )
+            # The kernel inherits the environment: the chapter loads the quick results.
+            saved = os.environ.get("ORGANIZING_PROFILE")
+            os.environ["ORGANIZING_PROFILE"] = "quick"
+            try:
+                cache[chapter] = book.execute_chapter(
+                    chapter, ROOT, build_dir=BUILD_DIR, cell_timeout=CELL_TIMEOUT
+                )
+            finally:
+                if saved is None:
+                    os.environ.pop("ORGANIZING_PROFILE")
+                else:
+                    os.environ["ORGANIZING_PROFILE"] = saved
         return cache[chapter]
 
     return run

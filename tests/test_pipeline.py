@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from organizing import results
+from organizing import pipeline, results
 from organizing.cli import main
 from organizing.config import ConfigError, load_config
 from organizing.data import load_campaign
@@ -52,6 +52,22 @@ def test_invalid_configuration_names_the_key(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
         load_config(path)
+
+
+def test_user_file_wins_over_the_profile(tmp_path):
+    path = tmp_path / "mine.yml"
+    path.write_text("svi: {max_steps: 777}\n")
+    config = load_config(path, profile="quick")
+    assert config.section("svi")["max_steps"] == 777
+    assert config.section("nuts") == load_config(profile="quick").section("nuts")
+
+
+@pytest.mark.parametrize("profile", ["full", "quick"])
+def test_invalid_values_are_caught_under_every_profile(tmp_path, profile):
+    path = tmp_path / "bad.yml"
+    path.write_text("svi: {min_steps: 50000}\nclustering: {K_grid: []}\n")
+    with pytest.raises(ConfigError):
+        load_config(path, profile=profile)
 
 
 def test_numbers_written_in_scientific_notation_are_accepted(tmp_path):
@@ -163,7 +179,7 @@ def test_seeds_reproduce_identical_results(small_run, monkeypatch):
     config = load_config(small_run / "tiny.yml")
     monkeypatch.setenv("ORGANIZING_CACHE_DIR", str(small_run / "cache"))
     cached = results.load(small_run / "tiny.yml", data_dir=small_run / "data", progress=False)
-    fresh = results.run(campaign, config, progress=False)
+    fresh = pipeline.run(campaign, config, progress=False)
     np.testing.assert_array_equal(cached.fits["corrected"].losses, fresh.fits["corrected"].losses)
     assert cached.metrics.equals(fresh.metrics)
     assert cached.summary() == fresh.summary()
