@@ -1,9 +1,10 @@
 """One configuration for the whole pipeline.
 
 Defaults live in ``organizing/config.yml`` (the study's settings where it
-stated them). A user file overrides any subset of keys; a profile (``quick``)
-applies its own overrides on top. Every value is checked against the type of
-its default and a range rule, and an error names the key, e.g.
+stated them). A profile (``quick``) applies its overrides first; a user file
+then overrides any subset of keys, so an explicit setting always wins. Every
+value is checked against the type of its default and a range rule, and an
+error names the key, e.g.
 ``svi.lr must be > 0 (got -1)``.
 """
 

@@ -210,13 +210,22 @@ def largest_worker_effect(worker) -> str:
             f"positive at {share(row['share_positive'], 0)} of worksites")
 
 
-def interval_width_ratio(nuts_worksite, mean_field_worksite, site_features) -> str:
-    """Median over worksite coefficients of (NUTS 90% width) / (mean-field 90% width)."""
+def _width_ratio(nuts_worksite, mean_field_worksite, site_features) -> float:
     features = list(site_features)
     a = nuts_worksite.set_index("feature").loc[features]
     b = mean_field_worksite.set_index("feature").loc[features]
-    widths = (a["q95"] - a["q5"]) / (b["q95"] - b["q5"])
-    return f"{float(widths.median()):,.1f}×"
+    return float(((a["q95"] - a["q5"]) / (b["q95"] - b["q5"])).median())
+
+
+def interval_width_ratio(nuts_worksite, mean_field_worksite, site_features) -> str:
+    """Median over worksite coefficients of (NUTS 90% width) / (mean-field 90% width)."""
+    return f"{_width_ratio(nuts_worksite, mean_field_worksite, site_features):,.1f}×"
+
+
+def wider_or_narrower(nuts_worksite, mean_field_worksite, site_features) -> str:
+    """``wider`` when NUTS intervals are wider than mean-field ones (median), else ``narrower``."""
+    ratio = _width_ratio(nuts_worksite, mean_field_worksite, site_features)
+    return "wider" if ratio > 1 else "narrower"
 
 
 def fold_comparison(folds, first: str = "corrected", second: str = "pooled logistic",

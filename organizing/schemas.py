@@ -8,6 +8,9 @@ lazy: one run reports every failure. Numeric columns are coerced to float (a
 value that cannot be read as a number is reported, never dropped); ID columns
 are not coerced, because casting would silently truncate an ID like ``99.5``.
 
+Every column whose log is a regression feature must be positive, so that a
+file that validates can always be analysed.
+
 Columns that the analysis does not use may be present and pass through
 unchecked (``strict = False``), so another campaign's export with extra
 columns still validates.
@@ -73,7 +76,7 @@ class WorkerSchema(pa.DataFrameModel):
     worker_id: Series[int] = pa.Field(alias="Worker ID", unique=True)
     worksite_id: Series[int] = pa.Field(alias="Worksite ID")
     is_male: Series[float] = Number(alias="Is Male", isin=[0.0, 0.5, 1.0])
-    centrality: Series[float] = Number(alias="Eigen. Centrality", ge=0, le=1)
+    centrality: Series[float] = Number(alias="Eigen. Centrality", gt=0, le=1)
     notes: Series[float] = Number(alias="No. Notes", ge=0)
     quart_1: Series[float] = Number(alias=QUARTILES[0], isin=[0.0, 1.0])
     quart_2: Series[float] = Number(alias=QUARTILES[1], isin=[0.0, 1.0])
@@ -109,20 +112,20 @@ class WorksiteSchema(pa.DataFrameModel):
     """``WorksiteNetworkData.csv``: one row per worksite."""
 
     worksite_id: Series[int] = pa.Field(alias="Worksite ID", unique=True)
-    discovered: Series[float] = Number(alias="No. workers discovered", ge=0)
-    conversations: Series[float] = Number(alias="No. organizer convers.", ge=0)
-    contacted: Series[float] = Number(alias="No. workers contacted", ge=0)
+    discovered: Series[float] = Number(alias="No. workers discovered", gt=0)
+    conversations: Series[float] = Number(alias="No. organizer convers.", gt=0)
+    contacted: Series[float] = Number(alias="No. workers contacted", gt=0)
     signed: Series[float] = Number(alias="No. workers signed", ge=0)
-    edges: Series[float] = Number(alias="No. edges", ge=0)
+    edges: Series[float] = Number(alias="No. edges", gt=0)
     campaign_weeks: Series[float] = Number(alias="Campaign length", gt=0)
     pct_black: Series[float] = Number(alias="Percent black in ZIP", **_SHARE)
     pct_latino: Series[float] = Number(alias="Percent Latino in ZIP", **_SHARE)
     pct_male: Series[float] = Number(alias="Percent male", **_SHARE)
     mean_agi: Series[float] = Number(alias="Mean AGI in ZIP", gt=0)
     log_mean_agi: Series[float] = Number(alias="Log(Mean AGI in ZIP)")
-    mean_degree: Series[float] = Number(alias="Mean degree", ge=0)
-    centrality_mean: Series[float] = Number(alias="Centrality mean", ge=0)
-    centrality_variance: Series[float] = Number(alias="Centrality variance", ge=0)
+    mean_degree: Series[float] = Number(alias="Mean degree", gt=0)
+    centrality_mean: Series[float] = Number(alias="Centrality mean", gt=0)
+    centrality_variance: Series[float] = Number(alias="Centrality variance", gt=0)
     ndo: Series[float] = Number(alias="NDO (Eigen., Pearson)", **_CORRELATION)
     mobilizing: Series[float] = Number(alias="Mobilizing (Pearson)", **_CORRELATION)
     quint_1: Series[float] = Number(alias=QUINTILES[0], isin=[0.0, 1.0])

@@ -80,7 +80,7 @@ CORRUPTIONS = {
                          "Worksite ID: not found in the worksite file"),
     "two quartiles set": (lambda w, s: _two_quartiles(w, 9), "exactly one quartile must be 1"),
     "negative count": (lambda w, s: _set(s, "No. workers contacted", 4, -5),
-                       "No. workers contacted: must be >= 0"),
+                       "No. workers contacted: must be > 0"),
     "inconsistent log column": (lambda w, s: _set(s, "Log(No. edges)", 6, 9.0),
                                 "Log(No. edges): does not equal the log"),
 }

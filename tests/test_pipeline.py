@@ -136,7 +136,7 @@ posterior: {draws: 200}
 nuts: {chains: 2, warmup: 30, samples: 30}
 evaluation: {worksite_folds: 2, ppc_draws: 50}
 clustering: {iterations: 60, burn_in: 30, chains: 2, sigma_grid_points: 5, K_grid: [1, 2],
-             coefficient_draws: 2, train_sites: 24}
+             coefficient_draws: 2}
 """
 
 
