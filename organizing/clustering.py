@@ -87,7 +87,7 @@ held-out log predictive density over a grid from :func:`sigma_grid`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -449,17 +449,17 @@ def _align_labels(samples: MixtureSamples) -> MixtureSamples:
     reference = aligned[:, T // 2 :].reshape(-1, K, flat_mu.shape[-1]).mean(0)
     perms = _hungarian_permutations(flat_mu, reference).reshape(C, T, K)
 
+    return permute_labels(samples, perms)
+
+
+def permute_labels(samples: MixtureSamples, perms: np.ndarray) -> MixtureSamples:
+    """Relabel every draw: new label j holds old component ``perms[c, t, j]``."""
     inverse = np.argsort(perms, axis=-1)  # old label -> new label
-    return MixtureSamples(
+    return replace(
+        samples,
         z=np.take_along_axis(inverse, samples.z, axis=-1),
         mu=np.take_along_axis(samples.mu, perms[..., None], axis=2),
         pi=np.take_along_axis(samples.pi, perms, axis=2),
-        log_joint=samples.log_joint,
-        x=samples.x,
-        sigma=samples.sigma,
-        eta=samples.eta,
-        alpha0=samples.alpha0,
-        seed=samples.seed,
     )
 
 

@@ -35,18 +35,7 @@ def separated():
 
 def relabel(samples: cl.MixtureSamples, perms: np.ndarray) -> cl.MixtureSamples:
     """Permute the labels of every draw: new label j holds old component perms[..., j]."""
-    inverse = np.argsort(perms, axis=-1)
-    return cl.MixtureSamples(
-        z=np.take_along_axis(inverse, samples.z, axis=-1),
-        mu=np.take_along_axis(samples.mu, perms[..., None], axis=2),
-        pi=np.take_along_axis(samples.pi, perms, axis=2),
-        log_joint=samples.log_joint,
-        x=samples.x,
-        sigma=samples.sigma,
-        eta=samples.eta,
-        alpha0=samples.alpha0,
-        seed=samples.seed,
-    )
+    return cl.permute_labels(samples, perms)
 
 
 # ----------------------------------------------------------------------------- sampler
