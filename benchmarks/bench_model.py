@@ -25,7 +25,7 @@ from pyro.infer import SVI, Trace_ELBO
 from pyro.infer.autoguide import AutoNormal
 
 from organizing.inference import fit_svi, run_nuts
-from organizing.model import corrected_model, published_logits_literal, published_model
+from organizing.models.pyro_models import corrected_model, published_logits_literal, published_model
 
 NUM_SITES, NUM_SITE_FEATURES, NUM_WORKER_FEATURES, NUM_WORKERS = 120, 18, 7, 13_068
 

@@ -19,7 +19,7 @@ from organizing.config import Config
 from organizing.data import ONE_HOT_GROUPS, Campaign
 from organizing.features import Design, build_design, study_split, worksite_folds
 from organizing.inference import fit_svi, guide_draw, posterior_draws, run_nuts, summarize_draws
-from organizing.model import logits_from_draws
+from organizing.models.pyro_models import logits_from_draws
 from organizing.results import FitSummary, Results, cache_key
 
 # Fits on the study's split: name -> (model, guide, drop one-hot reference levels)

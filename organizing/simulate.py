@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from organizing.data import SITE_FEATURES, WORKER_FEATURES, WORKER_FILE, WORKSITE_FILE
+from organizing.data.schemas import QUARTILES, QUINTILES
 from organizing.features import standardize
-from organizing.schemas import QUARTILES, QUINTILES
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 from scipy.stats import dirichlet, norm
 from sklearn.metrics import adjusted_rand_score
 
-from organizing import clustering as cl
+from organizing.clustering import mixture as cl
 
 CENTERS = np.array([[3.0, 3.0, 0.0, 0.0], [-3.0, 0.0, 3.0, 0.0], [0.0, -3.0, -3.0, 3.0]])
 SPREAD = 0.3

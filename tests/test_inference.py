@@ -11,7 +11,6 @@ import torch
 from pyro.distributions.transforms import biject_to
 
 from organizing.inference import (
-    LogDensity,
     SVIFit,
     elbo_converged,
     fit_svi,
@@ -20,7 +19,8 @@ from organizing.inference import (
     run_nuts,
     summarize_draws,
 )
-from organizing.model import LATENT_SITES, MODELS, corrected_model
+from organizing.inference.pyro_nuts import LogDensity
+from organizing.models.pyro_models import LATENT_SITES, MODELS, corrected_model
 
 
 def simulate(

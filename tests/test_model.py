@@ -8,7 +8,7 @@ import pytest
 import torch
 from pyro.infer import Predictive
 
-from organizing.model import (
+from organizing.models.pyro_models import (
     LATENT_SITES,
     MODELS,
     add_deterministic_sites,

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from organizing import figures, narrative, tables
 from organizing.clustering import HeldoutDensity
 from organizing.data import SITE_DESCRIPTORS, WORKER_FEATURES
+from organizing.report import figures, narrative, tables
 
 
 @pytest.fixture(scope="session")

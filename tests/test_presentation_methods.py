@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from organizing import audit, figures, narrative, tables
+from organizing import audit
 from organizing.data import ONE_HOT_GROUPS, published_reference
+from organizing.report import figures, narrative, tables
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from organizing import figures, narrative, tables
+from organizing.report import figures, narrative, tables
 
 
 @pytest.fixture(scope="session")

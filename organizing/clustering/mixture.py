@@ -113,6 +113,7 @@ __all__ = [
     "log_prior",
     "mixture_over_draws",
     "modal_assignments",
+    "permute_labels",
     "select_mixture",
     "sigma_grid",
     "sklearn_crosscheck",

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from organizing.schemas import QUARTILES, QUINTILES, WorkerSchema, WorksiteSchema
+from organizing.data.schemas import QUARTILES, QUINTILES, WorkerSchema, WorksiteSchema
 
 WORKER_FILE = "WorkerRegressionData.csv"
 WORKSITE_FILE = "WorksiteNetworkData.csv"
@@ -165,26 +165,6 @@ class Campaign:
     @property
     def n_sites(self) -> int:
         return len(self.site_ids)
-
-
-def published_reference() -> dict[str, pd.DataFrame]:
-    """The study's published figures, transcribed from its final report.
-
-    ``shared``: the shared coefficients table; ``worker``: the summary of the
-    worksite-specific worker coefficients; ``metrics``: held-out metrics and
-    inference and clustering settings (``metric``, ``published_value``).
-    """
-    from importlib.resources import files
-
-    folder = files("organizing").joinpath("reference")
-    names = {"shared": "published_shared_coefficients.csv",
-             "worker": "published_worker_coefficients.csv",
-             "metrics": "published_metrics.csv"}
-    out = {}
-    for key, name in names.items():
-        with folder.joinpath(name).open() as handle:
-            out[key] = pd.read_csv(handle)
-    return out
 
 
 def sha256(path: Path) -> str:

@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 from great_tables import GT, loc, style
 
-from organizing import schemas
-from organizing.data import SITE_DESCRIPTORS, SITE_FEATURES, WORKER_FEATURES
+from organizing.data import SITE_DESCRIPTORS, SITE_FEATURES, WORKER_FEATURES, schemas
 
 SOURCE = "Source: OUR Walmart campaign data (2010-2015), computed by the organizing package."
 DIVERGING = ["#2166ac", "#f7f7f7", "#b2182b"]

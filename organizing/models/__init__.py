@@ -1,0 +1,1 @@
+"""The models: Pyro model functions (and their NumPyro mirrors for NUTS)."""

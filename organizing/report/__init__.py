@@ -1,0 +1,1 @@
+"""The report layer: tables, figures and sentences built from typed results only."""
