@@ -1,4 +1,4 @@
-"""Tests of the Gibbs mixture sampler, its held-out scores and interpretation helpers."""
+"""Tests of the Gibbs mixture sampler, its held-out scores, the verdict and the summaries."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import logsumexp
+import scipy.stats
 from scipy.stats import dirichlet, norm
 from sklearn.metrics import adjusted_rand_score
 
-from organizing.clustering import mixture as cl
+from organizing import clustering as cl
 
 CENTERS = np.array([[3.0, 3.0, 0.0, 0.0], [-3.0, 0.0, 3.0, 0.0], [0.0, -3.0, -3.0, 3.0]])
 SPREAD = 0.3
@@ -74,8 +74,8 @@ def test_alignment_undoes_arbitrary_label_permutations(separated):
     rng = np.random.default_rng(0)
     perms = np.argsort(rng.random(raw.z.shape[:2] + (3,)), axis=-1)
     scrambled = relabel(raw, perms)
-    first = cl._align_labels(raw)
-    second = cl._align_labels(scrambled)
+    first = cl.align_labels(raw)
+    second = cl.align_labels(scrambled)
     np.testing.assert_array_equal(first.z, second.z)
     np.testing.assert_allclose(first.mu, second.mu)
     np.testing.assert_allclose(first.pi, second.pi)
@@ -174,29 +174,71 @@ def test_heldout_matches_brute_force():
     np.testing.assert_allclose(default.per_point, result.per_point)
 
 
-def test_study_heldout_differs_in_the_documented_way():
-    samples, x_test = tiny_fit()
-    flawed = cl.study_heldout_log_likelihood(samples, x_test, chain=1)
-    pi, mu = samples.pi[1, -1], samples.mu[1, -1]
-    prior = dirichlet.logpdf(pi, [1.0, 1.0]) + norm.logpdf(mu, 0, samples.eta).sum()
-    # The correct density computed from the last draw alone.
-    last_draw = logsumexp(
-        np.log(pi) + norm.logpdf(x_test[:, None, :], mu[None], samples.sigma).sum(-1), axis=1
-    )
-    np.testing.assert_allclose(flawed.per_point, np.log1p(np.exp(last_draw)) + prior)
-    assert flawed.total == pytest.approx(len(x_test) * prior + np.log1p(np.exp(last_draw)).sum())
-    # With a tiny sigma the density vanishes and the flawed score is just m × log prior.
-    tight = cl.gibbs_mixture(samples.x, K=2, sigma=1e-4, n_iter=3, n_chains=1, seed=0)
-    tight_flawed = cl.study_heldout_log_likelihood(tight, x_test)
-    tight_prior = cl.log_prior(tight.pi[0, -1], tight.mu[0, -1], eta=0.1, alpha0=1.0)
-    assert tight_flawed.total == pytest.approx(len(x_test) * tight_prior, rel=1e-12)
-    assert cl.heldout_log_predictive(tight, x_test, burn_in=0).total < -1e6
+# A transcription of the study's code (rfspringer/walmart-modelling-bayesian, clustering.py at
+# d4f2f7f, lines 101-146), kept as written apart from names: the reference for the port.
 
+
+def study_log_prior(proportions, means, params):
+    log_prob = 0
+    for k in range(params["K"]):
+        f = lambda x: scipy.stats.norm.logpdf(x, loc=0, scale=params["eta"])  # noqa: E731
+        log_prob += f(means[k]).sum()
+    alpha = np.full(params["K"], params["alpha_0"])
+    log_prob += scipy.stats.dirichlet.logpdf(proportions, alpha)
+    return log_prob
+
+
+def study_held_out_log_likelihood(new_data, means, proportions, params):
+    probs = []
+    for i in range(len(new_data)):
+        log_local_likelihood = 0
+        for k in range(params["K"]):
+            f = lambda x: scipy.stats.norm.logpdf(x, loc=means[k], scale=params["sigma"])  # noqa: E731, B023
+            log_local_cluster_likelihood = np.log(proportions[k]) + f(new_data[i])
+            log_local_likelihood = np.logaddexp(log_local_likelihood, log_local_cluster_likelihood)
+        probs.append(log_local_likelihood + study_log_prior(proportions, means, params))
+    probs = np.array(probs)
+    max_val = np.max(probs)
+    shifted_arr = probs - max_val
+    result = max_val + np.log(np.sum(np.exp(shifted_arr)))
+    return result, probs
+
+
+@pytest.mark.parametrize(
+    ("K", "sigma", "alpha0", "chain"), [(2, 0.8, 1.0, 1), (3, 0.3, 1.5, 0), (2, 1e-4, 1.0, 0)]
+)
+def test_study_score_matches_a_transcription_of_its_loop(K, sigma, alpha0, chain):
+    rng = np.random.default_rng(9)
+    x_train, x_test = rng.normal(size=(10, 3)), rng.normal(size=(4, 3))
+    samples = cl.gibbs_mixture(
+        x_train, K=K, sigma=sigma, eta=1.0, alpha0=alpha0, n_iter=6, n_chains=2, seed=2
+    )
+    params = {"K": K, "sigma": sigma, "eta": 1.0, "alpha_0": alpha0}
+    expected, probs = study_held_out_log_likelihood(
+        x_test, samples.mu[chain, -1], samples.pi[chain, -1], params
+    )
+    score = cl.study_heldout_log_likelihood(samples, x_test, chain=chain)
+    assert score.entries.shape == (4, 3)  # one entry per held-out point and coordinate
+    np.testing.assert_allclose(score.entries, probs, rtol=1e-12)
+    assert score.total == pytest.approx(expected, rel=1e-12)
+    assert score.log_prior == pytest.approx(
+        study_log_prior(samples.pi[chain, -1], samples.mu[chain, -1], params), rel=1e-12
+    )
+
+
+def test_study_score_is_the_prior_when_the_density_vanishes():
+    samples, x_test = tiny_fit()
+    tight = cl.gibbs_mixture(samples.x, K=2, sigma=1e-4, n_iter=3, n_chains=1, seed=0)
+    score = cl.study_heldout_log_likelihood(tight, x_test)
+    prior = cl.log_prior(tight.pi[0, -1], tight.mu[0, -1], eta=0.1, alpha0=1.0)
+    # log p(pi, mu) + log(m d): one draw's prior density, whatever the held-out data.
+    assert score.total == pytest.approx(prior + np.log(x_test.size), rel=1e-12)
+    assert cl.heldout_log_predictive(tight, x_test, burn_in=0).total < -1e6
 
 # ----------------------------------------------------------------------------- selection
 
 
-def test_select_mixture_prefers_the_true_structure():
+def test_select_mixture_table():
     x, _ = simulate(120, seed=4)
     grid = cl.sigma_grid(x[:100], n_above=3)
     assert set(cl.STUDY_SIGMA_SWEEP) <= set(grid)
@@ -207,13 +249,93 @@ def test_select_mixture_prefers_the_true_structure():
     assert len(table) == len(grid) * 4
     assert {"sigma", "K", "heldout_lpd", "log_joint_end", "study_heldout"} <= set(table.columns)
     np.testing.assert_allclose(table["heldout_lpd"], 20 * table["heldout_lpd_per_point"])
-    sigma, K = cl.best_mixture(table)
-    assert K >= 3
-    assert 0.1 < sigma < 1.0
-    sigma_se, K_se = cl.best_mixture(table, rule="one_se")
-    assert K_se <= K
+    pointwise = np.stack(table["heldout_lpd_pointwise"])
+    assert pointwise.shape == (len(table), 20)
+    np.testing.assert_allclose(pointwise.sum(1), table["heldout_lpd"])
+    verdict = cl.cluster_verdict(table)
+    assert verdict.verdict == cl.CLUSTERS_SUPPORTED
+    assert verdict.K == 3  # three true clusters
+    assert 0.1 < verdict.sigma < 1.0
     # The tiny sigmas of the study's sweep predict held-out points terribly.
     assert table.loc[table["sigma"] == 1e-4, "heldout_lpd"].max() < table["heldout_lpd"].max() - 1e3
+
+
+def two_clusters(n: int, seed: int, separation: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centre = np.zeros(5)
+    centre[:2] = separation / 2
+    signs = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)[:, None]
+    return signs * centre + 0.5 * rng.standard_normal((n, 5))
+
+
+@pytest.mark.parametrize(
+    ("separation", "expected_K", "expected"),
+    [(4.0, 2, cl.CLUSTERS_SUPPORTED), (0.0, 1, cl.NO_CLUSTERS)],
+)
+def test_paired_verdict_on_simulated_sets(separation, expected_K, expected):
+    x = two_clusters(100, seed=21, separation=separation)
+    table = cl.select_mixture(
+        x[:70], x[70:], sigmas=[0.3, 0.5, 0.8, 1.5], Ks=[1, 2, 3], eta=3.0,
+        n_iter=100, n_chains=2, seed=0,
+    )
+    verdict = cl.cluster_verdict(table)
+    assert (verdict.verdict, verdict.K) == (expected, expected_K)
+    assert verdict.n_heldout == 30
+    assert list(verdict.table["K"]) == [1, 2, 3]
+    assert verdict.table.loc[verdict.table["K"] == 1, "diff_vs_one"].item() == 0.0
+
+
+def hand_table(pointwise: dict[tuple[float, int], list[float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"sigma": s, "K": k, "heldout_lpd": float(np.sum(p)),
+             "heldout_lpd_pointwise": np.asarray(p, dtype=float)}
+            for (s, k), p in pointwise.items()
+        ]
+    )
+
+
+def test_paired_standard_error_matches_a_direct_computation():
+    rng = np.random.default_rng(0)
+    one = rng.normal(-6.0, 2.0, size=20)
+    two = one + rng.normal(0.2, 0.3, size=20)  # better at most points, correlated with K = 1
+    table = hand_table({(0.5, 1): one, (1.0, 1): one - 1, (0.5, 2): two, (1.0, 2): two - 3})
+    verdict = cl.cluster_verdict(table)
+    diff = two - one
+    se = np.sqrt(sum((d - diff.mean()) ** 2 for d in diff) / 19) * np.sqrt(20)
+    assert verdict.difference == pytest.approx(diff.sum())
+    assert verdict.difference_se == pytest.approx(se)
+    assert cl.paired_difference(two, one) == pytest.approx((diff.sum(), se))
+    # Unpaired, the totals' standard errors dwarf the difference; paired, it is clear.
+    assert verdict.table["heldout_lpd_se"].min() > diff.sum()
+    assert verdict.verdict == cl.CLUSTERS_SUPPORTED and verdict.K == 2
+    assert (verdict.sigma, verdict.best_sigma) == (0.5, 0.5)
+    assert verdict.runner_up_K == 1
+    assert verdict.runner_up_difference == pytest.approx(diff.sum())
+    np.testing.assert_allclose(verdict.pointwise, [one, two])
+
+
+@pytest.mark.parametrize(
+    ("shift", "expected", "chosen_K"),
+    [
+        (3.0, cl.CLUSTERS_SUPPORTED, 2),
+        (1.5, cl.INCONCLUSIVE, 1),
+        (0.5, cl.NO_CLUSTERS, 1),
+        (-1.0, cl.NO_CLUSTERS, 1),
+    ],
+)
+def test_verdict_thresholds(shift, expected, chosen_K):
+    # Differences d_j = c + e_j with sum(e) = 0 and sd(e) = 1: difference / se = c sqrt(m).
+    m = 16
+    e = np.tile([1.0, -1.0], m // 2) * np.sqrt((m - 1) / m)
+    c = shift / np.sqrt(m)
+    one = np.linspace(-3, -1, m)
+    table = hand_table({(1.0, 1): one, (1.0, 2): one + c + e, (1.0, 3): one + c + e - 0.01})
+    verdict = cl.cluster_verdict(table)
+    two = verdict.table.set_index("K").loc[2]
+    assert two["diff_vs_one"] / two["diff_vs_one_se"] == pytest.approx(shift)
+    assert (verdict.verdict, verdict.K) == (expected, chosen_K)
+    assert verdict.best_K == (1 if shift < 0 else 2)
 
 
 # ----------------------------------------------------------------------------- assignments
@@ -336,8 +458,12 @@ def test_bad_heldout_and_helper_inputs():
         cl.coefficient_size_association(np.zeros((4, 5)), np.ones(5))
     with pytest.raises(ValueError, match="shape"):
         cl.mixture_over_draws(np.zeros((5, 2)), K=2, sigma=1.0)
-    with pytest.raises(ValueError, match="rule"):
-        cl.best_mixture(pd.DataFrame({"sigma": [1.0], "K": [1], "heldout_lpd": [0.0]}), rule="x")
+    with pytest.raises(ValueError, match="K = 1"):
+        cl.cluster_verdict(hand_table({(1.0, 2): [0.0, 1.0]}))
+    with pytest.raises(ValueError, match="lacks columns"):
+        cl.cluster_verdict(pd.DataFrame({"sigma": [1.0], "K": [1], "heldout_lpd": [0.0]}))
+    with pytest.raises(ValueError, match="same length"):
+        cl.paired_difference(np.zeros(3), np.zeros(4))
 
 
 # ----------------------------------------------------------------------------- benchmark reference
