@@ -1,42 +1,71 @@
 """The ``organizing`` command line.
 
-    organizing validate [DIR]        check both campaign files; exit 1 if invalid
+    organizing validate [DIR] [--config F] [--profile P]
+                                     check both campaign files, and whether the campaign
+                                     can be analysed with these settings; exit 1 if not
     organizing run                   compute every result of the book (cached)
     organizing summary [--json]      the headline figures of the cached results
     organizing simulate OUTDIR       write a synthetic campaign with known truth
+
+Every expected failure is one line on stderr, never a traceback: exit 1 for
+invalid data or settings, 2 for a refused command (``simulate`` over existing
+files), 130 after Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import multiprocessing
+import signal
 import sys
 import time
 from pathlib import Path
 
-from organizing.config import PROFILES, ConfigError
-from organizing.data import DataError, locate_data, read_and_validate
+from organizing.config import PROFILES, ConfigError, load_config
+from organizing.data import (
+    WORKER_FILE,
+    WORKSITE_FILE,
+    DataError,
+    locate_data,
+    read_and_validate,
+    unreadable,
+)
+
+INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
+
+
+def _error(message: str, code: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
 
 
 def _validate(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config, profile=args.profile)
+    except ConfigError as error:
+        return _error(str(error))
     if args.directory is not None:
         directory = Path(args.directory)
-        if not directory.is_dir():
-            print(f"error: {directory} is not a directory", file=sys.stderr)
-            return 1
+        why = unreadable(directory, directory=True)
+        if why:
+            return _error(f"{directory}: {why}")
     else:
         try:
             directory = locate_data()
         except DataError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-    report, _ = read_and_validate(directory)
+            return _error(str(error))
+    report, _ = read_and_validate(directory, config)
     print(f"Campaign data in {directory}")
+    print(f"Settings: profile {config.profile!r}"
+          + (f" with {args.config}" if args.config else ""))
     print(report.render())
     return 0 if report.ok else 1
 
 
 def _results(args: argparse.Namespace):
+    load_config(args.config, profile=args.profile)  # settings errors first, before any import
     from organizing import results
 
     return results.load(args.config, profile=args.profile, data_dir=args.data,
@@ -47,9 +76,8 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         outcome = _results(args)
-    except (ConfigError, DataError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    except (ConfigError, DataError, OSError) as error:
+        return _error(str(error))
     from organizing.results import cache_dir
 
     seconds = time.perf_counter() - start
@@ -59,14 +87,29 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _non_finite(value, key: str = "") -> list[str]:
+    """Keys of ``value`` (nested dicts and lists) that hold NaN or an infinity."""
+    if isinstance(value, dict):
+        return [k for name, v in value.items() for k in _non_finite(v, f"{key}.{name}"
+                                                                    if key else str(name))]
+    if isinstance(value, list | tuple):
+        return [k for i, v in enumerate(value) for k in _non_finite(v, f"{key}[{i}]")]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [key]
+    return []
+
+
 def _summary(args: argparse.Namespace) -> int:
     try:
         summary = _results(args).summary()
-    except (ConfigError, DataError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    except (ConfigError, DataError, OSError) as error:
+        return _error(str(error))
     if args.json:
-        print(json.dumps(summary, indent=2))
+        bad = _non_finite(summary)
+        if bad:
+            return _error(f"the summary holds values that are not finite numbers, which JSON "
+                          f"cannot represent: {', '.join(bad)}")
+        print(json.dumps(summary, indent=2, allow_nan=False))
         return 0
     held = summary["heldout"]
     print(f"Held-out workers (study's split): baseline accuracy {held['baseline_accuracy']:.3f}")
@@ -90,15 +133,27 @@ def _summary(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from organizing.simulate import simulate_campaign
 
+    outdir = Path(args.outdir)
+    if outdir.exists() or outdir.is_symlink():
+        why = unreadable(outdir, directory=True)
+        if why:
+            return _error(f"{outdir}: {why}", 2)
+    existing = [name for name in (WORKER_FILE, WORKSITE_FILE)
+                if (outdir / name).exists() or (outdir / name).is_symlink()]
+    if existing and not args.force:
+        return _error(f"{outdir} already holds {' and '.join(existing)}; pass --force to "
+                      "overwrite, or choose another folder", 2)
     try:
         campaign = simulate_campaign(n_sites=args.sites, n_workers=args.workers, seed=args.seed)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    campaign.write(args.outdir)
+        return _error(str(error), 2)
+    try:
+        campaign.write(outdir, overwrite=args.force)
+    except OSError as error:
+        return _error(f"{outdir}: cannot write the campaign there ({error.strerror or error})", 2)
     print(
         f"Wrote a simulated campaign ({args.workers:,} workers at {args.sites} worksites, "
-        f"seed {args.seed}) to {args.outdir}"
+        f"seed {args.seed}) to {outdir}"
     )
     return 0
 
@@ -110,12 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    validate = commands.add_parser("validate", help="validate the two campaign CSV files")
+    def settings(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--config", type=Path, help="YAML file overriding the defaults")
+        command.add_argument("--profile", choices=PROFILES, default=None,
+                             help="full (default, or $ORGANIZING_PROFILE) or quick")
+
+    validate = commands.add_parser(
+        "validate", help="validate the two campaign CSV files against the schemas and the "
+        "settings they will be analysed with")
     validate.add_argument(
         "directory",
         nargs="?",
         help="folder with the two CSVs (default: $ORGANIZING_DATA_DIR, then ./data)",
     )
+    settings(validate)
     validate.set_defaults(handler=_validate)
 
     for name, handler, text in (
@@ -123,9 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("summary", _summary, "print the headline figures (computing them if needed)"),
     ):
         command = commands.add_parser(name, help=text)
-        command.add_argument("--config", type=Path, help="YAML file overriding the defaults")
-        command.add_argument("--profile", choices=PROFILES, default=None,
-                             help="full (default, or $ORGANIZING_PROFILE) or quick")
+        settings(command)
         command.add_argument("--data", type=Path, help="folder with the two CSVs")
         command.add_argument("--quiet", action="store_true", help="no progress output")
         if name == "summary":
@@ -137,13 +198,41 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--sites", type=int, default=40)
     simulate.add_argument("--workers", type=int, default=3000)
     simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--force", action="store_true",
+                          help="overwrite campaign files already in OUTDIR")
     simulate.set_defaults(handler=_simulate)
     return parser
 
 
+def _end_children(timeout: float = 3.0) -> None:
+    """End the processes this one started (pools of NUTS chains, managers)."""
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    deadline = time.monotonic() + timeout
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            child.kill()
+            child.join(1.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        try:  # a second Ctrl-C must not interrupt the clean-up
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            previous = None
+        try:
+            _end_children()
+            print("interrupted; nothing was cached", file=sys.stderr)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,175 +1,429 @@
-"""One configuration for the whole pipeline.
+"""One configuration for the whole pipeline, validated by pydantic.
 
 Defaults live in ``organizing/config.yml`` (the study's settings where it
 stated them). A profile (``quick``) applies its overrides first; a user file
-then overrides any subset of keys, so an explicit setting always wins. Every
-value is checked against the type of its default and a range rule, and an
-error names the key, e.g.
-``svi.lr must be > 0 (got -1)``.
+then overrides any subset of keys, so an explicit setting always wins. Each
+section is a frozen pydantic model that forbids unknown keys, and every value
+has a type and a range. Every error is re-raised as :class:`ConfigError`, one
+line per problem naming the key, e.g. ``svi.lr must be > 0 (got -1)`` or
+``unknown configuration key 'svi.foo'``.
+
+Rules beyond types and ranges:
+
+- numbers must be finite (``svi.lr: .inf`` is refused);
+- seeds (``seed``, ``split.random_state``) lie in NumPy's range, 0 <= seed < 2**32;
+- draws and samples are large enough for the diagnostics they feed: at least
+  100 NUTS samples per chain (bulk and tail ESS and R-hat are unreliable on
+  fewer) and 100 posterior draws; one chain is allowed, and the diagnostics
+  then flag R-hat as unavailable;
+- a user's file may not contain ``profiles:`` (choose a profile with
+  ``--profile``), and a key written twice in one YAML mapping is refused.
+
+Settings that can only be judged against a campaign (folds against worksites,
+the split against the outcome) are checked by :mod:`organizing.data.checks`.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
+import math
 import os
-from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 PROFILE_ENV = "ORGANIZING_PROFILE"
 PROFILES = ("full", "quick")
+SEED_LIMIT = 2**32  # NumPy's seeds: 0 <= seed < 2**32
+
+# Minimums for draws and samples, with the reason given in the error message.
+MIN_NUTS_SAMPLES = 100
+MIN_POSTERIOR_DRAWS = 100
 
 
 class ConfigError(ValueError):
-    """A configuration value is unknown, of the wrong type or out of range."""
+    """A configuration value is unknown, duplicated, of the wrong type or out of range."""
 
 
-def _positive(v):
-    return v > 0
+# --------------------------------------------------------------------------- value types
 
 
-def _unit(v):
-    return 0 < v < 1
+def _integer(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("integer", "must be of type int")
+    return value
 
 
-def _non_negative(v):
-    return v >= 0
+def _number(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("number", "must be a number")
+    if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as text
+        try:
+            return float(value)
+        except ValueError:
+            raise PydanticCustomError("number", "must be a number") from None
+    if not isinstance(value, int | float):
+        raise PydanticCustomError("number", "must be a number")
+    if not math.isfinite(value):
+        raise PydanticCustomError("finite_number", "must be a finite number")
+    return value
 
 
-_RULES: dict[str, tuple[Any, str]] = {
-    "split.test_size": (_unit, "be between 0 and 1"),
-    "svi.lr": (_positive, "be > 0"),
-    "svi.lr_decay": (lambda v: 0 < v <= 1, "be in (0, 1]"),
-    "svi.max_steps": (_positive, "be > 0"),
-    "svi.min_steps": (_non_negative, "be >= 0"),
-    "svi.window": (_positive, "be > 0"),
-    "svi.rtol": (_positive, "be > 0"),
-    "posterior.draws": (lambda v: v >= 100, "be >= 100"),
-    "nuts.chains": (_positive, "be > 0"),
-    "nuts.warmup": (_positive, "be > 0"),
-    "nuts.samples": (_positive, "be > 0"),
-    "evaluation.worksite_folds": (lambda v: v >= 2, "be >= 2"),
-    "evaluation.ppc_draws": (_positive, "be > 0"),
-    "clustering.K": (_positive, "be > 0"),
-    "clustering.sigma": (_positive, "be > 0"),
-    "clustering.eta": (_positive, "be > 0"),
-    "clustering.eta_corrected": (_positive, "be > 0"),
-    "clustering.alpha0": (_positive, "be > 0"),
-    "clustering.iterations": (_positive, "be > 0"),
-    "clustering.burn_in": (_non_negative, "be >= 0"),
-    "clustering.chains": (_positive, "be > 0"),
-    "clustering.train_sites": (lambda v: v >= 2, "be >= 2"),
-    "clustering.K_grid": (lambda v: len(v) > 0 and all(k >= 1 for k in v),
-                          "be a non-empty list of integers >= 1"),
-    "clustering.sigma_grid_points": (lambda v: v >= 5, "be >= 5 (the study's four and more)"),
-    "clustering.coefficient_draws": (_positive, "be > 0"),
-}
+Count = Annotated[int, BeforeValidator(_integer)]
+Number = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
+Seed = Annotated[Count, Field(ge=0, lt=SEED_LIMIT, json_schema_extra={"why": "NumPy's seed range"})]
 
 
-def _defaults() -> dict:
-    return yaml.safe_load(files("organizing").joinpath("config.yml").read_text())
+def _why(text: str) -> dict:
+    """A reason, added to the error message of a range rule."""
+    return {"why": text}
 
 
-def _type_ok(default, value) -> bool:
-    if isinstance(default, bool):
-        return isinstance(value, bool)
-    if isinstance(default, int):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if isinstance(default, list):
-        return isinstance(value, list) and (
-            not default or all(_type_ok(default[0], v) for v in value)
-        )
-    return isinstance(value, type(default))
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _merge(base: dict, override: dict, prefix: str = "") -> dict:
-    """Override ``base`` with ``override``, rejecting unknown keys and wrong types."""
-    if not isinstance(override, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'the configuration'} must be a mapping")
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        name = f"{prefix}{key}"
-        if key not in base:
-            known = ", ".join(sorted(base))
-            raise ConfigError(f"unknown configuration key {name!r} (known here: {known})")
-        if isinstance(base[key], dict):
-            merged[key] = _merge(base[key], value, f"{name}.")
-        elif isinstance(base[key], float) and isinstance(value, str):  # YAML reads 1e-4 as text
-            try:
-                merged[key] = float(value)
-            except ValueError:
-                raise ConfigError(f"{name} must be a number (got {value!r})") from None
-        elif not _type_ok(base[key], value):
-            kind = type(base[key]).__name__
-            raise ConfigError(f"{name} must be of type {kind} (got {value!r})")
-        else:
-            merged[key] = float(value) if isinstance(base[key], float) else value
-    return merged
+def _rule(message: str) -> PydanticCustomError:
+    return PydanticCustomError("config_rule", message)
 
 
-def _check_ranges(values: dict) -> None:
-    for name, (rule, words) in _RULES.items():
-        section, key = name.split(".")
-        value = values[section][key]
-        if not rule(value):
-            raise ConfigError(f"{name} must {words} (got {value!r})")
-    if values["svi"]["min_steps"] > values["svi"]["max_steps"]:
-        raise ConfigError("svi.min_steps must not exceed svi.max_steps")
-    clustering = values["clustering"]
-    if clustering["burn_in"] >= clustering["iterations"]:
-        raise ConfigError("clustering.burn_in must be smaller than clustering.iterations")
+# --------------------------------------------------------------------------- sections
 
 
-@dataclass(frozen=True)
-class Config:
-    """Validated settings; ``section(name)`` returns one block as a dict."""
+class SplitConfig(_Section):
+    test_size: Number = Field(gt=0, lt=1)
+    random_state: Seed
 
-    values: dict
-    profile: str = "full"
+
+class SviConfig(_Section):
+    lr: Number = Field(gt=0)
+    lr_decay: Number = Field(gt=0, le=1)
+    max_steps: Count = Field(gt=0)
+    min_steps: Count = Field(ge=0)
+    window: Count = Field(gt=0)
+    rtol: Number = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _steps(self):
+        if self.min_steps > self.max_steps:
+            raise _rule(f"svi.min_steps must not exceed svi.max_steps "
+                        f"(got {self.min_steps} > {self.max_steps})")
+        return self
+
+
+class PosteriorConfig(_Section):
+    draws: Count = Field(ge=MIN_POSTERIOR_DRAWS, json_schema_extra=_why(
+        "posterior means, intervals and the predictive check need enough draws"))
+
+
+class NutsConfig(_Section):
+    chains: Count = Field(ge=1, json_schema_extra=_why(
+        "NUTS needs a chain; with only one, the diagnostics flag R-hat as unavailable"))
+    warmup: Count = Field(gt=0)
+    samples: Count = Field(ge=MIN_NUTS_SAMPLES, json_schema_extra=_why(
+        "bulk and tail ESS and R-hat need enough draws per chain"))
+    target_accept: Number = Field(gt=0, lt=1)
+
+
+class EvaluationConfig(_Section):
+    worksite_folds: Count = Field(ge=2)
+    ppc_draws: Count = Field(gt=0)
+
+
+class ClusteringConfig(_Section):
+    K: Count = Field(gt=0)
+    sigma: Number = Field(gt=0)
+    eta: Number = Field(gt=0)
+    eta_corrected: Number = Field(gt=0)
+    alpha0: Number = Field(gt=0)
+    iterations: Count = Field(gt=0)
+    burn_in: Count = Field(ge=0)
+    chains: Count = Field(gt=0)
+    train_sites: Count = Field(ge=2)
+    K_grid: tuple[Annotated[Count, Field(ge=1)], ...] = Field(min_length=1)
+    sigma_grid_points: Count = Field(ge=5, json_schema_extra=_why(
+        "the grid holds the study's four sigmas and more"))
+    coefficient_draws: Count = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _burn_in(self):
+        if self.burn_in >= self.iterations:
+            raise _rule(f"clustering.burn_in must be smaller than clustering.iterations "
+                        f"(got {self.burn_in} >= {self.iterations})")
+        return self
+
+
+class SbcConfig(_Section):
+    replications: Count = Field(ge=2, json_schema_extra=_why(
+        "a rank histogram needs more than one replication"))
+    sites: Count = Field(ge=2)
+    workers_per_site: Count = Field(ge=5, json_schema_extra=_why(
+        "the simulator draws at least 5 workers per worksite"))
+    warmup: Count = Field(gt=0)
+    samples: Count = Field(ge=MIN_NUTS_SAMPLES, json_schema_extra=_why(
+        "each replication's ranks and diagnostics need enough draws"))
+
+
+class PlanningConfig(_Section):
+    sims: Count = Field(ge=100, json_schema_extra=_why(
+        "from fewer simulated trials a power estimate's standard error can exceed 0.05"))
+    effects: tuple[Annotated[Number, Field(gt=0, lt=1)], ...] = Field(min_length=1)
+    sites_grid: tuple[Annotated[Count, Field(ge=2)], ...] = Field(min_length=1)
+
+
+class DisclosureConfig(_Section):
+    min_count: Count = Field(ge=1)
+
+
+class Config(_Section):
+    """Validated settings: ``config.svi.lr``; ``values`` is the plain dict (hashed for
+    the cache key); ``section(name)`` returns one block as a dict."""
+
+    profile: str = Field(default="full", exclude=True)
+    seed: Seed
+    split: SplitConfig
+    svi: SviConfig
+    posterior: PosteriorConfig
+    nuts: NutsConfig
+    evaluation: EvaluationConfig
+    clustering: ClusteringConfig
+    sbc: SbcConfig
+    planning: PlanningConfig
+    disclosure: DisclosureConfig
+
+    @model_validator(mode="after")
+    def _across_sections(self):
+        if self.clustering.coefficient_draws > self.posterior.draws:
+            raise _rule(f"clustering.coefficient_draws must not exceed posterior.draws "
+                        f"(got {self.clustering.coefficient_draws} > {self.posterior.draws})")
+        return self
+
+    @property
+    def values(self) -> dict:
+        """Every setting as plain JSON values (lists, not tuples); no profile name."""
+        return self.model_dump(mode="json")
 
     def section(self, name: str) -> dict:
         return dict(self.values[name])
 
-    @property
-    def seed(self) -> int:
-        return self.values["seed"]
 
-    def fingerprint(self) -> str:
-        """A stable hash of every value (part of the cache key)."""
-        text = json.dumps(self.values, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+# --------------------------------------------------------------------------- YAML
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key written twice in one mapping."""
+
+    def construct_document(self, node):
+        _refuse_duplicates(node, "")
+        return super().construct_document(node)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, lines: tuple[int, int]):
+        super().__init__(key)
+        self.key, self.lines = key, lines
+
+
+def _refuse_duplicates(node: yaml.Node, prefix: str) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _DuplicateKey(prefix + key, (seen[key], line))
+            seen[key] = line
+            _refuse_duplicates(value_node, f"{prefix}{key}.")
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicates(item, prefix)
+
+
+def _read_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as error:
+        first, second = error.lines
+        raise ConfigError(f"duplicate key {error.key!r} in {source} (lines {first} and {second}); "
+                          "write each key once") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{source} is not valid YAML{where}: {problem}") from None
+
+
+def _read_user_file(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"configuration file {path} is a directory, not a file") from None
+    except PermissionError:
+        raise ConfigError(f"configuration file {path}: permission denied") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"configuration file {path} is not UTF-8 text") from None
+    except OSError as error:
+        raise ConfigError(f"configuration file {path} cannot be read: "
+                          f"{error.strerror or error}") from None
+    user = _read_yaml(text, str(path))
+    if user is None:
+        return {}
+    if not isinstance(user, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping of keys to values")
+    for key in ("profiles", "profile"):
+        if key in user:
+            raise ConfigError(
+                f"the key {key!r} is not allowed in a configuration file ({path}): choose a "
+                f"profile with --profile or ${PROFILE_ENV}, and write the settings you want "
+                "to change at the top level")
+    return user
+
+
+def _defaults() -> dict:
+    text = files("organizing").joinpath("config.yml").read_text(encoding="utf-8")
+    return _read_yaml(text, "organizing/config.yml")
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """``base`` overridden by ``override``; unknown keys are kept for the model to refuse."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _key(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _field(loc: tuple):
+    """The pydantic field (FieldInfo) at ``loc``, or None (list items, unknown keys)."""
+    model: Any = Config
+    info = None
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        model = info.annotation
+    return info
+
+
+def _known_keys(loc: tuple) -> str:
+    model: Any = Config
+    for part in loc:
+        info = model.model_fields.get(part) if isinstance(model, type) else None
+        if info is None:
+            return ""
+        model = info.annotation
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return ""
+    return ", ".join(name for name in model.model_fields if name != "profile")
+
+
+def _bounds(info) -> str | None:
+    """The range rule of a field in words: '> 0', 'between 0 and 1', '> 0 and <= 1'."""
+    low = high = None
+    for item in info.metadata:
+        if isinstance(item, Gt):
+            low = ("> ", item.gt)
+        elif isinstance(item, Ge):
+            low = (">= ", item.ge)
+        elif isinstance(item, Lt):
+            high = ("< ", item.lt)
+        elif isinstance(item, Le):
+            high = ("<= ", item.le)
+    if low and high:
+        if low[0] == "> " and high[0] == "< ":
+            return f"strictly between {_show(low[1])} and {_show(high[1])}"
+        return f"{low[0]}{_show(low[1])} and {high[0]}{_show(high[1])}"
+    bound = low or high
+    return f"{bound[0]}{_show(bound[1])}" if bound else None
+
+
+def _show(bound) -> str:
+    return "2**32" if bound == SEED_LIMIT else str(bound)
+
+
+def _message(error: dict) -> str:
+    loc, kind, value = error["loc"], error["type"], error.get("input")
+    key = _key(loc)
+    got = f"(got {value!r})"
+    if kind == "config_rule":
+        return error["msg"]
+    if kind == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        return f"unknown configuration key {key!r}" + (f" (known here: {known})" if known else "")
+    if kind == "missing":
+        return f"{key} is missing from the configuration"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{key} must be a mapping {got}"
+    if kind == "integer":
+        return f"{key} must be of type int {got}"
+    if kind in ("number", "float_type", "float_parsing"):
+        return f"{key} must be a number {got}"
+    if kind == "finite_number":
+        return f"{key} must be a finite number {got}"
+    if kind in ("tuple_type", "list_type"):
+        return f"{key} must be a list {got}"
+    if kind == "too_short":
+        return f"{key} must be a non-empty list {got}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        info = _field(loc)
+        rule = _bounds(info) if info is not None else None
+        if rule is None:  # a list item: pydantic's own bound
+            ctx = error.get("ctx", {})
+            symbol = {"gt": "> ", "ge": ">= ", "lt": "< ", "le": "<= "}
+            rule = next(f"{symbol[k]}{v}" for k, v in ctx.items() if k in symbol)
+        extra = (info.json_schema_extra or {}) if info is not None else {}
+        why = f": {extra['why']}" if isinstance(extra, dict) and "why" in extra else ""
+        return f"{key} must be {rule} {got}{why}"
+    return f"{key}: {error['msg']} {got}"
+
+
+# --------------------------------------------------------------------------- loading
 
 
 def load_config(path: str | os.PathLike | None = None, profile: str | None = None) -> Config:
     """Defaults, then the profile's overrides, then the file at ``path``.
 
     A setting written in the user's file always wins over the profile.
-
-    ``profile`` defaults to ``$ORGANIZING_PROFILE``, else ``full``.
+    ``profile`` defaults to ``$ORGANIZING_PROFILE``, else ``full``. Raises
+    :class:`ConfigError` with one line per problem, each naming the key.
     """
     profile = profile or os.environ.get(PROFILE_ENV) or "full"
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
-    defaults = _defaults()
-    overrides = defaults.pop("profiles")
-    values = defaults if profile == "full" else _merge(defaults, overrides[profile])
+    values = _defaults()
+    overrides = values.pop("profiles")
+    values = _merge(values, overrides.get(profile, {}))
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"configuration file {path} not found")
-        try:
-            user = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path} is not valid YAML: {error}") from error
-        if isinstance(user, dict):
-            user.pop("profiles", None)
-        values = _merge(values, user)
-    _check_ranges(values)
-    return Config(values=values, profile=profile)
+        values = _merge(values, _read_user_file(Path(path)))
+    try:
+        return Config.model_validate({**values, "profile": profile})
+    except ValidationError as error:
+        lines = [_message(e) for e in error.errors(include_url=False)]
+        raise ConfigError("\n".join(dict.fromkeys(lines))) from None

@@ -14,7 +14,10 @@ to share. Worker IDs are random seven-digit numbers.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,14 +39,34 @@ class SimulatedCampaign:
     tau_beta: float
     tau_b: float
 
-    def write(self, directory) -> None:
-        """Write both tables as CSV files named like the campaign's."""
-        from pathlib import Path
+    def write(self, directory, *, overwrite: bool = False) -> None:
+        """Write both tables as CSV files named like the campaign's.
 
+        Refuses (FileExistsError) to replace campaign files already in
+        ``directory`` unless ``overwrite``. Each file is written under a
+        temporary name and then renamed, so an interrupted write leaves no
+        partial campaign file (and replacing a symbolic link never writes
+        through it).
+        """
         directory = Path(directory)
+        names = (WORKER_FILE, WORKSITE_FILE)
+        existing = [n for n in names if (directory / n).exists() or (directory / n).is_symlink()]
+        if existing and not overwrite:
+            raise FileExistsError(
+                f"{directory} already holds {' and '.join(existing)} (pass overwrite=True)")
         directory.mkdir(parents=True, exist_ok=True)
-        self.workers.to_csv(directory / WORKER_FILE, index=False)
-        self.worksites.to_csv(directory / WORKSITE_FILE, index=False)
+        umask = os.umask(0)
+        os.umask(umask)
+        for name, table in zip(names, (self.workers, self.worksites), strict=True):
+            handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+            try:
+                os.chmod(temporary, 0o666 & ~umask)  # as an ordinary new file
+                with os.fdopen(handle, "w", newline="") as stream:
+                    table.to_csv(stream, index=False)
+                os.replace(temporary, directory / name)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
 
 
 def _one_hot(levels: np.ndarray, n_levels: int) -> np.ndarray:

@@ -147,7 +147,7 @@ def test_missing_file_and_missing_directory(tmp_path, capsys):
     assert f"✗ {WORKER_FILE}: file not found" in out
     status, out = run_validate(tmp_path / "nowhere", capsys)
     assert status == 1
-    assert "is not a directory" in out
+    assert "directory not found" in out
 
 
 def test_invalid_data_raises_with_full_report(copy_of_data):

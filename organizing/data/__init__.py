@@ -1,12 +1,16 @@
 """The data layer: the only place that knows file names and column names.
 
 ``schemas`` holds the pandera schemas, ``io`` finds, reads and validates the
-two campaign files into a :class:`Campaign` of arrays with no worker IDs, and
-``published`` reads the study's published figures.
+two campaign files into a :class:`Campaign` of arrays with no worker IDs,
+``checks`` decides whether a validated campaign can be analysed with given
+settings, and ``published`` reads the study's published figures.
 """
 
+from organizing.data.checks import check_campaign
 from organizing.data.io import (
+    CHUNK_ROWS,
     DATA_DIR_ENV,
+    MAX_EXAMPLES,
     ONE_HOT_GROUPS,
     SITE_DESCRIPTORS,
     SITE_FEATURES,
@@ -19,12 +23,16 @@ from organizing.data.io import (
     DataError,
     Problem,
     ValidationReport,
+    assert_analysable,
+    campaign_from_frames,
     download_data,
     load_campaign,
     locate_data,
     read_and_validate,
+    read_header,
     read_table,
     sha256,
+    unreadable,
     validate_tables,
 )
 from organizing.data.published import published_reference
@@ -39,16 +47,23 @@ __all__ = [
     "ONE_HOT_GROUPS",
     "SITE_DESCRIPTORS",
     "UNKNOWN_GENDER",
+    "CHUNK_ROWS",
+    "MAX_EXAMPLES",
     "DataError",
     "Problem",
     "ValidationReport",
     "Campaign",
     "sha256",
+    "unreadable",
     "locate_data",
     "download_data",
+    "read_header",
     "read_table",
     "validate_tables",
     "read_and_validate",
+    "campaign_from_frames",
     "load_campaign",
+    "assert_analysable",
+    "check_campaign",
     "published_reference",
 ]

@@ -8,22 +8,44 @@ Files are found, in order, in an explicit directory, in ``$ORGANIZING_DATA_DIR``
 in ``data/`` under the working directory (the project root when Quarto runs a
 chapter), and otherwise downloaded from the study's public repository into
 ``data/`` and checked against pinned sha256 checksums.
+
+Validation produces one :class:`ValidationReport` with every failure:
+
+1. the file itself (missing, a directory, unreadable, not a CSV, a column
+   named twice in the header), as a one-line reason;
+2. the pandera schemas (:mod:`organizing.data.schemas`), applied to chunks of
+   ``CHUNK_ROWS`` rows so that memory stays bounded however large the file and
+   however many rows fail; uniqueness of IDs and the link from workers to
+   worksites are checked over the whole file. Every failure is counted, and
+   each check keeps its first ``MAX_EXAMPLES`` examples;
+3. with a configuration, whether the validated campaign can be analysed with
+   those settings (:mod:`organizing.data.checks`).
+
+No message shows a value of an ID column: such failures give line numbers only
+(the header is line 1).
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import os
 import re
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from organizing.data.schemas import QUARTILES, QUINTILES, WorkerSchema, WorksiteSchema
+
+if TYPE_CHECKING:
+    from organizing.config import Config
 
 WORKER_FILE = "WorkerRegressionData.csv"
 WORKSITE_FILE = "WorksiteNetworkData.csv"
@@ -91,34 +113,56 @@ SITE_DESCRIPTORS: tuple[str, ...] = (
 UNKNOWN_GENDER = 0.5
 
 
+CHUNK_ROWS = 50_000  # rows validated at a time
+MAX_EXAMPLES = 3  # example lines kept per failed check; every failure is still counted
+SETTINGS = "settings"  # Problem.file for settings that do not fit the campaign
+_MAX_VALUE_CHARS = 40  # longer cell values are shortened in messages
+
+
 class DataError(Exception):
-    """A data file is missing, unreadable or failed validation."""
+    """A data file is missing, unreadable, failed validation or cannot be analysed."""
+
+
+def is_identifier(column: object) -> bool:
+    """True for an ID column (``Worker ID``, ``Worksite ID``): its values are never shown."""
+    return str(column).strip().upper().endswith("ID")
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One failed check, with a few example rows."""
+    """One failed check: where, what, how many rows, a few examples, and the fix.
+
+    ``count`` is None for a check about a whole column or the whole campaign.
+    """
 
     file: str
     column: str
     check: str
-    count: int
-    examples: str
+    count: int | None
+    examples: str = ""
+    fix: str = ""
 
     def __str__(self) -> str:
-        if self.check == "column missing":
-            return f"{self.column}: column missing ({self.examples})"
-        rows = "row" if self.count == 1 else "rows"
-        return f"{self.column}: {self.check} in {self.count} {rows} ({self.examples})"
+        text = f"{self.column}: {self.check}"
+        if self.count is not None:
+            text += f" in {self.count:,} {'row' if self.count == 1 else 'rows'}"
+        if self.examples:
+            text += f" ({self.examples})"
+        if self.fix:
+            text += f"; fix: {self.fix}"
+        return text
 
 
 @dataclass
 class ValidationReport:
-    """Outcome of validating both files; ``ok`` when nothing failed."""
+    """Outcome of validating both files (and, with settings, of the analysability
+    checks); ``ok`` when nothing failed."""
 
     files: dict[str, int | None] = field(default_factory=dict)  # file -> rows read
     problems: list[Problem] = field(default_factory=list)
     fatal: dict[str, str] = field(default_factory=dict)  # file -> one-line reason
+    settings: str | None = None  # the settings checked against the campaign, if any
+    analysed: bool = False  # the analysability checks ran
 
     @property
     def ok(self) -> bool:
@@ -132,12 +176,28 @@ class ValidationReport:
                 continue
             mine = [p for p in self.problems if p.file == name]
             if mine:
-                lines.append(f"✗ {name}: {len(mine)} problem(s) in {rows:,} rows")
+                lines.append(f"✗ {name}: {len(mine)} problem(s) in {_rows(rows)}")
                 lines.extend(f"    - {p}" for p in mine)
             else:
-                lines.append(f"✓ {name}: valid ({rows:,} rows)")
-        lines.append("All files valid." if self.ok else "Validation failed.")
+                lines.append(f"✓ {name}: valid ({_rows(rows)})")
+        settings = [p for p in self.problems if p.file not in self.files]
+        label = self.settings or "settings"
+        if settings:
+            lines.append(f"✗ {label}: {len(settings)} problem(s) with this campaign")
+            lines.extend(f"    - {p}" for p in settings)
+        elif self.settings is not None and not self.analysed:
+            lines.append(f"· {label}: checked against the campaign once both files are valid")
+        if not self.ok:
+            lines.append("Validation failed.")
+        elif self.analysed:
+            lines.append(f"All files valid; the campaign can be analysed with {label}.")
+        else:
+            lines.append("All files valid.")
         return "\n".join(lines)
+
+
+def _rows(n: int | None) -> str:
+    return f"{n or 0:,} {'row' if n == 1 else 'rows'}"
 
 
 @dataclass(frozen=True)
@@ -145,7 +205,8 @@ class Campaign:
     """Validated campaign data as arrays, with no worker identifiers.
 
     ``worker_x`` (N, P) and ``site_x`` (S, Q) hold the study's raw regression
-    features; ``site_index`` maps each worker to a row of ``site_x``.
+    features; ``site_index`` maps each worker to a row of ``site_x``. Row i of
+    each array is line i + 2 of its file.
     """
 
     worker_x: np.ndarray
@@ -175,32 +236,88 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# --------------------------------------------------------------------------- the file system
+
+
+def _os_reason(error: OSError) -> str:
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop (the link leads back to itself)"
+    return f"cannot be read ({error.strerror or type(error).__name__})"
+
+
+def unreadable(path: Path, *, directory: bool = False) -> str | None:
+    """Why ``path`` cannot be read as a file (or a ``directory``), in a few words;
+    None when it can."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode  # follows symbolic links
+    except FileNotFoundError:
+        if path.is_symlink():
+            return "broken symbolic link (its target does not exist)"
+        return "directory not found" if directory else "file not found"
+    except OSError as error:
+        return _os_reason(error)
+    if directory:
+        if not stat.S_ISDIR(mode):
+            return "is a file, not a directory"
+        try:
+            next(os.scandir(path), None)
+        except OSError as error:
+            return _os_reason(error)
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        return _os_reason(error)
+    return None
+
+
 def locate_data(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> Path:
     """Return the directory holding both campaign files.
 
     Looks in ``data_dir``, then ``$ORGANIZING_DATA_DIR``, then ``./data``; if
     none holds both files, downloads them into ``./data`` (with ``download``).
-    An explicitly named directory is never replaced by a download.
+    An explicitly named directory is never replaced by a download. Every
+    file-system problem is a one-line :class:`DataError`.
     """
     explicit = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
     if explicit:
         path = Path(explicit).expanduser()
-        missing = [n for n in SOURCES if not (path / n).is_file()]
-        if missing:
-            raise DataError(
-                f"{', '.join(missing)} not found in {path} "
-                f"(set by {'the argument' if data_dir is not None else DATA_DIR_ENV})."
-            )
+        source = "the argument" if data_dir is not None else DATA_DIR_ENV
+        why = unreadable(path, directory=True)
+        if why:
+            raise DataError(f"{path} (set by {source}): {why}.")
+        _check_files(path, f"set by {source}")
         return path
     local = Path("data")
-    if all((local / n).is_file() for n in SOURCES):
+    reasons = [unreadable(local / name) for name in SOURCES]
+    if not any(reasons):
         return local
+    if any(why != "file not found" for why in reasons if why):  # there, but unreadable
+        _check_files(local, "the default folder")
     if not download:
         raise DataError(
             f"The campaign files are not in {local.resolve()}; set {DATA_DIR_ENV} "
             "or copy them there."
         )
     return download_data(local)
+
+
+def _check_files(path: Path, source: str) -> None:
+    reasons = {name: unreadable(path / name) for name in SOURCES}
+    missing = [name for name, why in reasons.items() if why == "file not found"]
+    other = [f"{name} in {path}: {why}" for name, why in reasons.items()
+             if why and why != "file not found"]
+    parts = ([f"{', '.join(missing)} not found in {path}"] if missing else []) + other
+    if parts:
+        raise DataError(f"{'; '.join(parts)} ({source}).")
 
 
 def download_data(target: Path) -> Path:
@@ -230,40 +347,119 @@ def download_data(target: Path) -> Path:
     return target
 
 
-def read_table(path: Path, expected: tuple[str, ...]) -> pd.DataFrame:
-    """Read one CSV, turning every unreadable case into a one-line DataError."""
-    if not path.is_file():
-        raise DataError("file not found")
+# --------------------------------------------------------------------------- reading
+
+
+def read_header(path: Path, expected: Iterable[str]) -> list[str]:
+    """The header row of one CSV; a one-line DataError when it cannot be read as the
+    expected file (the header's cells are never quoted: a file without its header
+    line would show a worker's ID)."""
+    path = Path(path)
+    why = unreadable(path)
+    if why:
+        raise DataError(why)
     if path.stat().st_size == 0:
         raise DataError("file is empty")
     try:
         with open(path, encoding="utf-8", newline="") as handle:
             header = next(csv.reader(handle), [])
-        frame = pd.read_csv(path)
-    except (UnicodeDecodeError, csv.Error, pd.errors.ParserError) as error:
-        raise DataError(f"not a readable CSV file ({type(error).__name__})") from error
-    except pd.errors.EmptyDataError as error:
-        raise DataError("file is empty") from error
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"not a readable CSV file ({type(error).__name__})") from None
+    except OSError as error:
+        raise DataError(_os_reason(error)) from None
     if not set(expected) & set(header):
-        first = ",".join(header)[:60]
-        raise DataError(f"not the expected CSV: none of its columns found (header: {first!r})")
+        raise DataError(
+            f"not the expected CSV: none of its {len(header)} column(s) is one the analysis "
+            "uses (is the header line missing?)"
+        )
+    return header
+
+
+def _chunks(path: Path) -> Iterator[pd.DataFrame]:
+    """The file in chunks of ``CHUNK_ROWS`` rows, indexed by row (line = row + 2)."""
+    try:
+        with pd.read_csv(path, chunksize=CHUNK_ROWS) as reader:
+            yield from reader
+    except (UnicodeDecodeError, csv.Error, pd.errors.ParserError) as error:
+        found = re.search(r"line (\d+)", str(error))
+        where = f" near line {found.group(1)}" if found else ""
+        raise DataError(f"not a readable CSV file ({type(error).__name__}{where})") from None
+    except pd.errors.EmptyDataError:
+        raise DataError("file is empty") from None
+    except OSError as error:
+        raise DataError(_os_reason(error)) from None
+
+
+def read_table(path: Path, expected: tuple[str, ...]) -> pd.DataFrame:
+    """Read one whole CSV, turning every unreadable case into a one-line DataError."""
+    read_header(path, expected)
+    frame = pd.concat(list(_chunks(Path(path))), ignore_index=True)
     if frame.empty:
         raise DataError("file has a header but no rows")
     return frame
 
 
-def _examples(cases: pd.DataFrame, limit: int = 3) -> str:
-    """Describe a few failing rows by file line number (header is line 1)."""
-    shown = []
-    for _, case in cases.drop_duplicates("index").head(limit).iterrows():
-        value = case["failure_case"]
-        if isinstance(value, dict):
-            value = next(iter(value.values()))
-        if pd.isna(case["index"]):  # a column-level failure, e.g. its type
-            shown.append(f"the column holds {value}")
-        else:
-            shown.append(f"line {int(case['index']) + 2}: {value!r}")
-    return "e.g. " + "; ".join(shown)
+# --------------------------------------------------------------------------- validation
+
+
+def _shown(value: object) -> str:
+    text = repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
+
+
+@dataclass
+class _Failures:
+    count: int | None = 0
+    examples: list[tuple[int, str | None]] = field(default_factory=list)  # (row, value)
+    text: str = ""  # for a whole-column failure
+    fix: str = ""
+
+
+class FailureTally:
+    """One file's failures: every one counted, the first few kept as examples."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.entries: dict[tuple[str, str], _Failures] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def rows(self, column: str, check: str, rows, values=None, fix: str = "") -> None:
+        """Failures at ``rows`` (positions from 0); ``values`` are shown unless the
+        column is an ID column."""
+        rows = np.asarray(rows)
+        if not len(rows):
+            return
+        entry = self.entries.setdefault((column, check), _Failures(fix=fix))
+        entry.count += len(rows)
+        room = MAX_EXAMPLES - len(entry.examples)
+        if room > 0:
+            first = np.argsort(rows, kind="stable")[:room]
+            show = values is not None and not is_identifier(column)
+            for i in first:
+                entry.examples.append((int(rows[i]), _shown(values[i]) if show else None))
+            entry.examples.sort()
+
+    def whole(self, column: str, check: str, text: str = "", fix: str = "") -> None:
+        """A failure of a whole column (recorded once)."""
+        self.entries.setdefault((column, check), _Failures(count=None, text=text, fix=fix))
+
+    def problems(self) -> list[Problem]:
+        out = []
+        for (column, check), entry in self.entries.items():
+            if entry.count is None:
+                examples = entry.text
+            elif all(value is None for _, value in entry.examples):
+                lines = [str(row + 2) for row, _ in entry.examples]
+                more = ", …" if entry.count > len(lines) else ""
+                examples = (f"line {lines[0]}" if len(lines) == 1 and not more
+                            else f"e.g. lines {', '.join(lines)}{more}")
+            else:
+                shown = "; ".join(f"line {row + 2}: {value}" for row, value in entry.examples)
+                examples = shown if entry.count == len(entry.examples) else f"e.g. {shown}"
+            out.append(Problem(self.file, column, check, entry.count, examples, entry.fix))
+        return out
 
 
 _CHECK_WORDS = (
@@ -276,12 +472,14 @@ _CHECK_WORDS = (
     (r"greater_than_or_equal_to\((.*)\)", r"must be >= \1"),
     (r"greater_than\((.*)\)", r"must be > \1"),
     (r"less_than_or_equal_to\((.*)\)", r"must be <= \1"),
+    (r"less_than\((.*)\)", r"must be < \1"),
     (r"in_range\((.*)\)", r"must be in range \1"),
     (r"whole_number", "must be a non-negative whole number"),
     (r"log_column_equals_log_of_level", "does not equal the log of its level column"),
     (r"one_hot_time_to_first_convo", "exactly one quartile must be 1"),
     (r"one_hot_campaign_length", "exactly one quintile must be 1"),
 )
+_ONE_HOT = {"one_hot_time_to_first_convo": QUARTILES, "one_hot_campaign_length": QUINTILES}
 
 
 def _in_words(check: str) -> str:
@@ -291,84 +489,241 @@ def _in_words(check: str) -> str:
     return check
 
 
-def _problems(name: str, error: pa.errors.SchemaErrors) -> list[Problem]:
-    """Collapse pandera's failure cases into one problem per column and check."""
-    cases = error.failure_cases.copy()
-    # Element-wise frame checks put the column inside the failure value.
-    is_dict = cases["failure_case"].map(lambda v: isinstance(v, dict))
-    cases.loc[is_dict, "column"] = cases.loc[is_dict, "failure_case"].map(lambda v: next(iter(v)))
-    # Once a column cannot be read as numbers, its other checks only repeat that.
-    uncoerced = set(cases.loc[cases["check"].str.startswith("coerce_dtype"), "column"])
-    cases = cases[~cases["column"].isin(uncoerced) | cases["check"].str.startswith("coerce")]
-    problems = []
-    for check, group in cases.groupby("check", sort=False):
-        if check.startswith("one_hot"):
-            columns = QUARTILES if "convo" in check else QUINTILES
-            column = f"{columns[0][:-2]}k)"
-            group = group[group["column"] == columns[0]]
-            group = group.assign(failure_case="not exactly one 1")
-            count = group["index"].nunique()
-            problems.append(Problem(name, column, _in_words(check), count, _examples(group)))
+@dataclass
+class _FileCheck:
+    """Validation of one file, chunk by chunk."""
+
+    name: str
+    schema: type[pa.DataFrameModel]
+    keep: tuple[str, ...]  # columns kept for the analysis (no worker IDs)
+    tally: FailureTally = field(init=False)
+    rows: int = 0
+    kept: list[pd.DataFrame] | None = field(default_factory=list)
+    ids: dict[str, list[np.ndarray]] = field(default_factory=dict)  # numeric ID values
+
+    def __post_init__(self):
+        self.tally = FailureTally(self.name)
+        full = self.schema.to_schema()
+        columns = full.columns
+        self.numbers = [n for n, c in columns.items() if c.coerce]
+        self.identifiers = [n for n, c in columns.items() if not c.coerce]
+        self.unique = [n for n, c in columns.items() if c.unique]
+        # pandera checks the columns; uniqueness is checked over the whole file, and the
+        # cross-column checks run here, vectorized (pandera collects their failures row by
+        # row, in Python: about 30 µs per failing row).
+        self.column_schema = full.update_columns({n: {"unique": False} for n in self.unique})
+        self.column_schema.checks = []
+        self.frame_checks = list(full.checks)
+
+    def header(self, header: list[str]) -> None:
+        """A column named twice: pandas would silently read the second as ``name.1``."""
+        for name in dict.fromkeys(header):
+            places = [i + 1 for i, h in enumerate(header) if h == name]
+            if len(places) > 1:
+                self.tally.whole(
+                    name, f"the header names this column {len(places)} times",
+                    f"columns {', '.join(map(str, places))}",
+                    "keep one of them (the analysis would read only the first)")
+
+    def chunk(self, frame: pd.DataFrame) -> None:
+        frame = frame.set_axis(pd.RangeIndex(self.rows, self.rows + len(frame)))
+        self.rows += len(frame)
+        frame, shown = self._numbers(frame)
+        try:
+            validated = self.column_schema.validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as error:
+            self._record(error.failure_cases, shown)
+            validated = None
+        self._cross_column(frame)
+        if self.tally or validated is None:
+            self.kept = None
+        elif self.kept is not None:
+            self.kept.append(validated[[c for c in self.keep if c in validated]])
+
+    def _numbers(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Index]]:
+        """Read numbers and IDs ourselves: a cell that is not a number (or not a whole-
+        number ID) is reported once, by line, and becomes NaN for the schema's checks."""
+        frame = frame.copy()
+        reported: dict[str, pd.Index] = {}
+        for column in self.numbers:
+            if column in frame and frame[column].dtype.kind not in "fiub":
+                raw = frame[column]
+                numeric = pd.to_numeric(raw, errors="coerce")
+                bad = numeric.isna() & raw.notna()
+                self.tally.rows(column, "is not a number", frame.index[bad], raw[bad].to_numpy())
+                frame[column] = numeric.astype(float)
+                reported[column] = frame.index[bad]
+        for column in self.identifiers:
+            if column not in frame:
+                continue
+            raw = frame[column]
+            if raw.dtype.kind != "i":
+                numeric = pd.to_numeric(raw, errors="coerce").astype(float)
+                whole = (numeric == np.round(numeric)) & (numeric.abs() < 2.0**63)
+                bad = raw.notna() & ~whole
+                self.tally.rows(column, "must be a whole-number ID", frame.index[bad])
+                numeric[bad] = np.nan
+                reported[column] = frame.index[bad]
+                frame[column] = numeric if numeric.isna().any() else numeric.astype(np.int64)
+            if column in self.unique or column == "Worksite ID":
+                self.ids.setdefault(column, []).append(frame[column].to_numpy(dtype=float))
+        return frame, reported
+
+    def _record(self, cases: pd.DataFrame, reported: dict[str, pd.Index]) -> None:
+        cases = cases[["column", "check", "failure_case", "index"]]
+        keep = cases["check"] != "field_uniqueness"  # applied to the whole file instead
+        keep &= ~(cases["column"].isin(self.identifiers) & cases["check"].str.startswith("dtype"))
+        for column, rows in reported.items():  # already reported as not a number / not an ID
+            keep &= ~((cases["column"] == column) & cases["index"].isin(rows))
+        cases = cases[keep]
+        for (column, check), group in cases.groupby(["column", "check"], sort=False):
+            words = _in_words(check)
+            if check == "column_in_dataframe":
+                for missing in group["failure_case"]:
+                    self.tally.whole(str(missing), "column missing", "required by the analysis")
+                continue
+            located = group[group["index"].notna()].drop_duplicates("index")
+            rows = located["index"].astype(int).to_numpy()
+            if len(rows):
+                values = None if check == "not_nullable" else located["failure_case"].to_numpy()
+                self.tally.rows(str(column), words, rows, values)
+            else:  # a failure of the whole column
+                value = group["failure_case"].iloc[0]
+                self.tally.whole(str(column), words, f"the column holds {value}")
+
+    def _cross_column(self, frame: pd.DataFrame) -> None:
+        """The schema's ``@pa.dataframe_check`` rules, with pandera's semantics (a
+        missing value passes; a boolean frame marks each failing cell)."""
+        for check in self.frame_checks:
+            words = _in_words(check.name)
+            label = f"{_ONE_HOT[check.name][0][:-2]}k)" if check.name in _ONE_HOT else None
+            try:
+                output = check._check_fn(frame)  # the rule itself, without pandera's bookkeeping
+            except KeyError:  # a column of the rule is missing: reported as such
+                continue
+            except Exception as error:
+                self.tally.whole(label or check.name, words,
+                                 f"could not be checked ({type(error).__name__})")
+                continue
+            if isinstance(output, pd.Series):  # one result per row
+                failed = ~(output.to_numpy(dtype=bool) | frame.isna().all(axis=1).to_numpy())
+                self.tally.rows(label or check.name, words, frame.index[failed])
+                continue
+            failed = ~(output.to_numpy(dtype=bool) | frame[output.columns].isna().to_numpy())
+            for j in np.flatnonzero(failed.any(axis=0)):
+                rows = np.flatnonzero(failed[:, j])
+                column = output.columns[j]
+                shown = None if label else frame[column].to_numpy()[rows]
+                self.tally.rows(label or str(column), words, frame.index[rows], shown)
+
+    def finish(self) -> None:
+        """Checks over the whole file: IDs that must be unique."""
+        for column in self.unique:
+            if column not in self.ids:
+                continue
+            values = pd.Series(np.concatenate(self.ids[column]))
+            duplicated = values.duplicated(keep=False) & values.notna()
+            self.tally.rows(column, "duplicate ID", np.flatnonzero(duplicated.to_numpy()))
+            if column != "Worksite ID":
+                del self.ids[column]
+        if self.tally:
+            self.kept = None
+
+    def frame(self) -> pd.DataFrame | None:
+        if not self.kept:
+            return None
+        frame = pd.concat(self.kept, ignore_index=True)
+        self.kept = None
+        return frame
+
+    def site_ids(self) -> np.ndarray | None:
+        parts = self.ids.get("Worksite ID")
+        return None if parts is None else np.concatenate(parts)
+
+
+_KEEP = {
+    WORKER_FILE: ("Worksite ID", *WORKER_FEATURES, "Signed"),
+    WORKSITE_FILE: ("Worksite ID", *dict.fromkeys((*SITE_FEATURES, *SITE_DESCRIPTORS))),
+}
+_SCHEMAS = {WORKER_FILE: WorkerSchema, WORKSITE_FILE: WorksiteSchema}
+_EXPECTED = {WORKER_FILE: WORKER_FEATURES, WORKSITE_FILE: SITE_FEATURES}
+
+
+def _link(report: ValidationReport, checks: dict[str, _FileCheck]) -> None:
+    """Every worker's worksite must be a row of the worksite file (line numbers only)."""
+    workers, sites = checks.get(WORKER_FILE), checks.get(WORKSITE_FILE)
+    if workers is None or sites is None:
+        return
+    worker_sites, site_ids = workers.site_ids(), sites.site_ids()
+    if worker_sites is None or site_ids is None:
+        return
+    orphan = ~np.isin(worker_sites, site_ids[~np.isnan(site_ids)]) & ~np.isnan(worker_sites)
+    tally = FailureTally(WORKER_FILE)
+    tally.rows("Worksite ID", "not found in the worksite file", np.flatnonzero(orphan))
+    report.problems.extend(tally.problems())
+    if tally:
+        workers.kept = None
+
+
+def _validate(sources: dict[str, Iterable[pd.DataFrame] | None],
+              headers: dict[str, list[str]] | None = None
+              ) -> tuple[ValidationReport, dict[str, pd.DataFrame]]:
+    """Validate both files from their chunks; never raises on bad data."""
+    report = ValidationReport()
+    checks: dict[str, _FileCheck] = {}
+    for name, chunks in sources.items():
+        report.files[name] = None
+        if chunks is None:
             continue
-        if check == "column_in_dataframe":
-            problems.extend(
-                Problem(name, str(missing), "column missing", 1, "required by the analysis")
-                for missing in group["failure_case"]
-            )
+        check = _FileCheck(name, _SCHEMAS[name], _KEEP[name])
+        if headers and name in headers:
+            check.header(headers[name])
+        try:
+            for chunk in chunks:
+                check.chunk(chunk)
+        except DataError as error:
+            report.fatal[name] = str(error)
             continue
-        for column, cases_ in group.groupby("column", sort=False):
-            count = max(cases_["index"].nunique(), 1)
-            problems.append(Problem(name, str(column), _in_words(check), count, _examples(cases_)))
-    return problems
+        if check.rows == 0:
+            report.fatal[name] = "file has a header but no rows"
+            continue
+        check.finish()
+        report.files[name] = check.rows
+        report.problems.extend(check.tally.problems())
+        checks[name] = check
+    _link(report, checks)
+    frames = {}
+    if report.ok:
+        frames = {name: check.frame() for name, check in checks.items()}
+    return report, frames
 
 
 def validate_tables(workers: pd.DataFrame | None, sites: pd.DataFrame | None) -> ValidationReport:
-    """Validate both tables lazily, plus the link from workers to worksites."""
-    report = ValidationReport()
-    validated = {}
-    for name, frame, schema in (
-        (WORKER_FILE, workers, WorkerSchema),
-        (WORKSITE_FILE, sites, WorksiteSchema),
-    ):
-        report.files[name] = None if frame is None else len(frame)
-        if frame is None:
-            continue
-        try:
-            validated[name] = schema.validate(frame, lazy=True)
-        except pa.errors.SchemaErrors as error:
-            report.problems.extend(_problems(name, error))
-    if workers is not None and sites is not None and {"Worksite ID"} <= set(workers) & set(sites):
-        known = set(sites["Worksite ID"].tolist())
-        orphan = workers.loc[~workers["Worksite ID"].isin(known), "Worksite ID"]
-        if len(orphan):
-            lines = ", ".join(f"line {i + 2}: {v!r}" for i, v in orphan.head(3).items())
-            report.problems.append(
-                Problem(WORKER_FILE, "Worksite ID", "not found in the worksite file", len(orphan),
-                        f"e.g. {lines}")
-            )
-    return report
+    """Validate both tables (in memory) lazily, plus the link from workers to worksites."""
+    sources = {WORKER_FILE: None if workers is None else [workers],
+               WORKSITE_FILE: None if sites is None else [sites]}
+    return _validate(sources)[0]
 
 
-def read_and_validate(data_dir: Path) -> tuple[ValidationReport, dict[str, pd.DataFrame]]:
-    """Read both files from ``data_dir`` and validate them; never raises on bad data."""
-    frames: dict[str, pd.DataFrame | None] = {}
+def _read_and_validate(data_dir: Path) -> tuple[ValidationReport, dict[str, pd.DataFrame]]:
+    sources: dict[str, Iterable[pd.DataFrame] | None] = {}
+    headers: dict[str, list[str]] = {}
     fatal = {}
-    for name, expected in ((WORKER_FILE, WORKER_FEATURES), (WORKSITE_FILE, SITE_FEATURES)):
+    for name in SOURCES:
+        path = Path(data_dir) / name
         try:
-            frames[name] = read_table(Path(data_dir) / name, expected)
+            headers[name] = read_header(path, _EXPECTED[name])
+            sources[name] = _chunks(path)
         except DataError as error:
-            frames[name], fatal[name] = None, str(error)
-    report = validate_tables(frames[WORKER_FILE], frames[WORKSITE_FILE])
+            sources[name], fatal[name] = None, str(error)
+    report, frames = _validate(sources, headers)
     report.fatal.update(fatal)
-    return report, {k: v for k, v in frames.items() if v is not None}
+    return report, frames
 
 
-def load_campaign(data_dir: str | os.PathLike | None = None) -> Campaign:
-    """Locate, read and validate the campaign; raise DataError with the full report."""
-    path = locate_data(data_dir)
-    report, frames = read_and_validate(path)
-    if not report.ok:
-        raise DataError(f"The campaign data in {path} is not valid:\n{report.render()}")
+def campaign_from_frames(frames: dict[str, pd.DataFrame],
+                         checksums: dict[str, str] | None = None) -> Campaign:
+    """The Campaign of validated frames (keyed by file name); no worker IDs kept."""
     workers, sites = frames[WORKER_FILE], frames[WORKSITE_FILE]
     position = pd.Series(np.arange(len(sites)), index=sites["Worksite ID"].to_numpy())
     return Campaign(
@@ -380,5 +735,70 @@ def load_campaign(data_dir: str | os.PathLike | None = None) -> Campaign:
         signed=workers["Signed"].to_numpy(dtype=float),
         site_ids=sites["Worksite ID"].to_numpy(),
         site_descriptors=sites[list(SITE_DESCRIPTORS)].reset_index(drop=True),
-        checksums={name: sha256(path / name) for name in SOURCES},
+        checksums=dict(checksums or {}),
     )
+
+
+def _settings_label(config: Config) -> str:
+    return f"the settings of profile {config.profile!r}"
+
+
+def _analyse(report: ValidationReport, campaign: Campaign, config: Config) -> None:
+    from organizing.data.checks import check_campaign  # checks builds on this module
+
+    report.settings = _settings_label(config)
+    report.problems.extend(check_campaign(campaign, config))
+    report.analysed = True
+
+
+def read_and_validate(
+    data_dir: Path, config: Config | None = None
+) -> tuple[ValidationReport, dict[str, pd.DataFrame]]:
+    """Read both files from ``data_dir`` and validate them; never raises on bad data.
+
+    With ``config``, a campaign whose files are valid is also checked for whether
+    it can be analysed with those settings (:func:`organizing.data.checks.check_campaign`),
+    in the same report. The frames hold the columns the analysis uses (no worker
+    IDs), and only when the files are valid.
+    """
+    report, frames = _read_and_validate(Path(data_dir))
+    if config is not None:
+        report.settings = _settings_label(config)
+        if report.ok:
+            _analyse(report, campaign_from_frames(frames), config)
+    return report, frames
+
+
+def load_campaign(data_dir: str | os.PathLike | None = None,
+                  config: Config | None = None) -> Campaign:
+    """Locate, read and validate the campaign; raise DataError with the full report.
+
+    With ``config``, also refuse a campaign that cannot be analysed with those
+    settings, before anything is fitted.
+    """
+    path = locate_data(data_dir)
+    report, frames = _read_and_validate(path)
+    if not report.ok:
+        raise DataError(f"The campaign data in {path} is not valid:\n{report.render()}")
+    campaign = campaign_from_frames(frames, {name: sha256(path / name) for name in SOURCES})
+    if config is not None:
+        _analyse(report, campaign, config)
+        if not report.ok:
+            raise DataError(
+                f"The campaign data in {path} cannot be analysed with these settings:\n"
+                f"{report.render()}")
+    return campaign
+
+
+def assert_analysable(campaign: Campaign, config: Config) -> None:
+    """Raise DataError, with the rendered report, unless ``campaign`` can be analysed
+    with ``config`` (call it before fitting anything)."""
+    from organizing.data.checks import check_campaign
+
+    problems = check_campaign(campaign, config)
+    if problems:
+        report = ValidationReport(
+            files={WORKER_FILE: campaign.n_workers, WORKSITE_FILE: campaign.n_sites},
+            problems=problems, settings=_settings_label(config), analysed=True)
+        raise DataError(f"The campaign cannot be analysed with these settings:\n"
+                        f"{report.render()}")

@@ -8,8 +8,13 @@ lazy: one run reports every failure. Numeric columns are coerced to float (a
 value that cannot be read as a number is reported, never dropped); ID columns
 are not coerced, because casting would silently truncate an ID like ``99.5``.
 
-Every column whose log is a regression feature must be positive, so that a
-file that validates can always be analysed.
+Every column whose log is a regression feature must be positive. What a
+schema cannot see (an infinite value, a column named twice, a campaign with no
+signer, settings that do not fit the campaign) is checked after validation by
+:mod:`organizing.data.checks`, in the same report. Reading and validating a
+large file happens in chunks (:mod:`organizing.data.io`); the ``unique`` rules
+of the ID columns are then applied to the whole file, and an ID column's values
+never appear in a message (line numbers only).
 
 Columns that the analysis does not use may be present and pass through
 unchecked (``strict = False``), so another campaign's export with extra
@@ -31,11 +36,18 @@ _LOG_RTOL = 1e-7
 _LOG_ATOL = 1e-9
 
 
-def _one_hot_rows(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
-    """True where exactly one of ``columns`` is 1 and the others are 0."""
+def _one_hot_rows(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Element-wise: False in the group's first column where a row does not have
+    exactly one of ``columns`` equal to 1 and the others 0; True elsewhere.
+
+    One failure per bad row (a row-wise result would repeat every other value of
+    the row, its worker ID included, in pandera's failure cases).
+    """
     block = df[list(columns)]
     binary = block.isin([0, 1]).all(axis=1)
-    return binary & (block.sum(axis=1) == 1)
+    result = pd.DataFrame(True, index=df.index, columns=df.columns)
+    result[columns[0]] = binary & (block.sum(axis=1) == 1)
+    return result
 
 
 def _log_agrees(df: pd.DataFrame) -> pd.DataFrame:
@@ -96,7 +108,7 @@ class WorkerSchema(pa.DataFrameModel):
         return _whole(series)
 
     @pa.dataframe_check(name="one_hot_time_to_first_convo")
-    def quartiles_one_hot(cls, df: pd.DataFrame) -> Series[bool]:
+    def quartiles_one_hot(cls, df: pd.DataFrame) -> pd.DataFrame:
         return _one_hot_rows(df, QUARTILES)
 
     @pa.dataframe_check(name="log_column_equals_log_of_level")
@@ -158,7 +170,7 @@ class WorksiteSchema(pa.DataFrameModel):
         return _whole(series)
 
     @pa.dataframe_check(name="one_hot_campaign_length")
-    def quintiles_one_hot(cls, df: pd.DataFrame) -> Series[bool]:
+    def quintiles_one_hot(cls, df: pd.DataFrame) -> pd.DataFrame:
         return _one_hot_rows(df, QUINTILES)
 
     @pa.dataframe_check(name="log_column_equals_log_of_level")

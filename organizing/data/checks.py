@@ -1,0 +1,225 @@
+"""Can a validated campaign be analysed, with these settings?
+
+The schemas check each value; these checks look at the campaign as a whole and
+at the settings it will be analysed with, so that data that validates never
+crashes a run, nor gives a NaN, nor is silently changed. Each problem names
+what is wrong and what would fix it, in the same report as the schema's
+failures (:func:`organizing.data.read_and_validate`, ``organizing validate``),
+and :func:`organizing.data.assert_analysable` refuses the campaign before
+anything is fitted.
+
+The minimums, and why:
+
+- ``MIN_PER_CLASS`` signers and as many non-signers: the models, the pooled
+  logistic regression and every AUC need both outcomes, on each side of a split;
+- ``MIN_SITES`` worksites: the clustering trains on the coefficient vectors of
+  at least ``MIN_CLUSTER_TRAIN`` worksites and scores at least
+  ``MIN_CLUSTER_HELDOUT`` held out (a smaller campaign holds out about a sixth);
+- every worksite has workers (otherwise its coefficients are the prior's and
+  its signing rate is 0/0);
+- every feature and worksite descriptor is finite, with ``|x| <= MAX_ABS_VALUE``:
+  standardizing squares the values, and a larger one overflows float64 and
+  turns the whole column into zeros.
+
+Against the settings: at least as many worksites (with workers) as
+``evaluation.worksite_folds``; both outcomes in the training and the held-out
+part of the study's split (``split.test_size``, ``split.random_state``) and in
+every held-out-worksite fold; ``clustering.K_grid`` no larger than the number
+of worksites. The splits are drawn here with the same scikit-learn calls, and
+arguments, as :func:`organizing.features.study_split` and
+:func:`organizing.features.worksite_folds` (the data layer does not import the
+later stages; a test checks that both agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold, train_test_split
+
+from organizing.config import Config
+from organizing.data.io import (
+    SETTINGS,
+    WORKER_FILE,
+    WORKSITE_FILE,
+    Campaign,
+    FailureTally,
+    Problem,
+    campaign_from_frames,
+)
+
+MIN_PER_CLASS = 2
+MIN_CLUSTER_TRAIN = 2
+MIN_CLUSTER_HELDOUT = 2
+MIN_SITES = MIN_CLUSTER_TRAIN + MIN_CLUSTER_HELDOUT
+MAX_ABS_VALUE = 1e150
+
+
+def study_split_rows(n_workers: int, test_size: float, random_state: int):
+    """``(train, test)`` row positions: the same call as ``features.study_split``."""
+    rows = np.arange(n_workers)
+    train, test = train_test_split(rows, test_size=test_size, random_state=random_state)
+    return np.asarray(train), np.asarray(test)
+
+
+def worksite_fold_rows(site_index: np.ndarray, n_folds: int, seed: int):
+    """``(train, test)`` per fold: the same call as ``features.worksite_folds``."""
+    folds = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    rows = np.arange(len(site_index))
+    return list(folds.split(rows, groups=site_index))
+
+
+def check_campaign(campaign_or_frames: Campaign | Mapping[str, pd.DataFrame],
+                   config: Config) -> list[Problem]:
+    """Every reason why ``campaign_or_frames`` (a Campaign, or validated frames keyed
+    by file name) cannot be analysed with ``config``; empty when it can."""
+    campaign = campaign_or_frames
+    if not isinstance(campaign, Campaign):
+        campaign = campaign_from_frames(dict(campaign_or_frames))
+    problems = _values(campaign)
+    outcome = _outcome(campaign)
+    sites = _worksites(campaign)
+    problems += outcome + sites
+    if not outcome:
+        problems += _split(campaign, config)
+    if not outcome and not sites:
+        problems += _folds(campaign, config)
+    if campaign.n_sites >= MIN_SITES:
+        problems += _clustering(campaign, config)
+    return problems
+
+
+def _values(campaign: Campaign) -> list[Problem]:
+    """Finite, and small enough to standardize."""
+    workers, sites = FailureTally(WORKER_FILE), FailureTally(WORKSITE_FILE)
+    descriptors = campaign.site_descriptors
+    blocks = (
+        (workers, campaign.worker_x, campaign.worker_features),
+        (sites, campaign.site_x, campaign.site_features),
+        (sites, descriptors.to_numpy(dtype=float), tuple(descriptors.columns)),
+    )
+    seen = set()
+    for tally, x, names in blocks:
+        for j, name in enumerate(names):
+            if (tally.file, name) in seen:
+                continue
+            seen.add((tally.file, name))
+            v = x[:, j]
+            finite = np.isfinite(v)
+            tally.rows(name, "is not a finite number", np.flatnonzero(~finite), v[~finite],
+                       fix="replace it with a finite value, or remove the row")
+            huge = finite & (np.abs(np.where(finite, v, 0.0)) > MAX_ABS_VALUE)
+            tally.rows(name, f"is too large to standardize (|value| > {MAX_ABS_VALUE:.0e})",
+                       np.flatnonzero(huge), v[huge],
+                       fix="rescale or cap the column (its square overflows float64)")
+    return workers.problems() + sites.problems()
+
+
+def _outcome(campaign: Campaign) -> list[Problem]:
+    n = campaign.n_workers
+    signers = int(np.sum(campaign.signed == 1))
+    others = n - signers
+    if signers >= MIN_PER_CLASS and others >= MIN_PER_CLASS:
+        return []
+    if n == 0:
+        what = "no worker in the file"
+    elif signers == 0:
+        what = "no worker signed"
+    elif others == 0:
+        what = "every worker signed"
+    else:
+        what = f"{signers:,} of {n:,} workers signed"
+    return [Problem(
+        WORKER_FILE, "Signed", what, None,
+        f"{_count(signers, 'signer')}, {_count(others, 'non-signer')}",
+        f"the models and every held-out metric need at least {MIN_PER_CLASS} signers and "
+        f"{MIN_PER_CLASS} non-signers; check the export of the outcome")]
+
+
+def _worksites(campaign: Campaign) -> list[Problem]:
+    problems = []
+    if campaign.n_sites < MIN_SITES:
+        problems.append(Problem(
+            WORKSITE_FILE, "Worksite ID", f"only {campaign.n_sites} worksite(s)", None, "",
+            f"the analysis needs at least {MIN_SITES} worksites: the clustering trains on "
+            f"at least {MIN_CLUSTER_TRAIN} worksites' coefficients and scores at least "
+            f"{MIN_CLUSTER_HELDOUT} held out"))
+    workers = np.bincount(campaign.site_index, minlength=campaign.n_sites)
+    tally = FailureTally(WORKSITE_FILE)
+    tally.rows("Worksite ID", "has no worker in the worker file", np.flatnonzero(workers == 0),
+               fix="remove these worksites, or add their workers")
+    return problems + tally.problems()
+
+
+def _split(campaign: Campaign, config: Config) -> list[Problem]:
+    size, state = config.split.test_size, config.split.random_state
+    try:
+        train, test = study_split_rows(campaign.n_workers, size, state)
+    except ValueError:
+        return [Problem(
+            SETTINGS, "split.test_size",
+            f"{size} of {campaign.n_workers:,} workers leaves one side of the split empty",
+            None, "", "choose a test_size that holds out at least one worker and trains on "
+            "at least one")]
+    problems = []
+    for part, rows, consequence in (
+        ("training", train, "the models cannot learn who signs"),
+        ("held-out", test, "the held-out AUC is undefined (NaN)"),
+    ):
+        signed = campaign.signed[rows]
+        missing = [label for label, present in (("signer", np.any(signed == 1)),
+                                                ("non-signer", np.any(signed == 0)))
+                   if not present]
+        if missing:
+            problems.append(Problem(
+                SETTINGS, "split",
+                f"the {part} part ({_workers(len(rows))}; test_size {size}, random_state "
+                f"{state}) has no {' and no '.join(missing)}, so {consequence}", None, "",
+                "raise split.test_size (the study: 0.2) or change split.random_state"))
+    return problems
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _workers(n: int) -> str:
+    return _count(n, "worker")
+
+
+def _folds(campaign: Campaign, config: Config) -> list[Problem]:
+    k = config.evaluation.worksite_folds
+    groups = len(np.unique(campaign.site_index))
+    if k > groups:
+        return [Problem(
+            SETTINGS, "evaluation.worksite_folds",
+            f"is {k}, but the campaign has {groups} worksite(s) with workers", None, "",
+            f"set evaluation.worksite_folds to at most {groups}")]
+    lacking: dict[str, list[int]] = {}
+    for fold, (train, test) in enumerate(worksite_fold_rows(campaign.site_index, k, config.seed)):
+        for part, rows in (("training", train), ("held-out", test)):
+            signed = campaign.signed[rows]
+            for label, present in (("signer", np.any(signed == 1)),
+                                   ("non-signer", np.any(signed == 0))):
+                if not present:
+                    lacking.setdefault(f"{part} workers hold no {label}", []).append(fold + 1)
+    return [
+        Problem(SETTINGS, "evaluation.worksite_folds",
+                f"in fold(s) {', '.join(map(str, folds))} of {k}, the {what}, so "
+                + ("the pooled regression cannot be fitted" if what.startswith("training")
+                   else "the fold's AUC is undefined (NaN)"),
+                None, "", "use fewer folds, or another seed (the folds are drawn with seed)")
+        for what, folds in lacking.items()
+    ]
+
+
+def _clustering(campaign: Campaign, config: Config) -> list[Problem]:
+    largest = max(config.clustering.K_grid)
+    if largest <= campaign.n_sites:
+        return []
+    return [Problem(
+        SETTINGS, "clustering.K_grid",
+        f"goes up to K = {largest}, but the campaign has {campaign.n_sites} worksite(s)",
+        None, "", f"keep every K at most {campaign.n_sites}")]
