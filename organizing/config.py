@@ -376,7 +376,12 @@ def _message(error: dict) -> str:
         return error["msg"]
     if kind == "extra_forbidden":
         known = _known_keys(loc[:-1])
-        return f"unknown configuration key {key!r}" + (f" (known here: {known})" if known else "")
+        places = [f"{name}.{loc[-1]}" for name, info in Config.model_fields.items()
+                  if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+                  and loc[-1] in info.annotation.model_fields and (name,) != tuple(loc[:-1])]
+        hint = f"; did you mean {' or '.join(places)}?" if places else ""
+        return (f"unknown configuration key {key!r}"
+                + (f" (known here: {known})" if known else "") + hint)
     if kind == "missing":
         return f"{key} is missing from the configuration"
     if kind in ("model_type", "model_attributes_type", "dict_type"):

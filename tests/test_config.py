@@ -80,6 +80,12 @@ def test_configuration_is_frozen():
         ("svi: {learning_rate: 0.1}", "unknown configuration key 'svi.learning_rate'"),
         ("svi: {foo: 1}", "unknown configuration key 'svi.foo' (known here: lr,"),
         ("foo: 1", "unknown configuration key 'foo'"),
+        ("lr: 0.1", "unknown configuration key 'lr' (known here: seed, split, svi, posterior, "
+                    "nuts, evaluation, clustering, sbc, planning, disclosure); did you mean "
+                    "svi.lr?"),
+        ("nuts: {replications: 3}", "unknown configuration key 'nuts.replications' (known "
+                                    "here: chains, warmup, samples, target_accept); did you "
+                                    "mean sbc.replications?"),
         ("nuts: {chains: four}", "nuts.chains must be of type int (got 'four')"),
         ("nuts: {samples: 100.5}", "nuts.samples must be of type int"),
         ("seed: true", "seed must be of type int (got True)"),
