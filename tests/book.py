@@ -10,8 +10,15 @@ inline expression sees the state left by the code above it (quarto-cli,
 with nbclient, writes the executed notebooks for inspection, and statically checks
 cross-references, labels, captions and citations across the whole book.
 
-Main entry points: ``list_chapters``, ``parse_qmd``, ``execute_chapter``, ``check_book``,
-``output_texts``, ``find_warnings`` and ``find_integer_tokens``.
+Include shortcodes (``{{< include _setup.qmd >}}``) are expanded first, as Quarto does:
+the shortcode must stand alone on its line between blank lines; the included text is
+pasted in its place; a relative path resolves against the directory of the *including
+chapter* (also for includes nested in an included file), a path starting with ``/``
+against the project root (quarto-web, docs/authoring/includes.qmd).
+
+Main entry points: ``list_chapters``, ``expand_includes``, ``parse_qmd``,
+``execute_chapter``, ``check_book``, ``output_texts``, ``find_warnings`` and
+``find_integer_tokens``.
 """
 
 from __future__ import annotations
@@ -73,6 +80,10 @@ HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 WARNING_TEXT = re.compile(r"\w*Warning:")
 TEXT_MIMETYPES = ("text/plain", "text/markdown", "text/html", "text/latex")
+INCLUDE = re.compile(
+    r"^\s*\{\{<\s*include\s+(?P<quote>[\"']?)(?P<path>[^\"'>\s]+)(?P=quote)\s*>\}\}\s*$"
+)
+MAX_INCLUDE_DEPTH = 10
 
 
 class QmdError(ValueError):
@@ -157,9 +168,21 @@ class Prose:
 
 @dataclass
 class QmdDocument:
+    """A parsed chapter. Line numbers of blocks count lines of the text after includes were
+    expanded; ``origins[line - 1]`` is the (file, line) each expanded line came from."""
+
     path: Path | None
     front_matter: dict[str, Any]
     blocks: list[CodeCell | Prose]
+    origins: list[tuple[str, int]] = field(default_factory=list)
+
+    def origin(self, line: int) -> tuple[str | None, int]:
+        """The file (None: the chapter itself) and line that expanded line ``line`` came from."""
+        if 1 <= line <= len(self.origins):
+            name, original = self.origins[line - 1]
+            own = self.path is not None and name == self.path.name
+            return (None if own or not name else name), original
+        return None, line
 
     @property
     def code_cells(self) -> list[CodeCell]:
@@ -211,12 +234,70 @@ def _blank_verbatim(text: str) -> str:
     return INLINE_CODE.sub(blank, HTML_COMMENT.sub(blank, text))
 
 
-def parse_qmd(source: str | Path) -> QmdDocument:
-    """Split a .qmd (a path, or its text) into front matter, prose and python cells."""
+def find_root(path: Path) -> Path:
+    """The project root of a .qmd: the nearest folder above it with a ``_quarto.yml``."""
+    for folder in Path(path).resolve().parents:
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    return PROJECT_ROOT
+
+
+def expand_includes(
+    text: str, base: Path, root: Path, name: str = "", _depth: int = 0
+) -> tuple[str, list[tuple[str, int]]]:
+    """The text with every include shortcode replaced by the included file, as Quarto does.
+
+    ``base`` is the directory of the including chapter (relative includes, also nested
+    ones, resolve against it); ``root`` the project root (paths starting with ``/``).
+    Returns the expanded text and, per expanded line, the (file name, line) it came from,
+    file names relative to ``root``.
+    """
+    if _depth > MAX_INCLUDE_DEPTH:
+        raise QmdError(f"{name}: includes nested more than {MAX_INCLUDE_DEPTH} deep")
+    lines = text.splitlines()
+    out: list[str] = []
+    origins: list[tuple[str, int]] = []
+    for number, line in enumerate(lines, start=1):
+        match = INCLUDE.match(line)
+        if not match:
+            out.append(line)
+            origins.append((name, number))
+            continue
+        before = lines[number - 2] if number > 1 else ""
+        after = lines[number] if number < len(lines) else ""
+        if before.strip() or after.strip():
+            raise QmdError(
+                f"{name}:{number}: an include shortcode must be surrounded by empty lines"
+            )
+        target = match.group("path")
+        path = (Path(root) / target.lstrip("/")) if target.startswith("/") else base / target
+        if not path.is_file():
+            raise QmdError(f"{name}:{number}: included file {target!r} not found ({path})")
+        try:
+            shown = path.resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            shown = str(path)
+        body, body_origins = expand_includes(
+            path.read_text(encoding="utf-8"), base, root, shown, _depth + 1
+        )
+        out.extend(body.splitlines())
+        origins.extend(body_origins)
+    return "\n".join(out), origins
+
+
+def parse_qmd(source: str | Path, root: Path | None = None) -> QmdDocument:
+    """Split a .qmd (a path, or its text) into front matter, prose and python cells.
+
+    Include shortcodes are expanded first (:func:`expand_includes`); a text given directly
+    resolves its includes against ``root`` (default: the project root).
+    """
     path = Path(source) if isinstance(source, Path) else None
     text = path.read_text(encoding="utf-8") if path else str(source)
-    lines = text.splitlines()
     where = str(path) if path else "<qmd>"
+    root = Path(root) if root is not None else (find_root(path) if path else PROJECT_ROOT)
+    base = path.parent if path else root
+    text, origins = expand_includes(text, base, root, path.name if path else "")
+    lines = text.splitlines()
 
     front_matter: dict[str, Any] = {}
     start = 0
@@ -270,7 +351,7 @@ def parse_qmd(source: str | Path) -> QmdDocument:
             scan_lines.extend([""] * (end + 1 - i))
         i = end + 1
     flush(len(lines) + 1)
-    return QmdDocument(path, front_matter, blocks)
+    return QmdDocument(path, front_matter, blocks, origins)
 
 
 # --------------------------------------------------------------------------- notebooks
@@ -291,7 +372,10 @@ def build_notebook(document: QmdDocument, kernel: str = "python3") -> nbformat.N
             cell = nbformat.v4.new_markdown_cell(block.text)
             if block.inline_expressions:
                 cell.metadata["tags"] = [INLINE_TAG]
-        cell.metadata["qmd_line"] = block.line
+        file, line = document.origin(block.line)
+        cell.metadata["qmd_line"] = line
+        if file:
+            cell.metadata["qmd_file"] = file
         notebook.cells.append(cell)
     return notebook
 
@@ -451,7 +535,7 @@ def execute_chapter(
     cell_timeout: int = 600,
 ) -> ExecutedChapter:
     """Parse, build and execute one chapter; write the executed notebook under build_dir."""
-    document = parse_qmd(Path(root) / chapter)
+    document = parse_qmd(Path(root) / chapter, Path(root))
     notebook = build_notebook(document, kernel_name(root))
     errors = execute_notebook(notebook, Path(root), cell_timeout=cell_timeout)
     path = None
@@ -590,6 +674,12 @@ class BookCheck:
     unresolved_citations: list[tuple[str, Location]] = field(default_factory=list)
 
 
+def _location(document: QmdDocument, chapter: str, line: int) -> Location:
+    """Where an expanded line is written: the chapter, or the file it includes."""
+    file, original = document.origin(line)
+    return Location(file or chapter, original)
+
+
 def _attribute_ids(text: str) -> Iterator[tuple[str, int]]:
     for block in ATTRIBUTE_BLOCK.finditer(text):
         for match in ATTRIBUTE_ID.finditer(block.group("attributes")):
@@ -603,24 +693,24 @@ def document_labels(document: QmdDocument, chapter: str) -> list[tuple[str, Loca
     for cell in document.code_cells:
         label = cell.label
         if label and label.split("-", 1)[0] in CROSSREF_KINDS:
-            labels.append((label, Location(chapter, cell.line)))
+            labels.append((label, _location(document, chapter, cell.line)))
             subcaptions = cell.options.get(f"{label.split('-', 1)[0]}-subcap")
             if isinstance(subcaptions, list):
                 labels += [
-                    (f"{label}-{n}", Location(chapter, cell.line))
+                    (f"{label}-{n}", _location(document, chapter, cell.line))
                     for n in range(1, len(subcaptions) + 1)
                 ]
     for prose in document.prose:
         for label, offset in _attribute_ids(prose.scan_text):
             if label.split("-", 1)[0] in CROSSREF_KINDS:
-                labels.append((label, Location(chapter, prose.line_of(offset))))
+                labels.append((label, _location(document, chapter, prose.line_of(offset))))
     return labels
 
 
 def document_references(document: QmdDocument, chapter: str) -> list[tuple[str, Location]]:
     """``@kind-name`` cross-references in a chapter's prose (not in code)."""
     return [
-        (match.group("label"), Location(chapter, prose.line_of(match.start())))
+        (match.group("label"), _location(document, chapter, prose.line_of(match.start())))
         for prose in document.prose
         for match in CROSS_REFERENCE.finditer(prose.scan_text)
     ]
@@ -634,7 +724,9 @@ def document_citations(document: QmdDocument, chapter: str) -> list[tuple[str, L
         for match in CITATION.finditer(prose.scan_text):
             key = match.group("key")
             if key.split("-", 1)[0] not in CROSSREF_KINDS or "-" not in key:
-                citations.append((key, Location(chapter, prose.line_of(match.start()))))
+                citations.append(
+                    (key, _location(document, chapter, prose.line_of(match.start())))
+                )
     return citations
 
 
@@ -668,13 +760,13 @@ def check_book(root: Path = PROJECT_ROOT) -> BookCheck:
         if not (root / chapter).is_file():
             report.missing_chapters.append(chapter)
             continue
-        document = parse_qmd(root / chapter)
+        document = parse_qmd(root / chapter, root)
         for label, location in document_labels(document, chapter):
             labels[label].append(location)
         references += document_references(document, chapter)
         citations += document_citations(document, chapter)
         for cell in document.code_cells:
-            label, where = cell.label or "", Location(chapter, cell.line)
+            label, where = cell.label or "", _location(document, chapter, cell.line)
             if label.startswith("fig-") and not (
                 cell.options.get("fig-cap") and cell.options.get("fig-alt")
             ):
@@ -688,7 +780,7 @@ def check_book(root: Path = PROJECT_ROOT) -> BookCheck:
                 if any(i.startswith("fig-") for i in ids) and not (
                     image.group("caption").strip() and "fig-alt=" in attributes
                 ):
-                    where = Location(chapter, prose.line_of(image.start()))
+                    where = _location(document, chapter, prose.line_of(image.start()))
                     report.figures_missing_caption_or_alt.append((ids[0], where))
     report.unresolved_references = [(ref, loc) for ref, loc in references if ref not in labels]
     report.duplicate_labels = {label: locs for label, locs in labels.items() if len(locs) > 1}

@@ -6,6 +6,7 @@ the end run on tiny synthetic books in ``tmp_path`` and prove the harness catche
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -86,18 +87,73 @@ def test_tables_have_caption(book_check):
     )
 
 
+# ------------------------------------------------------------------ chapter cells narrate
+
+ARITHMETIC = (ast.BinOp, ast.AugAssign)
+
+
+def computation_in(source: str, mode: str = "exec") -> list[str]:
+    """What in a chapter's code or inline expression computes instead of calling the package:
+    arithmetic operators and subscripts of subscripts (``x[a][b]``, ``x[a][:3]``)."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    tree = ast.parse("\n".join(lines), mode=mode)
+    found = []
+    for node in ast.walk(tree):
+        signed = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd)
+        if isinstance(node, ARITHMETIC) or (signed and not isinstance(node.operand, ast.Constant)):
+            found.append(f"arithmetic: {ast.unparse(node)}")
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Subscript):
+            found.append(f"nested subscript: {ast.unparse(node)}")
+    return found
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_cells_hold_no_arithmetic_or_nested_subscripts(chapter):
+    document = book.parse_qmd(ROOT / chapter, ROOT)
+    problems = []
+    for cell in document.code_cells:
+        for found in computation_in(book.strip_cell_options(cell.source)):
+            problems.append(f"{chapter}:{cell.line} cell: {found}")
+    for prose in document.prose:
+        for expression in prose.inline_expressions:
+            for found in computation_in(expression, mode="eval"):
+                problems.append(f"{chapter}:{prose.line} inline `{expression}`: {found}")
+    assert not problems, "computation in chapter code:\n" + _listing(problems)
+
+
+def test_computation_in_finds_arithmetic_and_nested_subscripts():
+    assert computation_in("x = a + b") == ["arithmetic: a + b"]
+    assert computation_in("total += 1") == ["arithmetic: total += 1"]
+    assert computation_in("f(-x)") == ["arithmetic: -x"]
+    assert computation_in("d['a']['b']", mode="eval") == ["nested subscript: d['a']['b']"]
+    assert computation_in("s['k'][:12]", mode="eval") == ["nested subscript: s['k'][:12]"]
+    assert computation_in("%matplotlib inline\nf(r.a['b'].c, -1, 'x-y')") == []
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapters_include_the_shared_setup(chapter):
+    text = (ROOT / chapter).read_text(encoding="utf-8")
+    includes = [m.group("path") for line in text.splitlines() if (m := book.INCLUDE.match(line))]
+    assert len(includes) == 1 and includes[0].endswith("_setup.qmd"), includes
+    document = book.parse_qmd(ROOT / chapter, ROOT)
+    loads = [c for c in document.code_cells if "load()" in c.source]
+    assert len(loads) == 1 and loads[0].options.get("include") is False
+
+
 # --------------------------------------------------------------------------- execution
 
 
 @pytest.fixture(scope="session")
-def book_results(quick_results):
+def book_results(data_dir):
     """The results the chapters load, computed once before any chapter runs.
 
     The book is executed in the quick profile, so that the suite stays within its
     time budget; the code path is the full one. Computing here, not inside a
     kernel, keeps the chapters' own outputs to what they show.
     """
-    return quick_results
+    from organizing.pipeline import load
+
+    return load(profile="quick", data_dir=data_dir, progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -250,6 +306,64 @@ def test_parse_qmd_reads_front_matter_cells_and_inline_expressions():
     assert book.strip_cell_options(cell.source) == "x = 1"
     assert document.inline_expressions == ["x", 'f"{x:,}"']
     assert len(document.prose) == 2  # the fenced ```{python} inside ````markdown is prose
+
+
+def test_includes_expand_like_quarto(tmp_path):
+    make_book(
+        tmp_path,
+        {
+            "index.qmd": """\
+                # Preface
+
+                {{< include chapters/_setup.qmd >}}
+
+                Value `{python} x`.
+                """,
+            "chapters/_setup.qmd": """\
+                ```{python}
+                #| include: false
+                x = 1
+                ```
+
+                {{< include _more.qmd >}}
+                """,
+            "chapters/data.qmd": """\
+                # Data {#sec-data}
+
+                {{< include /chapters/_setup.qmd >}}
+
+                ```{python}
+                #| label: tbl-x
+                #| tbl-cap: "X."
+                x
+                ```
+                """,
+            "_more.qmd": "Included from the root, relative to the including chapter.\n",
+            "chapters/_more.qmd": "Included relative to chapters/.\n",
+        },
+    )
+    index = book.parse_qmd(tmp_path / "index.qmd", tmp_path)
+    [cell] = index.code_cells
+    assert cell.options == {"include": False}
+    assert index.origin(cell.line) == ("chapters/_setup.qmd", 1)
+    assert "relative to the including chapter" in index.prose[-1].text  # _more.qmd at the root
+    data = book.parse_qmd(tmp_path / "chapters/data.qmd", tmp_path)
+    assert [c.label for c in data.code_cells] == [None, "tbl-x"]
+    assert "relative to chapters/" in data.prose[1].text
+    assert data.origin(data.code_cells[1].line) == (None, 5)
+    assert book.check_book(tmp_path) == book.BookCheck()
+    run = book.execute_chapter("chapters/data.qmd", tmp_path, cell_timeout=60)
+    assert run.errors == []
+    assert run.notebook.cells[1].metadata["qmd_file"] == "chapters/_setup.qmd"
+
+
+def test_include_must_stand_alone_and_exist(tmp_path):
+    make_book(tmp_path, {"index.qmd": "Text\n{{< include _a.qmd >}}\n", "_a.qmd": "A\n"})
+    with pytest.raises(book.QmdError, match="surrounded by empty lines"):
+        book.parse_qmd(tmp_path / "index.qmd", tmp_path)
+    make_book(tmp_path, {"index.qmd": "{{< include _missing.qmd >}}\n"})
+    with pytest.raises(book.QmdError, match="not found"):
+        book.parse_qmd(tmp_path / "index.qmd", tmp_path)
 
 
 def test_list_chapters_follows_parts_and_appendices(tmp_path):

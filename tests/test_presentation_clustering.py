@@ -1,100 +1,123 @@
-"""The clustering chapter's tables, figures and sentences, built from real cached results."""
+"""The clustering chapter's tables, figures and sentences, built from real cached results.
+
+The quick results may fit one cluster; a constructed K = 2 variant (the real section
+with its headline run, assignments and cluster means replaced) exercises the figures
+that only make sense with several clusters.
+"""
 
 from __future__ import annotations
 
-import copy
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from organizing.clustering import HeldoutDensity
-from organizing.data import SITE_DESCRIPTORS, WORKER_FEATURES
-from organizing.report import figures, narrative, tables
+from organizing.data import SITE_DESCRIPTORS
+from organizing.report import figures, labels, narrative, tables
 
 
-@pytest.fixture(scope="session")
-def r(quick_results):
-    return quick_results
+@pytest.fixture(scope="module")
+def r(data_dir):
+    from organizing.pipeline import load
+
+    return load(profile="quick", data_dir=data_dir, progress=False)
 
 
-@pytest.fixture(scope="session")
-def two_clusters(r):
-    """The real results with the corrected clustering replaced by a constructed K = 2 one."""
-    fake = copy.copy(r)
-    clusters = dict(r.clustering)
-    n = len(clusters["modal"])
-    modal = np.arange(n) % 2
-    probabilities = np.where(modal[:, None] == np.arange(2), 0.9, 0.1)
+def _with_K(clustering, K: int):
+    """The clustering section with the headline run's K, assignments and means set to K."""
+    n = clustering.coassignment.shape[0]
+    modal = np.arange(n) % K
+    probabilities = np.where(modal[:, None] == np.arange(K), 0.9, 0.1 / max(K - 1, 1))
     matrix = np.where(modal[:, None] == modal[None, :], 0.85, 0.2)
     np.fill_diagonal(matrix, 1.0)
-    means = clusters["cluster_means"].copy()
-    means = pd.concat([means, means.assign(cluster=1, mean=-means["mean"])], ignore_index=True)
-    by_cluster = pd.concat([clusters["features_by_cluster"]] * 2, ignore_index=True)
+    one = clustering.cluster_means[clustering.cluster_means["cluster"] == 0]
+    means = pd.concat([one.assign(cluster=k, mean=one["mean"] * (-1) ** k) for k in range(K)],
+                      ignore_index=True)
+    by_cluster = pd.concat([clustering.features_by_cluster.iloc[[0]]] * K, ignore_index=True)
     by_cluster.index.name = "cluster"
-    clusters.update(
-        modal=modal,
-        assignment_probabilities=probabilities,
-        over_draws=SimpleNamespace(coassignment=matrix),
-        cluster_means=means,
-        features_by_cluster=by_cluster,
-    )
-    fake.clustering = clusters
-    return fake
+    runs = {**clustering.runs, "headline": replace(clustering.runs["headline"], K=K,
+                                                   verdict="clusters supported")}
+    return replace(clustering, runs=runs, assignment_probabilities=probabilities,
+                   coassignment=matrix, cluster_means=means, features_by_cluster=by_cluster)
 
 
-def _text(gt) -> str:
-    return gt.as_raw_html()
+@pytest.fixture(scope="module")
+def two(r):
+    return _with_K(r.clustering, 2)
 
 
 # ------------------------------------------------------------------------------ tables
 
 
-def test_selection_table(r):
-    html = _text(tables.clustering_selection(r))
-    assert "Published coefficients" in html and "Corrected coefficients" in html
-    assert html.count(">chosen") == 2
-    K_grid = r.meta["config"]["clustering"]["K_grid"]
-    assert html.count("<tr") >= 2 * len(K_grid)
+def test_cluster_comparison_table(r):
+    html = tables.cluster_comparison(r.clustering).as_raw_html()
+    for key, run in r.clustering.runs.items():
+        assert f"{labels.CLUSTERING_RUNS[key]}: {run.verdict}".replace("'", "&#x27;") in html
+    assert html.count(">fitted<") == len(r.clustering.runs)
+    assert "Difference vs K = 1" in html
 
 
-def test_chosen_mark():
-    chosen = {"K": 2, "sigma": 0.5}
-    assert tables._chosen_mark(chosen, 1, 0.5) == ""
-    assert tables._chosen_mark(chosen, 2, 0.5) == "chosen"
-    assert tables._chosen_mark(chosen, 2, 0.1) == "chosen, at σ = 0.5"
-
-
-def test_cluster_features_table(r, two_clusters):
-    html = _text(tables.cluster_features(r))
+def test_cluster_features_table(r, two):
+    html = tables.cluster_features(r.clustering).as_raw_html()
     assert "Worksites (expected number)" in html and "Cluster 1" in html
     for name in SITE_DESCRIPTORS:
         assert name in html
-    assert "Cluster 2" in _text(tables.cluster_features(two_clusters))
+    assert "Cluster 2" in tables.cluster_features(two).as_raw_html()
 
 
 # ----------------------------------------------------------------------------- figures
 
 
 def test_logjoint_figure(r):
-    fig = figures.clustering_logjoint(r)
-    axes = fig.get_axes()
+    burn_in = r.meta.config["clustering"]["burn_in"]
+    axes = figures.clustering_logjoint(r.clustering, burn_in).axes
     assert len(axes) == 2
-    chains = r.clustering["study"]["samples"].log_joint.shape[0]
-    for ax in axes:
+    chains = (r.clustering.study_samples.log_joint.shape[0],
+              r.clustering.runs["headline"].samples.log_joint.shape[0])
+    for ax, n in zip(axes, chains, strict=True):
         assert ax.get_xlabel() == "Gibbs sweep"
-        assert len(ax.get_lines()) == chains + 1  # one per chain and the burn-in line
+        assert len(ax.get_lines()) == n + 1  # one per chain and the burn-in line
 
 
 def test_selection_figure(r):
-    fig = figures.clustering_selection(r)
-    axes = fig.get_axes()
-    assert [ax.get_title() for ax in axes] == ["Published coefficients", "Corrected coefficients"]
+    study_sigma = r.meta.config["clustering"]["sigma"]
+    axes = figures.clustering_selection(r.clustering, study_sigma).axes
+    assert [ax.get_title() for ax in axes] == [
+        labels.CLUSTERING_RUNS[k] for k in labels.CLUSTERING_RUNS if k in r.clustering.runs]
     for ax in axes:
         assert ax.get_xscale() == "log" and ax.get_yscale() == "symlog"
-        labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert "chosen" in labels and "K = 1" in labels
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert "fitted" in legend and "K = 1" in legend
+
+
+def test_comparison_figure_has_a_point_per_K(r):
+    axes = figures.cluster_comparison(r.clustering).axes
+    for ax, key in zip(axes, [k for k in labels.CLUSTERING_RUNS if k in r.clustering.runs],
+                       strict=True):
+        Ks = sorted(r.clustering.runs[key].comparison["K"])
+        assert [int(t) for t in ax.get_xticks()] == Ks
+
+
+def test_clusters_figure_depends_on_K(r, two):
+    fitted = r.clustering.runs["headline"].K
+    fig = figures.clusters(r.clustering)
+    if fitted < 2:  # the comparison of K replaces the cluster figures
+        assert fig.axes[0].get_xlabel() == "number of clusters K"
+    left, right = figures.clusters(two).axes[:2]
+    assert [t.get_text() for t in left.get_legend().get_texts()] == ["cluster 1", "cluster 2"]
+    image = np.asarray(right.get_images()[0].get_array())
+    assert image[0, 0] == 1.0 and image[0, -1] == pytest.approx(0.2)  # ordered by cluster
+    assert len(right.get_lines()) == 2  # one boundary, horizontal and vertical
+
+
+def test_cluster_means_and_coassignment_figures(two):
+    ax = figures.cluster_means(two).axes[0]
+    assert len(ax.get_yticklabels()) == two.cluster_means["feature"].nunique()
+    ax = figures.coassignment_heatmap(two).axes[0]
+    n = two.coassignment.shape[0]
+    assert ax.get_images()[0].get_array().shape == (n, n)
 
 
 def test_symlog_ticks():
@@ -103,54 +126,31 @@ def test_symlog_ticks():
     assert sum(t < 0 for t in ticks) <= 4 and sum(t > 0 for t in ticks) <= 4
 
 
-def test_cluster_means_figure(r, two_clusters):
-    ax = figures.cluster_means(r).get_axes()[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == list(WORKER_FEATURES)
-    ax = figures.cluster_means(two_clusters).get_axes()[0]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cluster 1", "cluster 2"]
-
-
-def test_coassignment_figure(r, two_clusters):
-    n = len(r.clustering["modal"])
-    ax = figures.coassignment_heatmap(r).get_axes()[0]
-    assert ax.get_images()[0].get_array().shape == (n, n)
-    ax = figures.coassignment_heatmap(two_clusters).get_axes()[0]
-    image = np.asarray(ax.get_images()[0].get_array())
-    assert image[0, 0] == 1.0 and image[0, -1] == pytest.approx(0.2)  # ordered by cluster
-    assert len(ax.get_lines()) == 2  # one boundary, horizontal and vertical
-
-
 def test_size_association_figure(r):
-    axes = figures.size_association(r).get_axes()
-    assert len(axes) == 2
+    axes = figures.size_association(r.claims).axes
+    assert len(axes) == len(figures.SIZE_CLAIMS)
     for ax in axes:
         assert ax.get_xlabel() == "correlation with log(workers discovered)"
-        assert ax.get_xlim()[0] < 0 < ax.get_xlim()[1]
+        assert ax.get_xlim() == (-1, 1)
 
 
 # --------------------------------------------------------------------------- narrative
 
 
-def test_setting_and_log_density():
-    assert narrative.setting(1e-4) == "10⁻⁴"
-    assert narrative.setting(2.5e-3) == "2.5 × 10⁻³"
-    assert narrative.setting(1.8587) == "1.86"
-    assert narrative.setting(0.1) == "0.1"
-    assert narrative.log_density(-4128209.2) == "−4,128,209"
-    assert narrative.log_density(383.49) == "383.5"
+def test_formatting_of_settings_and_densities():
+    from organizing.report import formatting as fmt
+
+    assert fmt.setting(1e-4) == "10⁻⁴"
+    assert fmt.setting(2.5e-3) == "2.5 × 10⁻³"
+    assert fmt.setting(1.8587) == "1.86"
+    assert fmt.log_density(-4128209.2) == "−4,128,209"
+    assert fmt.log_density(383.49) == "383.5"
 
 
-def test_coefficient_scale():
+def test_coefficient_scale_and_scale_comparison(r):
     assert narrative.coefficient_scale(np.array([[1.0, 5.0], [-1.0, 3.0]])) == pytest.approx(1.0)
-
-
-def test_clusters_found_and_grid_edge():
-    assert "no support" in narrative.clusters_found(1)
-    assert "support 3 distinct" in narrative.clusters_found(3)
-    table = pd.DataFrame({"sigma": [0.1, 1.0, 10.0]})
-    assert "largest" in narrative.grid_edge(table, 10.0)
-    assert "smallest" in narrative.grid_edge(table, 0.1)
-    assert narrative.grid_edge(table, 1.0) == ""
+    assert "×" in narrative.scale_comparison(r.clustering)
+    assert "to" in narrative.published_worker_spread()
 
 
 def test_sklearn_agreement():
@@ -158,12 +158,6 @@ def test_sklearn_agreement():
     assert "close" in narrative.sklearn_agreement(0.9, 2)
     assert "partial" in narrative.sklearn_agreement(0.5, 2)
     assert "poor" in narrative.sklearn_agreement(0.1, 3)
-
-
-def test_probability():
-    assert narrative.probability(1.0) == "more than 99%"
-    assert narrative.probability(0.0) == "less than 1%"
-    assert narrative.probability(0.42) == "42%"
 
 
 def test_gibbs_mixing():
@@ -176,63 +170,17 @@ def test_gibbs_mixing():
     assert "still move" in narrative.gibbs_mixing(moving, 0)
 
 
-def test_flawed_score():
-    same = HeldoutDensity(per_point=np.full(4, 19.2), total=76.8)
-    assert "same value, 19.2" in narrative.flawed_score(same)
-    spread = HeldoutDensity(per_point=np.array([1.0, 5.0]), total=6.0)
-    assert "range from 1.0 to 5.0" in narrative.flawed_score(spread)
+def test_cluster_verdict_and_shown(r, two):
+    run = r.clustering.runs["headline"]
+    text = narrative.cluster_verdict_sentence(run)
+    assert run.verdict in text and f"K = {run.K}" in text
+    only_one = replace(run, comparison=run.comparison[run.comparison["K"] == 1])
+    assert "only one cluster" in narrative.cluster_verdict_sentence(only_one)
+    assert "cluster means" in narrative.clusters_shown(two.runs["headline"])
+    assert "paired comparison" in narrative.clusters_shown(replace(run, K=1))
 
 
-@pytest.mark.parametrize(
-    ("p", "words"),
-    [(0.99, "clearly positive"), (0.9, "leans positive"), (0.5, "no clear sign"),
-     (0.1, "leans negative"), (0.01, "clearly negative")],
-)
-def test_association_direction(p, words):
-    draws = np.where(np.arange(1000) < p * 1000, 1.0, -1.0)
-    assert narrative.association_direction(draws) == (
-        "is " + words if "clearly" in words else
-        "has " + words if words == "no clear sign" else words + " without settling the sign"
-    )
-
-
-def test_association_sentence_and_verdict(r):
-    notes = r.clustering["association"]["notes"]
-    sentence = narrative.association_sentence(notes, "No. Notes")
-    assert sentence.startswith("for No. Notes, the correlation") and "90% interval" in sentence
-    up, down, flat = np.full(100, 0.3), np.full(100, -0.3), np.linspace(-1, 1, 100)
-    assert "for both" in narrative.association_verdict(up, up)
-    assert "away from" in narrative.association_verdict(up, down)
-    assert "but not the other" in narrative.association_verdict(up, flat)
-    assert "do not settle" in narrative.association_verdict(flat, flat)
-
-
-def test_heldout_at_and_second_component(r):
-    table = pd.DataFrame({"sigma": [0.1, 0.1, 1.0, 1.0], "K": [1, 2, 1, 2],
-                          "heldout_lpd": [-50.0, -40.0, -10.0, -9.5],
-                          "heldout_lpd_se": [3.0, 3.0, 2.0, 2.0]})
-    assert narrative.heldout_at(table, 0.1, 2) == -40.0
-    with pytest.raises(KeyError):
-        narrative.heldout_at(table, 0.5, 1)
-    one = {"K": 1, "sigma": 1.0, "heldout_lpd": -10.0}
-    text = narrative.second_component(table, one)
-    assert text.startswith("The best") and "−9.5, 0.5 higher" in text and "is 2.0" in text
-    assert narrative.second_component(table, {**one, "K": 2}) == ""
-    corrected = r.clustering["tables"]["corrected"]
-    chosen = r.clustering["selection"]["corrected"]
-    assert narrative.heldout_at(corrected, chosen["sigma"], chosen["K"]) == pytest.approx(
-        chosen["heldout_lpd"])
-
-
-def test_largest_cluster_mean(r, two_clusters):
-    assert "in cluster" not in narrative.largest_cluster_mean(r.clustering["cluster_means"])
-    assert "in cluster" in narrative.largest_cluster_mean(two_clusters.clustering["cluster_means"])
-
-
-def test_coassignment_summary(two_clusters):
-    modal = np.zeros(3, dtype=int)
-    assert "uniform" in narrative.coassignment_summary(np.ones((3, 3)), modal)
-    assert "same most probable" in narrative.coassignment_summary(np.full((3, 3), 0.6), modal)
-    clusters = two_clusters.clustering
-    text = narrative.coassignment_summary(clusters["over_draws"].coassignment, clusters["modal"])
-    assert "85% of draws" in text and "different ones in 20%" in text
+def test_largest_cluster_mean(r, two):
+    assert "in cluster" in narrative.largest_cluster_mean(two.cluster_means)
+    one = two.cluster_means[two.cluster_means["cluster"] == 0]
+    assert "in cluster" not in narrative.largest_cluster_mean(one)

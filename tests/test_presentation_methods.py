@@ -1,12 +1,13 @@
 """Tables, figures and sentences of the methods chapter.
 
-Built from the real cached results (``results.load()``, with the environment's data,
-profile and cache directory); the narrative functions are also checked on constructed
-inputs so that every wording branch is exercised.
+Built from the real results of the quick profile (``organizing.pipeline.load``, with
+the environment's data and cache); the narrative functions are also checked on
+constructed inputs so that every wording branch is exercised.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,50 +16,104 @@ import pytest
 
 from organizing import audit
 from organizing.data import ONE_HOT_GROUPS, published_reference
-from organizing.report import figures, narrative, tables
+from organizing.models import HEADLINE_MODEL, NUTS_MODELS, ModelId
+from organizing.report import figures, labels, narrative, tables
 
 
-@pytest.fixture(scope="session")
-def r(quick_results):
-    return quick_results
+@pytest.fixture(scope="module")
+def r(data_dir):
+    from organizing.pipeline import load
+
+    return load(profile="quick", data_dir=data_dir, progress=False)
 
 
 # --------------------------------------------------------------------------- tables
 
 
-def test_model_features_table_lists_every_feature_and_the_dropped_levels(r):
-    html = tables.model_features(r).as_raw_html()
-    for feature in (*r.data["worker_features"], *r.data["site_features"]):
+def test_model_features_table_lists_every_feature_and_the_reference_levels(r):
+    html = tables.model_features(r.data).as_raw_html()
+    for feature in (*r.data.worker_features, *r.data.site_features):
         assert feature in html
-    assert html.count("dropped (reference level)") == len(ONE_HOT_GROUPS)
+    assert html.count("reference level (dropped)") == len(ONE_HOT_GROUPS)
     assert "Worker features" in html and "Worksite features" in html
+
+
+def test_priors_table_states_every_prior_with_a_reason():
+    html = tables.headline_priors().as_raw_html()
+    for symbol, prior, _ in tables.PRIOR_REASONS.values():
+        assert symbol in html
+        assert prior.split("(")[0] in html
+    assert "{" not in html.split("<tbody")[1]  # every constant was filled in
+
+
+def test_prior_predictive_table_and_figure(r):
+    html = tables.prior_predictive(r.prior_predictive).as_raw_html()
+    for label in tables.PRIOR_SETS.values():
+        assert label.replace("'", "&#x27;") in html
+    left, right = figures.prior_predictive(r.prior_predictive).axes
+    assert "signing rate" in left.get_title().lower()
+    assert len(left.patches) > 0 and left.get_legend() is not None
 
 
 def test_svi_fits_table_has_one_row_per_fit(r):
     html = tables.svi_fits(r).as_raw_html()
-    assert html.count("<tr") - 1 >= len(r.fits)  # header row plus one row per fit
-    for words in ("published specification", "low-rank", "mean-field", "Stopped by"):
-        assert words in html
-    stopped = "convergence rule" if any(f.converged for f in r.fits.values()) else "step limit"
-    assert stopped in html
+    for model in r.svi:
+        assert labels.model_label(model).replace("'", "&#x27;") in html
+    stopped = "convergence rule" if any(f.converged for f in r.svi.values()) else "step limit"
+    assert stopped in html and "Stopped by" in html
+
+
+def test_diagnostics_table_has_every_nuts_model_and_its_flags(r):
+    html = tables.nuts_diagnostics(r.posteriors).as_raw_html()
+    for model in NUTS_MODELS:
+        assert labels.model_label(model) in html
+        for flag in r.posteriors[model].diagnostics.flags:
+            assert flag.replace(">", "&gt;").replace("<", "&lt;") in html
+    assert "Max R̂" in html and "Min bulk ESS" in html and "E-BFMI" in html
+
+
+def test_diagnostics_table_marks_a_flagged_run(r):
+    headline = r.posteriors[HEADLINE_MODEL]
+    flagged = replace(headline, diagnostics=replace(headline.diagnostics,
+                                                    flags=("max R-hat 1.05 > 1.01",)))
+    html = tables.nuts_diagnostics({**r.posteriors, HEADLINE_MODEL: flagged}).as_raw_html()
+    assert "max R-hat 1.05 &gt; 1.01" in html
+    assert labels.VERDICTS["contradicted"][1] in html.lower()
+
+
+def test_sbc_table_and_figure(r):
+    html = tables.sbc_coverage(r.calibration).as_raw_html()
+    assert "In the 90% interval" in html
+    for parameter in r.calibration.coverage["parameter"]:
+        assert labels.parameter_label(parameter) in html
+    fig = figures.sbc_ranks(r.calibration)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == r.calibration.ranks["parameter"].nunique()
 
 
 def test_published_one_draw_table_sets_published_values_beside_the_refit(r):
-    html = tables.published_one_draw(r).as_raw_html()
+    html = tables.published_one_draw(r.audit).as_raw_html()
     shared = published_reference()["shared"].set_index("parameter")["published_value"]
-    for feature in r.data["site_features"]:
+    for feature in r.data.site_features:
         assert feature in html
         assert f"{shared[feature]:.2f}".replace("-", "−") in html
     assert "One guide draw" in html and "Posterior mean" in html
 
 
-def test_replication_table_has_scales_alpha_and_every_worksite_coefficient(r):
+def test_replication_table_has_every_worksite_coefficient_and_both_models(r):
     html = tables.replication(r).as_raw_html()
-    for label in ("τ_b, scale of the worker coefficients", "τ_β", "α, intercept",
-                  "Refit of the published specification", "Corrected model", "0.00629",
-                  *r.data["site_features"]):
+    for label in ("Published", "Refit, mean", "Corrected model (NUTS)",
+                  "Headline model (NUTS)", *r.data.site_features):
         assert label in html
-    assert "beta_individual_scale" not in html and "alpha_mean" not in html
+
+
+def test_approximations_table_and_forest(r):
+    html = tables.approximations(r.posteriors).as_raw_html()
+    for model in figures.APPROXIMATIONS:
+        assert r.posteriors[model].method in html
+    assert "τ_b" in html and "τ_β" in html and "beta_group_scale" not in html
+    ax = figures.approximations_forest(r.posteriors).axes[0]
+    assert len(ax.get_yticklabels()) == len(r.data.site_features)
 
 
 # --------------------------------------------------------------------------- figures
@@ -69,27 +124,25 @@ def _texts(fig) -> str:
 
 
 def test_plate_diagram_has_every_node_and_both_plates(r):
-    fig = figures.plate_diagram(r)
+    fig = figures.plate_diagram(r.data)
     texts = _texts(fig)
-    for node in (r"$\tau_\beta$", r"$\tau_b$", r"$\alpha$", r"$\beta$", "$b_s$", "$x_s$",
-                 "$z_i$", "$y_i$"):
-        assert node in texts
-    assert f"{r.data['n_sites']}" in texts and "workers $i$" in texts
-    assert len(fig.axes[0].patches) == 8 + 2 + 8  # nodes, plates, arrows
+    for _, symbol, _ in figures.PLATE_NODES.values():
+        assert symbol in texts
+    assert f"{r.data.n_sites}" in texts and "workers $i$" in texts
+    nodes, plates, arrows = len(figures.PLATE_NODES), 2, len(figures.PLATE_EDGES)
+    assert len(fig.axes[0].patches) == nodes + plates + arrows
 
 
 def test_elbo_traces_draw_every_fit_and_the_threshold(r):
-    fig = figures.elbo_traces(r)
-    left, right = fig.axes
+    left, right = figures.elbo_traces(r).axes
     assert left.get_yscale() == "log" and right.get_yscale() == "log"
-    labels = [t.get_text() for t in left.get_legend().get_texts()]
-    assert len(labels) == len(r.fits)
-    rtol = r.meta["config"]["svi"]["rtol"]
+    assert len(left.get_legend().get_texts()) == len(r.svi)
+    rtol = r.meta.config["svi"]["rtol"]
     assert any(np.allclose(line.get_ydata(), rtol) for line in right.get_lines())
 
 
 def test_convergence_statistic_agrees_with_the_stopping_rule():
-    from organizing.inference import elbo_converged
+    from organizing.inference.svi import elbo_converged
 
     rng = np.random.default_rng(0)
     losses = 1000 * np.exp(-np.arange(600) / 80) + 500 + rng.normal(0, 1, 600)
@@ -102,11 +155,9 @@ def test_convergence_statistic_agrees_with_the_stopping_rule():
 
 
 def test_sign_flip_figure_has_one_point_per_worksite(r):
-    fig = figures.published_sign_flip(r)
-    bars, scatter = fig.axes
-    assert len(bars.patches) == 2 * len(r.data["worker_features"])
-    offsets = scatter.collections[0].get_offsets()
-    assert len(offsets) == r.data["n_sites"]
+    bars, scatter = figures.published_sign_flip(r.audit, r.data).axes
+    assert len(bars.patches) == 2 * len(r.data.worker_features)
+    assert len(scatter.collections[0].get_offsets()) == r.data.n_sites
     assert "learned" in scatter.get_xlabel() and "held out" in scatter.get_ylabel()
 
 
@@ -118,15 +169,15 @@ def _fit(steps, converged):
 
 
 def test_stopping_sentence_branches():
-    all_met = {"a": _fit(1200, True), "b": _fit(1800, True)}
+    all_met = {ModelId.PUBLISHED: _fit(1200, True), ModelId.CORRECTED_MEAN_FIELD: _fit(1800, True)}
     assert narrative.stopping_sentence(all_met, 30_000) == (
         "All 2 fits met the rule, after 1,200 to 1,800 steps.")
-    none = {"a": _fit(1500, False), "b": _fit(1500, False)}
-    assert narrative.stopping_sentence(none, 1500).startswith("None of the 2 fits")
-    some = {"a": _fit(1200, True), "corrected_lowrank": _fit(30_000, False)}
+    none = {ModelId.PUBLISHED: _fit(1500, False)}
+    assert narrative.stopping_sentence(none, 1500).startswith("None of the 1 fits")
+    some = {ModelId.PUBLISHED: _fit(1200, True), ModelId.CORRECTED_LOW_RANK: _fit(30_000, False)}
     sentence = narrative.stopping_sentence(some, 30_000)
-    assert sentence.startswith("1 of the 2 fits") and "corrected lowrank" in sentence
-    assert "30,000" in sentence
+    assert sentence.startswith("1 of the 2 fits met the rule, after 1,200 steps")
+    assert labels.model_label(ModelId.CORRECTED_LOW_RANK) in sentence and "30,000" in sentence
 
 
 def _audit(train, test, intercepts_test):
@@ -136,6 +187,7 @@ def _audit(train, test, intercepts_test):
         test_projection=np.asarray(test, dtype=float),
         intercept_train=np.array([1.0, -2.0, 3.0]),
         intercept_test=np.asarray(intercepts_test, dtype=float),
+        one_draw=pd.DataFrame({"feature": ["a"], "one draw": [1.0], "posterior mean": [0.0]}),
     )
 
 
@@ -154,30 +206,45 @@ def test_sign_flip_holds_on_the_real_audit(r):
 
 
 def test_versus_chance():
-    assert narrative.versus_chance(0.3) == "worse than chance"
-    assert narrative.versus_chance(0.8) == "better than chance"
-    assert narrative.versus_chance(0.5) == "no better than chance"
+    metrics = pd.DataFrame({"model": ["published", "corrected", "extended"],
+                            "auc": [0.3, 0.8, 0.5]})
+    evaluation = SimpleNamespace(metrics=metrics)
+    assert narrative.versus_chance(evaluation, ModelId.PUBLISHED) == "worse than chance"
+    assert narrative.versus_chance(evaluation, ModelId.CORRECTED) == "better than chance"
+    assert narrative.versus_chance(evaluation, ModelId.EXTENDED) == "no better than chance"
 
 
-def test_published_values_and_root_mean_square():
-    values = narrative.published_values(["beta_worker_scale", "alpha_mean"])
-    assert np.allclose(values, [0.006294, -1.831840])
+def test_published_figures_and_root_mean_square():
+    assert narrative.published("beta_worker_scale") == pytest.approx(0.006294)
+    assert narrative.published("heldout_auc") == pytest.approx(0.7688)
+    with pytest.raises(KeyError):
+        narrative.published("no such figure")
     assert narrative.root_mean_square([3.0, -4.0]) == pytest.approx(np.sqrt(12.5))
 
 
-def test_prior_like_sentence_reports_ranges():
-    frame = pd.DataFrame({
-        "feature": ["beta_group_scale", "A", "B"],
-        "mean": [0.5, -0.1, 0.2], "sd": [0.1, 0.4, 0.45],
-    })
-    sentence = narrative.prior_like_sentence(frame, ["A", "B"])
-    assert "between −0.10 and 0.20" in sentence and "between 0.40 and 0.45" in sentence
-    assert "0.50 for the prior scale" in sentence
+def test_methods_sentences_on_the_real_results(r):
+    assert narrative.reference_levels(r.data).count("“") == len(ONE_HOT_GROUPS)
+    assert "100.0%" in narrative.complete_groups(r.data)
+    assert "study's priors" in narrative.prior_predictive_sentence(r.prior_predictive)
+    assert narrative.diagnostics_sentence(r.posteriors).endswith(".")
+    assert "Pareto k" in narrative.pareto_sentence(r.headline)
+    assert "90% interval" in narrative.sbc_sentence(r.calibration)
+    assert narrative.matrix_entries(r.meta) == f"{r.meta.n_train ** 2:,}"
+    assert "the published value" in narrative.scale_against_published(
+        r.posteriors[ModelId.CORRECTED])
+    assert narrative.width_sentence(r.posteriors).split(",")[0] in ("wider", "narrower")
 
 
-def test_projection_norm_and_scientific(r):
-    assert narrative.projection_norm(r.audit) == pytest.approx(
-        float(np.linalg.norm(r.audit.train_projection)))
-    assert narrative.scientific(1.2967e-13) == "1.3 × 10⁻¹³"
-    assert narrative.scientific(-2.5e4, 2) == "−2.50 × 10⁴"
-    assert narrative.scientific(0.0) == "0"
+def test_diagnostics_sentence_branches(r):
+    def with_flags(model, flags):
+        posterior = r.posteriors[model]
+        return replace(posterior, diagnostics=replace(posterior.diagnostics, flags=flags))
+
+    clean = {m: with_flags(m, ()) for m in NUTS_MODELS}
+    assert narrative.diagnostics_sentence(clean).startswith("All 3 NUTS posteriors pass")
+    one = {**clean, ModelId.CORRECTED: with_flags(ModelId.CORRECTED, ("3 divergences",))}
+    text = narrative.diagnostics_sentence(one)
+    assert text.startswith("The headline and extended models pass every check")
+    assert "the corrected model is flagged (3 divergences)" in text
+    every = {m: with_flags(m, ("x",)) for m in NUTS_MODELS}
+    assert narrative.diagnostics_sentence(every).startswith("The headline model is flagged")

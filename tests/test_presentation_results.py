@@ -1,113 +1,145 @@
-"""Tables, figures and sentences of the regression-results chapter.
+"""Tables, figures and sentences of the data, results and conclusions chapters.
 
-Built from the real cached results (``results.load()``, with the environment's data,
-profile and cache directory); the narrative functions are also checked on constructed
-inputs so that every wording branch is exercised.
+Built from the real results of the quick profile (``organizing.pipeline.load``); the
+narrative functions are also checked on constructed inputs so that every wording
+branch is exercised.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 
-from organizing.report import figures, narrative, tables
+from organizing.models import BASELINES, HEADLINE_MODEL, NUTS_MODELS, ModelId
+from organizing.report import figures, labels, narrative, tables
 
 
-@pytest.fixture(scope="session")
-def r(quick_results):
-    return quick_results
+@pytest.fixture(scope="module")
+def r(data_dir):
+    from organizing.pipeline import load
+
+    return load(profile="quick", data_dir=data_dir, progress=False)
 
 
-# --------------------------------------------------------------------------- tables
+def _html(label: str) -> str:
+    return label.replace("'", "&#x27;")
+
+
+# ------------------------------------------------------------------------ data chapter
+
+
+def test_data_tables_and_figures(r):
+    html = tables.column_table().as_raw_html()
+    assert "Worker ID" in html and "Checked rules" in html
+    overview = tables.data_overview(r).as_raw_html()
+    assert f"{r.data.n_workers:,}" in overview and f"{r.meta.n_test:,}" in overview
+    assert "Feature" in tables.feature_summary(r.data).as_raw_html()
+    left, right = figures.site_signing_rates(r.data).axes
+    assert len(right.collections[0].get_offsets()) == r.data.n_sites  # one point per worksite
+    axes = figures.worker_feature_distributions(r.data).axes
+    assert [ax.get_title() for ax in axes] == list(r.data.histograms)
+
+
+# --------------------------------------------------------------------- results chapter
 
 
 def test_worksite_effects_table(r):
-    html = tables.worksite_effects(r).as_raw_html()
-    for label in ("α (intercept)", "τ_b", "τ_β", "NUTS (reference)", "Mean-field SVI",
-                  *r.data["site_features"]):
+    html = tables.worksite_effects(r.headline).as_raw_html()
+    for label in ("α, intercept", "σ_u", "τ_β", *r.data.reduced_site_features):
         assert label in html
-    assert "alpha_mean" not in html and "beta_group_scale" not in html
+    assert "site_scale" not in html and "beta_group_scale" not in html
 
 
 def test_worker_effects_table(r):
-    html = tables.worker_effects(r).as_raw_html()
-    for feature in r.data["worker_features"]:
+    html = tables.worker_effects(r.headline).as_raw_html()
+    for feature in r.data.reduced_worker_features:
         assert feature in html
     assert "Spread across worksites" in html and "%" in html
 
 
-def test_heldout_table_has_every_model_and_the_published_figures(r):
-    from organizing.data import published_reference
-
-    html = tables.heldout_metrics(r).as_raw_html()
-    assert "Reported by the study" in html and "predict that nobody signs" in html
-    reported = published_reference()["metrics"].set_index("metric")["published_value"]
-    assert f"{float(reported['heldout_auc']):.4f}" in html
-    assert f"{float(reported['heldout_accuracy']):.4f}" in html
-    for model in r.metrics["model"]:
-        assert tables.RESULT_MODEL_LABELS.get(model, model).replace("'", "&#x27;") in html
-
-
-def test_heldout_worksites_table(r):
-    html = tables.heldout_worksites(r).as_raw_html()
-    for model in r.folds["model"].unique():
-        assert model in html
-    assert "Range" in html and "AUC" in html
+def test_model_comparison_has_a_row_per_model_and_baseline(r):
+    html = tables.model_comparison(r).as_raw_html()
+    for model in r.evaluation.metrics["model"]:
+        assert _html(labels.model_label(model)) in html
+    for model in (*NUTS_MODELS, *BASELINES):
+        assert _html(labels.model_label(model)) in html
+    for heading in ("PSIS-LOO", "elpd", "AUC", "Brier", "Log loss", "ECE",
+                    "Held-out worksites (mean)", "Fit (s)"):
+        assert heading in html
+    elpd = r.headline.loo.elpd
+    assert f"{elpd:,.1f}".replace("-", "−") in html
 
 
-def test_scale_table(r):
-    html = tables.scale_comparison(r).as_raw_html()
-    for method in ("mean-field guide", "low-rank guide", "NUTS (reference)"):
-        assert method in html
-    assert "τ_b" in html and "τ_β" in html
-
-
-# -------------------------------------------------------------------------- figures
-
-
-def test_forest_plot(r):
-    ax = figures.forest_plot(r).axes[0]
-    labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert set(labels) == set(r.data["site_features"])
-    assert "log-odds" in ax.get_xlabel()
+def test_forest_plot_sets_headline_beside_corrected(r):
+    fig = figures.worksite_effects(r.posteriors, r.data)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(r.data.site_features)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == [labels.model_label(m) for m in figures.WORKSITE_MODELS]
 
 
 def test_worker_effects_plot(r):
-    ax = figures.worker_effects_plot(r).axes[0]
-    assert {t.get_text() for t in ax.get_yticklabels()} == set(r.data["worker_features"])
+    ax = figures.worker_effects(r.headline).axes[0]
+    assert {t.get_text() for t in ax.get_yticklabels()} == set(r.data.reduced_worker_features)
 
 
-def test_roc_and_calibration(r):
-    roc = figures.roc_curves(r).axes[0]
+def test_roc_reliability_and_folds(r):
+    roc = figures.roc_curves(r.evaluation).axes[0]
     assert roc.get_xlim() == (0, 1) and "false-positive" in roc.get_xlabel()
-    assert len(roc.get_legend().get_texts()) == len(r.curves)
-    calibration = figures.calibration_plot(r).axes[0]
-    assert "share who signed" in calibration.get_ylabel()
+    drawn = [m for m in labels.CURVE_MODELS if m in r.evaluation.curves]
+    assert len(roc.get_legend().get_texts()) == len(drawn)
+    top, bottom = figures.reliability(r.evaluation).axes
+    assert "share who signed" in top.get_ylabel()
+    assert len(bottom.patches) == len(r.evaluation.curves[HEADLINE_MODEL].calibration)
+    left, right = figures.heldout_worksites(r.evaluation).axes
+    models = r.evaluation.folds["model"].nunique()
+    assert len(left.get_yticklabels()) == models
 
 
-def test_ppc_figure(r):
-    ax = figures.ppc_worksites(r).axes[0]
+def test_ppc_figure_has_one_dot_per_worksite(r):
+    ax = figures.ppc_worksites(r.evaluation.ppc).axes[0]
     observed = sum(len(line.get_xdata()) for line in ax.get_lines())
-    assert observed == len(r.ppc)  # one dot per worksite, inside or outside
+    assert observed == len(r.evaluation.ppc)
+
+
+def test_results_sentences_on_the_real_results(r):
+    evaluation = r.evaluation
+    assert narrative.new_store_sentence(evaluation).startswith("a mean AUC of")
+    assert "stores it has seen" in narrative.seen_store_sentence(evaluation)
+    assert narrative.loo_sentence(r.posteriors).startswith("the ")
+    assert "expected calibration error" in narrative.calibration_sentence(evaluation)
+    assert narrative.disagreement_sentence(r.posteriors)
+    worker = r.headline.coefficients.worker
+    top = worker.loc[worker["mean"].abs().idxmax(), "feature"]
+    assert narrative.largest_worker_effect(worker).startswith(top)
+    assert narrative.best_fold_model(evaluation) in {
+        labels.model_label(m) for m in evaluation.folds["model"]}
 
 
 # ------------------------------------------------------------------------ narrative
 
 
-def _metrics(corrected, extended):
-    return pd.DataFrame([
-        {"model": "corrected", "log_loss": corrected[0], "auc": corrected[1]},
-        {"model": "extended", "log_loss": extended[0], "auc": extended[1]},
-    ])
+def _evaluation(fold_auc, seen_auc):
+    folds = pd.DataFrame({"model": ["headline", "pooled_logistic"] * 2, "fold": [0, 0, 1, 1],
+                          "auc": [fold_auc[0], fold_auc[1]] * 2, "log_loss": [0.3, 0.4] * 2})
+    metrics = pd.DataFrame({"model": ["headline", "pooled_logistic"],
+                            "auc": seen_auc, "ece": [0.01, 0.02]})
+    return SimpleNamespace(folds=folds, metrics=metrics)
 
 
-def test_model_comparison_branches():
-    assert narrative.model_comparison(_metrics((0.30, 0.80), (0.25, 0.90))).startswith(
-        "The extended model fits the held-out workers better than the corrected")
-    text = narrative.model_comparison(_metrics((0.25, 0.80), (0.30, 0.90)))
-    assert text.startswith("The corrected model fits") and "although" in text
-    assert "about equally well" in narrative.model_comparison(
-        _metrics((0.2500, 0.8), (0.2504, 0.8)))
+def test_new_and_seen_store_sentences():
+    better = narrative.new_store_sentence(_evaluation((0.85, 0.80), (0.9, 0.8)))
+    assert "better than the pooled logistic regression's 0.800" in better
+    assert "over 2 folds" in better and "0.300 against 0.400" in better
+    same = narrative.new_store_sentence(_evaluation((0.802, 0.80), (0.9, 0.8)))
+    assert "about the same as" in same
+    worse = narrative.new_store_sentence(_evaluation((0.70, 0.80), (0.9, 0.8)))
+    assert "worse than" in worse
+    seen = narrative.seen_store_sentence(_evaluation((0.85, 0.80), (0.95, 0.8)))
+    assert "0.950, higher than its 0.850 at new stores" in seen
+    assert narrative.best_fold_model(_evaluation((0.85, 0.80), (0.9, 0.8))) == "headline"
 
 
 def test_signed_effects_branches():
@@ -117,16 +149,22 @@ def test_signed_effects_branches():
     assert text.startswith("2 features") and "a (positive)" in text and "b (negative)" in text
     assert "no feature" in narrative.signed_effects(frame.iloc[[2]])
     assert narrative.signed_effects(frame.iloc[[0]]).startswith("1 feature has")
-    assert "c" not in narrative.signed_worksite_effects(frame, ["a", "c"]).split(":")[1]
 
 
-def test_fold_comparison_and_best_model():
-    folds = pd.DataFrame({"model": ["corrected", "pooled logistic"] * 2,
-                          "auc": [0.7, 0.8, 0.72, 0.82], "log_loss": [0.5, 0.4, 0.5, 0.4]})
-    assert "worse than" in narrative.fold_comparison(folds)
-    assert "better than" in narrative.fold_comparison(folds, "pooled logistic", "corrected")
-    assert narrative.best_fold_model(folds) == "pooled logistic"
-    assert narrative.best_fold_model(folds, "auc") == "pooled logistic"
+def _posterior(rows):
+    worksite = pd.DataFrame(rows, columns=["feature", "q5", "q95"])
+    return SimpleNamespace(coefficients=SimpleNamespace(worksite=worksite))
+
+
+def test_disagreement_sentence_branches():
+    headline = _posterior([("a", -0.1, 0.5), ("b", 0.1, 0.4)])
+    corrected = _posterior([("a", 0.2, 0.6), ("b", 0.1, 0.4), ("q1", 0.1, 0.2)])
+    posteriors = {HEADLINE_MODEL: headline, ModelId.CORRECTED: corrected}
+    text = narrative.disagreement_sentence(posteriors)
+    assert "excludes zero and the headline model's does not for a" in text
+    assert "q1" not in text  # a reference level the headline model does not have
+    agree = {HEADLINE_MODEL: headline, ModelId.CORRECTED: headline}
+    assert "agree" in narrative.disagreement_sentence(agree)
 
 
 def test_ppc_verdict_branches():
@@ -139,24 +177,53 @@ def test_ppc_verdict_branches():
     assert narrative.ppc_verdict(ppc(0.99)).startswith("above")
 
 
-def test_scale_ratio_and_nuts_verdict(r):
-    scales = pd.DataFrame({"method": ["NUTS", "mean-field"], "parameter": ["t", "t"],
-                           "mean": [1.5, 1.0]})
-    assert narrative.scale_ratio(scales, "t") == "1.50×"
-    good = {"max_r_hat": 1.004, "min_ess": 1200.0, "divergences": 0}
-    assert narrative.nuts_verdict(good).startswith("The chains pass")
-    bad = {"max_r_hat": 1.08, "min_ess": 12.0, "divergences": 3}
-    text = narrative.nuts_verdict(bad)
-    assert text.startswith("Treat") and "3 transitions diverged" in text
-    assert narrative.nuts_verdict(r.nuts)  # the real diagnostics give a sentence
+# ------------------------------------------------------------------ conclusions chapter
 
 
-def test_worker_and_width_sentences(r):
-    worker = r.nuts["coefficients"]["worker"]
-    top = worker.loc[worker["mean"].abs().idxmax(), "feature"]
-    assert narrative.largest_worker_effect(worker).startswith(top)
-    width = narrative.interval_width_ratio(r.nuts["coefficients"]["worksite"],
-                                           r.coefficients["corrected"]["worksite"],
-                                           r.data["site_features"])
-    assert width.endswith("×") and float(width[:-1].replace(",", "")) > 0
-    assert narrative.above_below(2, 1) == "above" and narrative.above_below(1, 2) == "below"
+def test_claims_table_and_verdict_matrix(r):
+    html = tables.claims_table(r.claims).as_raw_html()
+    for claim in r.claims.table["claim"]:
+        assert _html(claim) in html
+    assert "P(as claimed)" in html
+    matrix = tables.verdict_matrix(r.claims).as_raw_html()
+    for model in NUTS_MODELS:
+        assert labels.model_label(model).capitalize() in matrix
+    for claim in r.claims.by_model["claim"].unique():
+        assert _html(claim) in matrix
+
+
+def test_variance_table_and_figure(r):
+    html = tables.variance_table(r.variance).as_raw_html()
+    for term in r.variance["term"].unique():
+        assert labels.VARIANCE_TERMS[term] in html
+    ax = figures.variance_decomposition(r.variance).axes[0]
+    assert "worksite intercepts, u_s" in [t.get_text() for t in ax.get_yticklabels()]
+
+
+def test_conclusion_sentences_on_the_real_results(r):
+    claims = r.claims
+    assert narrative.claim_status(claims, "Worksite features") in narrative.VERDICT_WORDS.values()
+    assert "P(as claimed)" in narrative.claim_evidence(claims, "Worksite features")
+    bullets = narrative.claim_sentences(claims).split("\n\n")
+    assert len(bullets) == len(claims.table) and all(b.startswith("- *") for b in bullets)
+    assert " of the " in narrative.changed_verdicts(claims)
+    assert "worksite intercepts" in narrative.signal_sentence(r.variance)
+    assert narrative.scale_direction(r.posteriors, "beta_group_scale") in (
+        "understates", "overstates")
+
+
+def test_verdict_counts_and_claim_sentences_on_constructed_claims():
+    table = pd.DataFrame({"model": "headline", "claim": ["A goes up", "B goes down", "C"],
+                          "quantity": ["q"] * 3, "mean": [0.5, 0.1, -0.4], "q5": [0.1, -0.2, -0.8],
+                          "q95": [0.9, 0.4, -0.1], "prob_claimed": [0.99, 0.6, 0.01],
+                          "verdict": ["supported", "inconclusive", "contradicted"]})
+    other = table.assign(model="corrected", verdict=["supported", "supported", "contradicted"])
+    claims = SimpleNamespace(table=table, by_model=pd.concat([table, other]))
+    assert narrative.verdict_counts(claims) == (
+        "1 is supported, 1 is inconclusive and 1 is contradicted")
+    bullets = narrative.claim_sentences(claims).split("\n\n")
+    assert "it was supported under the corrected model" in bullets[1]
+    assert "agree" in bullets[0]
+    assert narrative.changed_verdicts(claims) == "1 of the 3"
+    with pytest.raises(KeyError):
+        narrative.claim_row(table, "Z")

@@ -1,91 +1,101 @@
-"""matplotlib figures for the book, built from :class:`~organizing.results.Results`.
+"""matplotlib figures for the book, built from typed results (``Results`` or one section).
 
-Every function returns a ``Figure`` in one house style (:func:`house_style`
-is applied on import), never fits or reads a data file, and never plots a
-point per worker: distributions are drawn from precomputed histograms, and
-scatter plots have one point per worksite. Captions and alt text live in the
-chapters' cell options.
+Every public function returns a ``Figure`` drawn inside the book's style context
+(:data:`HOUSE_STYLE`, applied with :func:`matplotlib.rc_context`, so importing
+or calling this module never changes the global ``rcParams``). Figures never fit,
+never read a data file and never plot a point per worker: distributions come from
+precomputed histograms, scatter plots have one point per worksite. Model colours,
+line styles and labels come from :mod:`organizing.report.labels`; captions and alt
+text live in the chapters' cell options.
 """
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib as mpl
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
-# One palette for the book: corrected analysis, published specification, baselines.
-COLOURS = {
-    "corrected": "#1b6ca8",
-    "published": "#c2452d",
-    "baseline": "#7f7f7f",
-    "extended": "#4a9c5d",
-    "accent": "#e09f3e",
-}
+from organizing.models import HEADLINE_MODEL, NUTS_MODELS, ModelId
+from organizing.report import labels
+from organizing.report.labels import COLOURS, model_label, model_style
+
 WIDTH = 7.0  # inches: fits the HTML column and an A4/letter page
 
-
-def house_style() -> None:
-    """The book's one figure style."""
-    mpl.rcParams.update({
-        "figure.dpi": 110,
-        "savefig.dpi": 150,
-        "figure.figsize": (WIDTH, 3.6),
-        "figure.constrained_layout.use": True,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.grid": True,
-        "grid.alpha": 0.25,
-        "axes.titlesize": 11,
-        "axes.titleweight": "bold",
-        "axes.labelsize": 10,
-        "legend.frameon": False,
-        "font.size": 10,
-    })
+#: The book's one figure style, applied around every figure function.
+HOUSE_STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 10,
+    "legend.frameon": False,
+    "font.size": 10,
+}
 
 
-house_style()
+def styled(function):
+    """Run a figure function inside :data:`HOUSE_STYLE` (the global rcParams stay as they are)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with mpl.rc_context(HOUSE_STYLE):
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, height: float = 3.6, **kwargs):
-    """A figure and its axes in the house style.
-
-    Built without pyplot, so no global figure state leaks between calls and no
-    display backend is needed; Jupyter shows a returned ``Figure`` as an image.
-    """
-    fig = Figure(figsize=(WIDTH, height))
+    """A figure and its axes, without pyplot (no global figure state, no display backend)."""
+    fig = Figure(figsize=(WIDTH, height), layout="constrained")
     axes = fig.subplots(nrows, ncols, **kwargs)
     return fig, axes
+
+
+def _interval_rows(ax, y, frame, colour, label, marker="o", filled=True):
+    """Dots at ``mean`` and lines from ``q5`` to ``q95`` at heights ``y``."""
+    ax.hlines(y, frame["q5"], frame["q95"], color=colour, lw=2)
+    ax.plot(frame["mean"], y, marker, color=colour, ms=5, mfc=colour if filled else "white",
+            ls="none", label=label)
 
 
 # ---------------------------------------------------------------- data chapter
 
 
-def site_signing_rates(results) -> Figure:
-    """Signing rate by worksite: its distribution, and against worksite size."""
-    sites = results.data["sites"]
+@styled
+def site_signing_rates(data) -> Figure:
+    """Signing rate by worksite: its distribution, and against worksite size (one point each)."""
+    sites = data.sites
+    colour = model_style(HEADLINE_MODEL).colour
     fig, (left, right) = new_figure(1, 2)
-    left.hist(sites["signing rate"], bins=20, color=COLOURS["corrected"], alpha=0.85)
-    left.axvline(results.data["signing_rate"], color=COLOURS["accent"], ls="--",
-                 label="all workers")
+    left.hist(sites["signing rate"], bins=20, color=colour, alpha=0.85)
+    left.axvline(data.signing_rate, color=COLOURS["accent"], ls="--", label="all workers")
     left.set(xlabel="share of workers who signed", ylabel="worksites",
              title="Signing rate across worksites")
     left.legend()
-    right.scatter(sites["No. workers discovered"], sites["signing rate"], s=14,
-                  color=COLOURS["corrected"], alpha=0.8)
+    right.scatter(sites["No. workers discovered"], sites["signing rate"], s=14, color=colour,
+                  alpha=0.8)
     right.set_xscale("log")
     right.set(xlabel="workers discovered (log scale)", ylabel="share who signed",
               title="Signing rate and worksite size")
     return fig
 
 
-def worker_feature_distributions(results) -> Figure:
-    """Histograms of the continuous worker features (precomputed counts)."""
-    histograms = results.data["histograms"]
-    names = list(histograms)
+@styled
+def worker_feature_distributions(data) -> Figure:
+    """Histograms of the continuous worker features, from precomputed (disclosure-safe) bins."""
+    names = list(data.histograms)
+    colour = model_style(HEADLINE_MODEL).colour
     fig, axes = new_figure(1, len(names), height=3.0)
     for ax, name in zip(np.atleast_1d(axes), names, strict=True):
-        counts, edges = histograms[name]["counts"], histograms[name]["edges"]
-        ax.stairs(counts, edges, fill=True, color=COLOURS["corrected"], alpha=0.85)
+        histogram = data.histograms[name]
+        ax.stairs(histogram.counts, histogram.edges, fill=True, color=colour, alpha=0.85)
         ax.set(title=name, xlabel="value", ylabel="workers")
         if name == "No. Notes":
             ax.set_yscale("log")
@@ -100,19 +110,18 @@ def _node(ax, xy, label, observed=False, radius=0.36):
     """One node of a plate diagram: a circle, shaded when observed."""
     from matplotlib.patches import Circle
 
-    ax.add_patch(Circle(
-        xy, radius, facecolor="#d9d9d9" if observed else "white", edgecolor="black",
-        linewidth=1.2, zorder=3))
+    ax.add_patch(Circle(xy, radius, facecolor="#d9d9d9" if observed else "white",
+                        edgecolor="black", linewidth=1.2, zorder=3))
     ax.text(*xy, label, ha="center", va="center", fontsize=12, zorder=4)
 
 
 def _edge(ax, start, end, radius=0.36):
     """An arrow between two nodes' rims."""
+    from matplotlib.patches import FancyArrowPatch
+
     (x0, y0), (x1, y1) = start, end
     length = np.hypot(x1 - x0, y1 - y0)
     dx, dy = (x1 - x0) / length, (y1 - y0) / length
-    from matplotlib.patches import FancyArrowPatch
-
     ax.add_patch(FancyArrowPatch(
         (x0 + radius * dx, y0 + radius * dy), (x1 - radius * dx, y1 - radius * dy),
         arrowstyle="-|>", mutation_scale=11, linewidth=1.0, color="#333333", zorder=2))
@@ -120,66 +129,81 @@ def _edge(ax, start, end, radius=0.36):
 
 def _plate(ax, corner, width, height, label, top=False):
     """A plate: a rounded box with its label in its lower (or upper) right corner."""
-    x, y = corner
     from matplotlib.patches import FancyBboxPatch
 
-    ax.add_patch(FancyBboxPatch(
-        corner, width, height, boxstyle="round,pad=0,rounding_size=0.12", fill=False,
-        edgecolor="#555555", linewidth=1.0, zorder=1))
+    x, y = corner
+    ax.add_patch(FancyBboxPatch(corner, width, height,
+                                boxstyle="round,pad=0,rounding_size=0.12", fill=False,
+                                edgecolor="#555555", linewidth=1.0, zorder=1))
     ax.text(x + width - 0.15, y + height - 0.15 if top else y + 0.12, label, ha="right",
             va="top" if top else "bottom", fontsize=9, color="#333333")
 
 
-def plate_diagram(results) -> Figure:
-    """The corrected model as a plate diagram: latent nodes white, observed shaded."""
-    n_sites = results.data["n_sites"]
-    n_worker = len(results.data["worker_features"])
-    n_site = len(results.data["site_features"])
-    fig, ax = new_figure(height=3.9)
-    ax.set(xlim=(0, 10.4), ylim=(-0.1, 5.5), aspect="equal")
-    ax.axis("off")
-    nodes = {
-        "tau_beta": ((1.6, 4.8), r"$\tau_\beta$", False),
-        "tau_b": ((7.6, 4.8), r"$\tau_b$", False),
-        "alpha": ((0.9, 1.4), r"$\alpha$", False),
-        "beta": ((2.5, 3.0), r"$\beta$", False),
-        "x": ((4.9, 3.2), r"$x_s$", True),
-        "b": ((7.6, 3.2), r"$b_s$", False),
-        "y": ((4.9, 1.2), r"$y_i$", True),
-        "z": ((7.6, 1.2), r"$z_i$", True),
-    }
-    _plate(ax, (3.9, 0.05), 6.4, 4.0, f"worksites $s = 1, \\ldots, {n_sites}$", top=True)
-    _plate(ax, (4.15, 0.3), 5.9, 1.75, r"workers $i$ at worksite $s$")
-    for start, end in (("tau_beta", "alpha"), ("tau_beta", "beta"), ("tau_b", "b"),
-                       ("alpha", "y"), ("beta", "y"), ("x", "y"), ("b", "y"), ("z", "y")):
-        _edge(ax, nodes[start][0], nodes[end][0])
-    for xy, label, observed in nodes.values():
-        _node(ax, xy, label, observed)
-    notes = {
-        "tau_beta": r"HalfCauchy(5)",
-        "tau_b": r"HalfCauchy(5)",
+#: The headline model's nodes: position, symbol, observed.
+PLATE_NODES = {
+    "tau_beta": ((0.7, 4.9), r"$\tau_\beta$", False),
+    "alpha": ((0.7, 1.2), r"$\alpha$", False),
+    "beta": ((2.2, 3.3), r"$\beta$", False),
+    "sigma_u": ((4.6, 4.9), r"$\sigma_u$", False),
+    "mu_b": ((7.2, 4.9), r"$\mu_b$", False),
+    "tau_b": ((9.0, 4.9), r"$\tau_b$", False),
+    "u": ((4.6, 3.2), r"$u_s$", False),
+    "x": ((6.0, 3.2), r"$x_s$", True),
+    "b": ((8.1, 3.2), r"$b_s$", False),
+    "y": ((6.0, 1.2), r"$y_i$", True),
+    "z": ((8.1, 1.2), r"$z_i$", True),
+}
+PLATE_EDGES = (("tau_beta", "beta"), ("sigma_u", "u"), ("mu_b", "b"), ("tau_b", "b"),
+               ("alpha", "y"), ("beta", "y"), ("u", "y"), ("x", "y"), ("b", "y"), ("z", "y"))
 
-        "x": f"{n_site} worksite\nfeatures",
-        "b": f"{n_worker} coefficients\nper worksite",
-        "z": f"{n_worker} worker\nfeatures",
-    }
-    for key, text in notes.items():
-        (x, y), _, _ = nodes[key]
-        ax.text(x + 0.48, y, text, ha="left", va="center", fontsize=8, color="#444444")
-    for key, text in (("alpha", "intercept"), ("beta", f"{n_site} shared\ncoefficients"),
-                      ("y", "signed (0/1)")):
-        (x, y), _, _ = nodes[key]
+
+@styled
+def plate_diagram(data) -> Figure:
+    """The headline model as a plate diagram: latent nodes white, observed shaded."""
+    fig, ax = new_figure(height=4.0)
+    ax.set(xlim=(0, 10.4), ylim=(-0.1, 5.6), aspect="equal")
+    ax.axis("off")
+    _plate(ax, (3.9, 0.05), 6.4, 4.0, f"worksites $s = 1, \\ldots, {data.n_sites}$", top=True)
+    _plate(ax, (5.2, 0.3), 4.9, 1.75, r"workers $i$ at worksite $s$")
+    for start, end in PLATE_EDGES:
+        _edge(ax, PLATE_NODES[start][0], PLATE_NODES[end][0])
+    for xy, label, observed in PLATE_NODES.values():
+        _node(ax, xy, label, observed)
+    n_worker, n_site = len(data.reduced_worker_features), len(data.reduced_site_features)
+    below = {"alpha": "intercept", "beta": f"{n_site} worksite\ncoefficients",
+             "u": "intercept", "x": f"{n_site} features", "b": f"{n_worker} slopes",
+             "y": "signed (0/1)"}
+    for key, text in below.items():
+        (x, y), _, _ = PLATE_NODES[key]
         ax.text(x, y - 0.47, text, ha="center", va="top", fontsize=8, color="#444444")
+    (x, y), _, _ = PLATE_NODES["z"]
+    ax.text(x + 0.48, y, f"{n_worker}\nfeatures", ha="left", va="center", fontsize=8,
+            color="#444444")
     return fig
 
 
-#: How the book names each SVI fit, and the colour and line style it draws it in.
-METHODS_FIT_STYLES = {
-    "corrected": ("corrected, mean-field", COLOURS["corrected"], "-"),
-    "corrected_lowrank": ("corrected, low-rank", COLOURS["accent"], "--"),
-    "extended": ("extended, mean-field", COLOURS["extended"], "-"),
-    "published": ("published spec., mean-field", COLOURS["published"], "-"),
-}
+#: The two priors of the prior predictive check: result key, label, colour.
+PRIOR_SETS = (("corrected", "study's priors (HalfCauchy(5) scales)", COLOURS["outside"]),
+              ("headline", "headline model's priors", model_style(HEADLINE_MODEL).colour))
+
+
+@styled
+def prior_predictive(prior) -> Figure:
+    """Signing rates implied by each set of priors alone: overall rate and extreme workers."""
+    table = prior.table
+    fig, (left, right) = new_figure(1, 2, height=3.3, sharey=True)
+    bins = np.linspace(0, 1, 26)
+    for key, label, colour in PRIOR_SETS:
+        rows = table[table["model"] == key]
+        if rows.empty:
+            continue
+        left.hist(rows["overall_rate"], bins=bins, color=colour, alpha=0.55, label=label)
+        right.hist(rows["share_extreme"], bins=bins, color=colour, alpha=0.55, label=label)
+    left.set(xlabel="share of workers who sign, per prior draw", ylabel="prior draws",
+             title="Overall signing rate")
+    right.set(xlabel="share of workers with p < 1% or p > 99%", title="Extreme workers")
+    left.legend(fontsize=8, loc="upper center")
+    return fig
 
 
 def _window_means(losses: np.ndarray, window: int) -> np.ndarray:
@@ -192,7 +216,7 @@ def convergence_statistic(losses: np.ndarray, window: int) -> tuple[np.ndarray, 
     """Steps and the relative change between the last two windows that the rule compares.
 
     At step t (t ≥ 2·window) it is |L̄₀ − L̄₁| / max(|L̄₁|, 1), as in
-    :func:`organizing.inference.elbo_converged`.
+    :func:`organizing.inference.svi.elbo_converged`.
     """
     means = _window_means(np.asarray(losses, dtype=float), window)
     recent, previous = means[window:], means[:-window]
@@ -200,31 +224,32 @@ def convergence_statistic(losses: np.ndarray, window: int) -> tuple[np.ndarray, 
     return steps, np.abs(previous - recent) / np.maximum(np.abs(recent), 1.0)
 
 
+@styled
 def elbo_traces(results) -> Figure:
-    """Each SVI fit's smoothed ELBO loss, and its stopping rule's statistic where it was checked."""
-    svi = results.meta["config"]["svi"]
+    """Each SVI fit's smoothed ELBO loss, and its stopping rule's statistic where checked."""
+    svi = results.meta.config["svi"]
     window, rtol = svi["window"], svi["rtol"]
     every = svi.get("check_every", 50)  # fit_svi's default: the rule is asked every 50 steps
     fig, (left, right) = new_figure(1, 2, height=3.4)
-    for name, fit in results.fits.items():
-        label, colour, style = METHODS_FIT_STYLES.get(name, (name, COLOURS["baseline"], "-"))
+    for model in labels.model_order(results.svi):
+        fit, style = results.svi[model], model_style(model)
         losses = np.asarray(fit.losses, dtype=float)
         smooth = _window_means(losses, min(50, len(losses)))
         steps = np.arange(len(losses) - len(smooth) + 1, len(losses) + 1)
-        left.plot(steps, smooth, color=colour, ls=style, lw=1.3, label=label)
+        left.plot(steps, smooth, color=style.colour, ls=style.linestyle, lw=1.3,
+                  label=style.label)
         marker = "o" if fit.converged else "x"
-        left.plot(steps[-1], smooth[-1], marker=marker, color=colour, ms=6)
+        left.plot(steps[-1], smooth[-1], marker=marker, color=style.colour, ms=6)
         rule_steps, statistic = convergence_statistic(losses, window)
         checked = (rule_steps >= svi["min_steps"]) & (rule_steps % every == 0)
         if len(checked):
             checked[-1] = True  # where the fit stopped
         rule_steps, statistic = rule_steps[checked], statistic[checked]
         if len(rule_steps):
-            right.plot(rule_steps, statistic, color=colour, ls=style, lw=1.3)
-            right.plot(rule_steps[-1], statistic[-1], marker=marker, color=colour, ms=6)
+            right.plot(rule_steps, statistic, color=style.colour, ls=style.linestyle, lw=1.3)
+            right.plot(rule_steps[-1], statistic[-1], marker=marker, color=style.colour, ms=6)
     left.set_yscale("log")
-    left.set(xlabel="SVI step", ylabel="ELBO loss (log scale)",
-             title="Smoothed ELBO loss")
+    left.set(xlabel="SVI step", ylabel="ELBO loss (log scale)", title="Smoothed ELBO loss")
     left.legend(fontsize=8)
     right.axhline(rtol, color="black", lw=0.9, ls=":")
     right.annotate("stopping threshold", (right.get_xlim()[0], rtol), xytext=(4, 4),
@@ -235,20 +260,84 @@ def elbo_traces(results) -> Figure:
     return fig
 
 
-def published_sign_flip(results) -> Figure:
+#: The corrected model's three posteriors compared in the methods chapter.
+APPROXIMATIONS = (ModelId.CORRECTED, ModelId.CORRECTED_MEAN_FIELD, ModelId.CORRECTED_LOW_RANK)
+
+
+@styled
+def approximations_forest(posteriors) -> Figure:
+    """Worksite coefficients of the corrected model: NUTS against the two SVI guides."""
+    frames = {m: posteriors[m].coefficients.worksite.set_index("feature") for m in APPROXIMATIONS}
+    features = list(frames[ModelId.CORRECTED].index)
+    y = np.arange(len(features))[::-1].astype(float)
+    offsets = np.linspace(0.22, -0.22, len(APPROXIMATIONS))
+    fig, ax = new_figure(height=5.6)
+    ax.axvline(0, color=COLOURS["reference"], lw=0.8)
+    for model, offset in zip(APPROXIMATIONS, offsets, strict=True):
+        style = model_style(model)
+        frame = frames[model].loc[features]
+        label = f"{style.label} ({posteriors[model].method})"
+        _interval_rows(ax, y + offset, frame, style.colour, label,
+                       filled=model is ModelId.CORRECTED)
+    ax.set_yticks(y, features, fontsize=8)
+    ax.grid(axis="y", visible=False)
+    ax.set(xlabel="log-odds of signing per SD of the worksite feature (mean, 90% interval)",
+           title="Worksite coefficients of the corrected model, three posteriors")
+    fig.legend(loc="outside lower center", ncols=3, fontsize=8)
+    return fig
+
+
+@styled
+def sbc_ranks(calibration) -> Figure:
+    """Rank histograms of simulation-based calibration, one panel per parameter.
+
+    Each panel bins the rank of the true value among the posterior draws; a
+    calibrated posterior gives uniform ranks, inside the band (the central 99% of
+    a binomial count per bin).
+    """
+    from scipy.stats import binom
+
+    ranks = calibration.ranks
+    parameters = list(dict.fromkeys(ranks["parameter"]))
+    replications = ranks.groupby("parameter")["replication"].nunique().max()
+    bins = int(min(10, max(2, replications // 4)))
+    edges = np.linspace(0, calibration.draws + 1, bins + 1)
+    low, high = binom.ppf([0.005, 0.995], replications, 1 / bins)
+    ncols = min(4, len(parameters))
+    nrows = int(np.ceil(len(parameters) / ncols))
+    fig, axes = new_figure(nrows, ncols, height=1.7 * nrows + 0.6, sharex=True, sharey=True,
+                           squeeze=False)
+    colour = model_style(HEADLINE_MODEL).colour
+    for ax, name in zip(axes.flat, parameters, strict=False):
+        values = ranks.loc[ranks["parameter"] == name, "rank"].to_numpy(dtype=float)
+        ax.axhspan(low, high, color=COLOURS["reference"], alpha=0.2, lw=0)
+        ax.axhline(replications / bins, color=COLOURS["reference"], lw=0.8)
+        ax.hist(values, bins=edges, color=colour, alpha=0.85)
+        ax.set_title(labels.parameter_label(name, short=True), fontsize=9)
+        ax.grid(False)
+    for ax in axes.flat[len(parameters):]:
+        ax.set_visible(False)
+    fig.supxlabel(f"rank of the true value among {calibration.draws} posterior draws",
+                  fontsize=9)
+    fig.supylabel("replications", fontsize=9)
+    return fig
+
+
+@styled
+def published_sign_flip(audit, data) -> Figure:
     """What the published worker term projects onto, in training and at prediction time.
 
     Left: Σ_j z_j per worker feature over the training and the held-out workers.
     Right: each worksite's learned intercept b_s·Σ_train z against the one applied
     to held-out workers, b_s·Σ_test z (posterior means), one point per worksite.
     """
-    audit = results.audit
-    features = list(results.data["worker_features"])
+    features = list(data.worker_features)
+    train, test = model_style(ModelId.CORRECTED).colour, model_style(ModelId.PUBLISHED).colour
     fig, (left, right) = new_figure(1, 2, height=3.6, gridspec_kw={"width_ratios": [1.25, 1]})
     rows = np.arange(len(features))
-    left.barh(rows + 0.2, audit.train_projection, height=0.4, color=COLOURS["corrected"],
+    left.barh(rows + 0.2, audit.train_projection, height=0.4, color=train,
               label="training workers")
-    left.barh(rows - 0.2, audit.test_projection, height=0.4, color=COLOURS["published"],
+    left.barh(rows - 0.2, audit.test_projection, height=0.4, color=test,
               label="held-out workers")
     left.axvline(0, color="black", lw=0.8)
     left.set_yticks(rows, features, fontsize=8)
@@ -258,9 +347,9 @@ def published_sign_flip(results) -> Figure:
     left.legend(fontsize=8, ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     x, y = audit.intercept_train, audit.intercept_test
     bound = 1.08 * float(max(np.abs(x).max(), np.abs(y).max(), 1e-12))
-    right.plot([-bound, bound], [bound, -bound], color=COLOURS["baseline"], ls="--", lw=0.9,
+    right.plot([-bound, bound], [bound, -bound], color=COLOURS["reference"], ls="--", lw=0.9,
                label="applied = − learned")
-    right.scatter(x, y, s=14, color=COLOURS["published"], alpha=0.8, zorder=3)
+    right.scatter(x, y, s=14, color=test, alpha=0.8, zorder=3)
     right.set(xlim=(-bound, bound), ylim=(-bound, bound), aspect="equal",
               xlabel="learned (training), log-odds", ylabel="applied (held out), log-odds",
               title="Worksite intercepts")
@@ -270,115 +359,115 @@ def published_sign_flip(results) -> Figure:
 
 # -------------------------------------------------------------- results chapter
 
-# Line colour and style of each model in the held-out figures.
-MODEL_STYLES = {
-    "corrected": (COLOURS["corrected"], "-"),
-    "corrected (low-rank guide)": (COLOURS["corrected"], "--"),
-    "extended": (COLOURS["extended"], "-"),
-    "published (study's prediction)": (COLOURS["published"], "-"),
-    "published (as learned)": (COLOURS["published"], "--"),
-    "pooled logistic": (COLOURS["accent"], "-"),
-    "intercept only": (COLOURS["baseline"], ":"),
-}
-MODEL_NAMES = {
-    "published (study's prediction)": "published spec., study's prediction",
-    "published (as learned)": "published spec., as learned",
-}
+#: Models whose worksite coefficients the results chapter sets side by side.
+WORKSITE_MODELS = (HEADLINE_MODEL, ModelId.CORRECTED)
 
 
-def forest_plot(results) -> Figure:
-    """Worksite coefficients: NUTS mean and 90% interval, mean-field SVI mean beside."""
-    nuts = results.nuts["coefficients"]["worksite"].set_index("feature")
-    mean_field = results.coefficients["corrected"]["worksite"].set_index("feature")["mean"]
-    features = list(results.data["site_features"])
-    y = np.arange(len(features))[::-1]
-    fig, ax = new_figure(height=5.4)
-    ax.axvline(0, color=COLOURS["baseline"], lw=0.8)
-    ax.hlines(y, nuts.loc[features, "q5"], nuts.loc[features, "q95"],
-              color=COLOURS["corrected"], lw=2, label="NUTS 90% interval")
-    ax.plot(nuts.loc[features, "mean"], y, "o", color=COLOURS["corrected"], ms=5,
-            label="NUTS mean")
-    ax.plot(mean_field.loc[features], y, "D", mfc="none", color=COLOURS["accent"], ms=5,
-            label="mean-field SVI mean")
-    ax.set_yticks(y, features)
+@styled
+def worksite_effects(posteriors, data) -> Figure:
+    """Worksite coefficients: the headline model beside the corrected model (no intercepts).
+
+    Features are in the order of the full design; a reference level that a model
+    drops has no interval in that model's row.
+    """
+    features = list(data.site_features)
+    y = np.arange(len(features))[::-1].astype(float)
+    fig, ax = new_figure(height=5.6)
+    ax.axvline(0, color=COLOURS["reference"], lw=0.8)
+    for model, offset in zip(WORKSITE_MODELS, (0.16, -0.16), strict=True):
+        style = model_style(model)
+        frame = posteriors[model].coefficients.worksite.set_index("feature")
+        kept = [f for f in features if f in frame.index]
+        rows = y[[features.index(f) for f in kept]] + offset
+        _interval_rows(ax, rows, frame.loc[kept], style.colour, style.label,
+                       filled=model is HEADLINE_MODEL)
+    ax.set_yticks(y, features, fontsize=8)
     ax.grid(axis="y", visible=False)
-    ax.set(xlabel="log-odds of signing per SD of the worksite feature",
-           title="Worksite coefficients (corrected model)")
-    fig.legend(loc="outside lower center", ncols=3, fontsize=8)
+    ax.set(xlabel="log-odds of signing per SD of the worksite feature (mean, 90% interval)",
+           title="Worksite coefficients")
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8)
     return fig
 
 
-def worker_effects_plot(results) -> Figure:
+@styled
+def worker_effects(posterior) -> Figure:
     """Worker coefficients: interval of their average and the band where worksites lie."""
-    worker = results.nuts["coefficients"]["worker"]
+    worker = posterior.coefficients.worker
+    colour = model_style(posterior.model).colour
     y = np.arange(len(worker))[::-1]
     band = 1.645 * worker["spread"]
     fig, ax = new_figure(height=3.6)
-    ax.axvline(0, color=COLOURS["baseline"], lw=0.8)
-    ax.hlines(y, worker["mean"] - band, worker["mean"] + band, color=COLOURS["corrected"],
-              lw=9, alpha=0.2, label="middle 90% of worksites (mean ± 1.645 SD)")
-    ax.hlines(y, worker["q5"], worker["q95"], color=COLOURS["corrected"], lw=2.5,
+    ax.axvline(0, color=COLOURS["reference"], lw=0.8)
+    ax.hlines(y, worker["mean"] - band, worker["mean"] + band, color=colour, lw=9, alpha=0.2,
+              label="middle 90% of worksites (mean ± 1.645 SD)")
+    ax.hlines(y, worker["q5"], worker["q95"], color=colour, lw=2.5,
               label="average: 90% interval")
-    ax.plot(worker["mean"], y, "o", color=COLOURS["corrected"], ms=5, label="average: mean")
+    ax.plot(worker["mean"], y, "o", color=colour, ms=5, label="average: mean")
     ax.set_yticks(y, worker["feature"])
     ax.grid(axis="y", visible=False)
     ax.set(xlabel="log-odds of signing per SD of the worker feature",
-           title="Worker coefficients across worksites")
+           title=f"Worker coefficients across worksites ({model_label(posterior.model)} model)")
     fig.legend(loc="outside lower center", ncols=3, fontsize=8)
     return fig
 
 
-def roc_curves(results) -> Figure:
-    """ROC curve of every model on the held-out workers of the study's split."""
+@styled
+def roc_curves(evaluation) -> Figure:
+    """ROC curve of each model on the held-out workers of the study's split."""
+    auc = evaluation.metrics.set_index("model")["auc"]
     fig, ax = new_figure(height=4.4)
-    ax.plot([0, 1], [0, 1], color=COLOURS["baseline"], lw=0.6)
-    auc = results.metrics.set_index("model")["auc"]
-    for model, curves in results.curves.items():
-        colour, style = MODEL_STYLES.get(model, (COLOURS["baseline"], "-."))
-        roc = curves["roc"]
-        ax.plot(roc["fpr"], roc["tpr"], color=colour, ls=style, lw=1.5,
-                label=f"{MODEL_NAMES.get(model, model)} (AUC {auc[model]:.3f})")
+    ax.plot([0, 1], [0, 1], color=COLOURS["reference"], lw=0.6)
+    for model in labels.CURVE_MODELS:
+        if model not in evaluation.curves:
+            continue
+        style, roc = model_style(model), evaluation.curves[model].roc
+        ax.plot(roc["fpr"], roc["tpr"], color=style.colour, ls=style.linestyle,
+                lw=2.2 if model is HEADLINE_MODEL else 1.2,
+                label=f"{style.label} (AUC {auc[model.value]:.3f})")
     ax.set(xlabel="false-positive rate (non-signers flagged)",
            ylabel="true-positive rate (signers flagged)", xlim=(0, 1), ylim=(0, 1.01),
            title="ROC curves, held-out workers")
     ax.set_aspect("equal")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=7.5)
     return fig
 
 
-CALIBRATION_MODELS = ("corrected", "extended", "published (study's prediction)",
-                      "published (as learned)", "pooled logistic")
+@styled
+def reliability(evaluation, models=(HEADLINE_MODEL, ModelId.POOLED_LOGISTIC)) -> Figure:
+    """Reliability diagram: observed signing rate against mean prediction, in equal-count bins.
 
-
-def calibration_plot(results) -> Figure:
-    """Observed signing rate against mean predicted probability, in decile bins."""
-    fig, ax = new_figure(height=4.4)
-    ax.plot([0, 1], [0, 1], color=COLOURS["baseline"], lw=0.6, label="perfect calibration")
-    for model in CALIBRATION_MODELS:
-        if model not in results.curves:
-            continue
-        colour, style = MODEL_STYLES[model]
-        table = results.curves[model]["calibration"]
-        ax.plot(table["predicted"], table["observed"], marker="o", ms=4, color=colour,
-                ls=style, lw=1.2, label=MODEL_NAMES.get(model, model))
-    ax.set(xlabel="mean predicted probability of signing (bins of equal size)",
-           ylabel="share who signed", xlim=(0, 1), ylim=(0, 1), title="Calibration")
-    ax.set_aspect("equal")
-    ax.legend(loc="upper left", fontsize=8)
+    The first model is drawn with the workers in each bin (lower panel).
+    """
+    fig, (top, bottom) = new_figure(2, 1, height=5.0, sharex=True,
+                                    gridspec_kw={"height_ratios": [3, 1]})
+    top.plot([0, 1], [0, 1], color=COLOURS["reference"], lw=0.6, label="perfect calibration")
+    for model in models:
+        style, table = model_style(model), evaluation.curves[model].calibration
+        top.plot(table["predicted"], table["observed"], marker="o", ms=4, color=style.colour,
+                 ls=style.linestyle, lw=1.6 if model is models[0] else 1.0, label=style.label)
+    first = evaluation.curves[models[0]].calibration
+    bottom.bar(first["predicted"], first["count"], width=0.015,
+               color=model_style(models[0]).colour)
+    top.set(ylabel="share who signed", xlim=(0, 1), ylim=(0, 1), title="Reliability diagram")
+    bottom.set(xlabel="mean predicted probability of signing (bins of equal size)",
+               ylabel="workers")
+    top.legend(loc="upper left", fontsize=8)
     return fig
 
 
-def ppc_worksites(results) -> Figure:
+@styled
+def ppc_worksites(ppc) -> Figure:
     """Per-worksite signing rate of held-out workers against its 90% predictive interval."""
-    ppc = results.ppc.sort_values("q50").reset_index(drop=True)
+    ppc = ppc.sort_values("q50").reset_index(drop=True)
     x = np.arange(len(ppc))
     inside = ppc["inside"].to_numpy(dtype=bool)
+    colour = model_style(HEADLINE_MODEL).colour
     fig, ax = new_figure(height=3.8)
-    ax.vlines(x, ppc["q5"], ppc["q95"], color=COLOURS["corrected"], alpha=0.35, lw=2.5,
+    ax.vlines(x, ppc["q5"], ppc["q95"], color=colour, alpha=0.35, lw=2.5,
               label="90% predictive interval")
-    ax.plot(x[inside], ppc.loc[inside, "observed"], "o", ms=3.5, color=COLOURS["corrected"],
+    ax.plot(x[inside], ppc.loc[inside, "observed"], "o", ms=3.5, color=colour,
             label="observed, inside")
-    ax.plot(x[~inside], ppc.loc[~inside, "observed"], "o", ms=4.5, color=COLOURS["published"],
+    ax.plot(x[~inside], ppc.loc[~inside, "observed"], "o", ms=4.5, color=COLOURS["outside"],
             label="observed, outside")
     ax.set(xlabel="worksites with held-out workers, ordered by predicted median rate",
            ylabel="signing rate of held-out workers",
@@ -388,38 +477,86 @@ def ppc_worksites(results) -> Figure:
     return fig
 
 
+@styled
+def heldout_worksites(evaluation) -> Figure:
+    """AUC and log loss at worksites left out of training: one dot per fold, bar at the mean."""
+    folds = evaluation.folds
+    models = labels.model_order(folds["model"].unique())
+    y = np.arange(len(models))[::-1]
+    fig, axes = new_figure(1, 2, height=0.35 * len(models) + 1.4, sharey=True)
+    for ax, metric, title in zip(axes, ("auc", "log_loss"), ("AUC (higher is better)",
+                                                             "log loss (lower is better)"),
+                                 strict=True):
+        for row, model in zip(y, models, strict=True):
+            values = folds.loc[folds["model"] == model.value, metric].to_numpy(dtype=float)
+            colour = model_style(model).colour
+            ax.plot(values, np.full(len(values), row), "o", color=colour, alpha=0.6, ms=4)
+            ax.plot([values.mean()] * 2, [row - 0.3, row + 0.3], color=colour, lw=2.2)
+        ax.set(title=title, xlabel=metric.replace("_", " ").replace("auc", "AUC"))
+        ax.grid(axis="y", visible=False)
+    axes[0].set_yticks(y, [model_label(m) for m in models], fontsize=8)
+    return fig
+
+
 # ----------------------------------------------------------- clustering chapter
 
 CLUSTER_COLOURS = ("#1b6ca8", "#e09f3e", "#4a9c5d", "#c2452d", "#7f7f7f")
-_RUN_TITLES = {"published": "Published coefficients", "corrected": "Corrected coefficients"}
 
 
-def clustering_logjoint(results) -> Figure:
-    """Log joint of every Gibbs chain: the study's settings and the chosen corrected run."""
-    clusters = results.clustering
-    burn_in = results.meta["config"]["clustering"]["burn_in"]
-    runs = (
-        ("published", clusters["study"]["samples"], "Published coefficients, study's settings"),
-        ("corrected", clusters["chosen"]["corrected"], "Corrected coefficients, chosen"),
-    )
-    fig, axes = new_figure(1, 2, height=3.4)
-    for ax, (run, samples, title) in zip(axes, runs, strict=True):
-        trace = np.asarray(samples.log_joint, dtype=float)
-        sweeps = np.arange(1, trace.shape[1] + 1)
-        for chain, values in enumerate(trace):
-            ax.plot(sweeps, values, lw=1.0, color=COLOURS[run],
-                    alpha=1.0 - 0.6 * chain / max(len(trace) - 1, 1),
-                    label=f"{len(trace)} chains" if chain == 0 else None)
-        ax.axvline(burn_in, color=COLOURS["baseline"], ls="--", lw=1, label="end of burn-in")
-        # Zoom on the kept draws; the first sweeps can be orders of magnitude lower.
-        kept = trace[:, burn_in:]
-        low, high = float(kept.min()), float(kept.max())
-        pad = max(high - low, 1e-6 * abs(high), 1.0)
-        ax.set_ylim(low - 2 * pad, high + pad)
-        ax.set(xlabel="Gibbs sweep", ylabel="log joint",
-               title=f"{title}\nσ = {samples.sigma:.3g}, K = {samples.K}")
+def _logjoint_panel(ax, samples, burn_in, colour, title):
+    trace = np.asarray(samples.log_joint, dtype=float)
+    sweeps = np.arange(1, trace.shape[1] + 1)
+    for chain, values in enumerate(trace):
+        ax.plot(sweeps, values, lw=1.0, color=colour,
+                alpha=1.0 - 0.6 * chain / max(len(trace) - 1, 1),
+                label=f"{len(trace)} chains" if chain == 0 else None)
+    ax.axvline(burn_in, color=COLOURS["reference"], ls="--", lw=1, label="end of burn-in")
+    kept = trace[:, burn_in:]  # zoom on the kept draws; the first sweeps can be far lower
+    low, high = float(kept.min()), float(kept.max())
+    pad = max(high - low, 1e-6 * abs(high), 1.0)
+    ax.set_ylim(low - 2 * pad, high + pad)
+    ax.set(xlabel="Gibbs sweep", ylabel="log joint",
+           title=f"{title}\nσ = {samples.sigma:.3g}, K = {samples.K}")
+    ax.title.set_fontsize(10)
+    ax.legend(loc="lower right", fontsize=8)
+
+
+@styled
+def clustering_logjoint(clustering, burn_in: int) -> Figure:
+    """Log joint of every Gibbs chain: the study's settings, and the run chosen for the headline."""
+    fig, (left, right) = new_figure(1, 2, height=3.4)
+    _logjoint_panel(left, clustering.study_samples, burn_in, model_style(ModelId.PUBLISHED).colour,
+                    "Published refit's coefficients, study's settings")
+    _logjoint_panel(right, clustering.runs["headline"].samples, burn_in,
+                    model_style(HEADLINE_MODEL).colour, "Headline model's coefficients, chosen")
+    return fig
+
+
+@styled
+def cluster_comparison(clustering) -> Figure:
+    """Paired held-out comparison of each K against one cluster, for both sets of vectors.
+
+    Each point is the difference in held-out log predictive density between the
+    best fit with K components and the best fit with one, with ±2 standard errors
+    of the paired difference; above zero favours K clusters.
+    """
+    runs = [key for key in labels.CLUSTERING_RUNS if key in clustering.runs]
+    fig, axes = new_figure(1, len(runs), height=3.3, squeeze=False)
+    for ax, key in zip(axes.flat, runs, strict=True):
+        run = clustering.runs[key]
+        table = run.comparison.sort_values("K")
+        colour = model_style(HEADLINE_MODEL if key == "headline" else ModelId.PUBLISHED).colour
+        ax.axhline(0, color=COLOURS["reference"], lw=0.9)
+        ax.errorbar(table["K"], table["diff_vs_one"], yerr=2 * table["diff_vs_one_se"].fillna(0),
+                    fmt="o", color=colour, capsize=4, lw=1.5)
+        chosen = table[table["K"] == run.K]
+        ax.plot(chosen["K"], chosen["diff_vs_one"], "o", ms=14, mfc="none", mec="black",
+                label=f"fitted: K = {run.K} ({run.verdict})")
+        ax.set_xticks(table["K"])
+        ax.set(xlabel="number of clusters K", ylabel="held-out lpd minus K = 1",
+               title=labels.CLUSTERING_RUNS[key])
         ax.title.set_fontsize(10)
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(fontsize=8, loc="best")
     return fig
 
 
@@ -437,22 +574,21 @@ def _symlog_ticks(values, linthresh: float, most: int = 4) -> list[float]:
     return sorted(ticks)
 
 
-def clustering_selection(results) -> Figure:
-    """Held-out log predictive density against σ, one line per K, for both coefficient sets."""
-    clusters = results.clustering
-    study_sigma = results.meta["config"]["clustering"]["sigma"]
-    fig, axes = new_figure(1, 2, height=3.8)
-    for ax, run in zip(axes, ("published", "corrected"), strict=True):
-        table = clusters["tables"][run]
-        chosen = clusters["selection"][run]
-        Ks = sorted(table["K"].unique())
-        for i, K in enumerate(Ks):
+@styled
+def clustering_selection(clustering, study_sigma: float) -> Figure:
+    """Held-out log predictive density against σ, one line per K, for both sets of vectors."""
+    runs = [key for key in labels.CLUSTERING_RUNS if key in clustering.runs]
+    fig, axes = new_figure(1, len(runs), height=3.8, squeeze=False)
+    for ax, key in zip(axes.flat, runs, strict=True):
+        run = clustering.runs[key]
+        table = run.selection
+        for i, K in enumerate(sorted(table["K"].unique())):
             rows = table[table["K"] == K].sort_values("sigma")
             ax.plot(rows["sigma"], rows["heldout_lpd"], marker="o", ms=3.5, lw=1.2,
                     color=CLUSTER_COLOURS[i % len(CLUSTER_COLOURS)], label=f"K = {K}")
-        ax.axvline(study_sigma, color=COLOURS["baseline"], ls="--", lw=1, label="study's σ")
-        ax.scatter([chosen["sigma"]], [chosen["heldout_lpd"]], s=160, facecolor="none",
-                   edgecolor="black", lw=1.5, zorder=4, label="chosen")
+        ax.axvline(study_sigma, color=COLOURS["reference"], ls="--", lw=1, label="study's σ")
+        ax.scatter([run.sigma], [run.heldout_lpd], s=160, facecolor="none", edgecolor="black",
+                   lw=1.5, zorder=4, label="fitted")
         ax.set_xscale("log")
         # The density spans many orders of magnitude: linear near zero, logarithmic beyond.
         ax.set_yscale("symlog", linthresh=10.0)
@@ -461,17 +597,15 @@ def clustering_selection(results) -> Figure:
         top = 4.0 * high + 10.0 if high > 0 else high / 4.0 + 10.0
         ax.set_ylim(2.0 * low - 10.0 if low < 0 else low - 10.0, top)
         ax.set(xlabel="component scale σ (log scale)",
-               ylabel="held-out log predictive density", title=_RUN_TITLES[run])
+               ylabel="held-out log predictive density", title=labels.CLUSTERING_RUNS[key])
+        ax.title.set_fontsize(10)
         ax.legend(fontsize=8, loc="lower right")
     return fig
 
 
-def cluster_means(results) -> Figure:
-    """Posterior mean of each cluster's seven coefficients, with 90% intervals."""
-    frame = results.clustering["cluster_means"]
+def _draw_cluster_means(ax, frame: pd.DataFrame) -> None:
     features = list(dict.fromkeys(frame["feature"]))
     clusters = sorted(frame["cluster"].unique())
-    fig, ax = new_figure(height=0.42 * len(features) + 1.3)
     positions = np.arange(len(features))[::-1].astype(float)
     offsets = np.linspace(-0.18, 0.18, len(clusters)) if len(clusters) > 1 else [0.0]
     for k, offset in zip(clusters, offsets, strict=True):
@@ -479,61 +613,118 @@ def cluster_means(results) -> Figure:
         colour = CLUSTER_COLOURS[int(k) % len(CLUSTER_COLOURS)]
         ax.hlines(positions + offset, rows["lower"], rows["upper"], color=colour, lw=2)
         ax.plot(rows["mean"], positions + offset, "o", color=colour, label=f"cluster {k + 1}")
-    ax.axvline(0, color=COLOURS["baseline"], lw=1)
-    ax.set_yticks(positions, features)
+    ax.axvline(0, color=COLOURS["reference"], lw=1)
+    ax.set_yticks(positions, features, fontsize=8)
     ax.grid(axis="y", visible=False)
-    ax.set_xlabel("cluster mean of the worksite's coefficient (log-odds per SD)")
+    ax.set_xlabel("cluster mean of the slope (log-odds per SD)")
     if len(clusters) > 1:
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(clusters))
-    return fig
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(clusters),
+                  fontsize=8)
 
 
-def coassignment_heatmap(results) -> Figure:
-    """Posterior probability that two worksites share a cluster, over the regression's draws."""
-    clusters = results.clustering
-    matrix = np.asarray(clusters["over_draws"].coassignment, dtype=float)
-    modal = np.asarray(clusters["modal"])
-    certainty = np.asarray(clusters["assignment_probabilities"]).max(axis=1)
+def _draw_coassignment(fig, ax, clustering) -> None:
+    matrix = np.asarray(clustering.coassignment, dtype=float)
+    probabilities = np.asarray(clustering.assignment_probabilities, dtype=float)
+    modal, certainty = probabilities.argmax(axis=1), probabilities.max(axis=1)
     order = np.lexsort((-certainty, modal))
-    fig, ax = new_figure(height=4.2)
     image = ax.imshow(matrix[np.ix_(order, order)], cmap="Blues", vmin=0, vmax=1,
                       interpolation="nearest")
     for edge in np.flatnonzero(np.diff(modal[order])) + 0.5:
         ax.axhline(edge, color=COLOURS["accent"], lw=1.2)
         ax.axvline(edge, color=COLOURS["accent"], lw=1.2)
-    if len(np.unique(modal)) == 1 and np.allclose(matrix, 1.0):
-        ax.text(0.5, 0.5, "one cluster: every pair\nshares it in every draw",
-                transform=ax.transAxes, ha="center", va="center", color="white", fontsize=11)
     ax.set(xlabel="worksite, ordered by most probable cluster", ylabel="worksite, same order",
            xticks=[], yticks=[])
     ax.grid(False)
     fig.colorbar(image, ax=ax, shrink=0.85, label="probability of sharing a cluster")
+
+
+@styled
+def cluster_means(clustering) -> Figure:
+    """Posterior mean of each cluster's worker slopes, with 90% intervals."""
+    features = clustering.cluster_means["feature"].nunique()
+    fig, ax = new_figure(height=0.42 * features + 1.3)
+    _draw_cluster_means(ax, clustering.cluster_means)
     return fig
 
 
-def size_association(results) -> Figure:
-    """Posteriors of the correlation between a worksite coefficient and log(workers discovered)."""
-    association = results.clustering["association"]
-    panels = (("notes", "No. Notes coefficient"),
-              ("early_contact", "Early contact: first vs last quartile"))
-    draws = {key: np.asarray(association[key], dtype=float) for key, _ in panels}
-    draws = {key: values[np.isfinite(values)] for key, values in draws.items()}
-    bound = min(1.0, 1.1 * max(np.abs(values).max() for values in draws.values()))
-    bound = max(bound, 0.1)
-    fig, axes = new_figure(1, 2, height=3.2, sharey=True)
-    for ax, (key, title) in zip(axes, panels, strict=True):
-        values = draws[key]
-        ax.hist(values, bins=np.linspace(-bound, bound, 41), color=COLOURS["corrected"],
-                alpha=0.85)
-        q5, q95 = np.quantile(values, [0.05, 0.95])
-        ax.axvspan(q5, q95, color=COLOURS["accent"], alpha=0.25, lw=0, zorder=0,
-                   label="90% interval")
-        ax.axvline(0, color=COLOURS["published"], lw=1.5, label="no association")
-        ax.set(xlim=(-bound, bound), xlabel="correlation with log(workers discovered)",
-               title=title)
-        ax.legend(fontsize=8, loc="upper left")
-    axes[0].set_ylabel("posterior draws")
+@styled
+def coassignment_heatmap(clustering) -> Figure:
+    """Posterior probability that two worksites share a cluster, ordered by modal cluster."""
+    fig, ax = new_figure(height=4.2)
+    _draw_coassignment(fig, ax, clustering)
+    return fig
+
+
+def clusters(clustering) -> Figure:
+    """What the held-out worksites say about clusters of the headline model's slopes.
+
+    With K ≥ 2 fitted: cluster means (left) and co-assignment probabilities (right).
+    With K = 1 those would show nothing but the population, so the figure is the paired
+    comparison of each K against one cluster (:func:`cluster_comparison`).
+    """
+    if clustering.runs["headline"].K < 2:
+        return cluster_comparison(clustering)
+    return _cluster_pair(clustering)
+
+
+@styled
+def _cluster_pair(clustering) -> Figure:
+    fig, (left, right) = new_figure(1, 2, height=4.0, gridspec_kw={"width_ratios": [1.1, 1]})
+    _draw_cluster_means(left, clustering.cluster_means)
+    _draw_coassignment(fig, right, clustering)
+    return fig
+
+
+def _claim_rows(claims, starts_with: str) -> pd.DataFrame:
+    rows = claims.by_model[claims.by_model["claim"].str.startswith(starts_with)]
+    return rows.set_index("model")
+
+
+#: The two claims about larger worksites: how their rows start, and a panel title.
+SIZE_CLAIMS = (("At larger worksites, organizer notes", "Organizer notes"),
+               ("At larger worksites, early contact", "Early contact"))
+
+
+@styled
+def size_association(claims) -> Figure:
+    """The correlation of a worksite's coefficient with its size, under each NUTS model."""
+    models = labels.model_order(m for m in NUTS_MODELS if m.value in set(claims.by_model["model"]))
+    y = np.arange(len(models))[::-1]
+    fig, axes = new_figure(1, len(SIZE_CLAIMS), height=2.6, sharey=True, sharex=True)
+    for ax, (start, title) in zip(axes, SIZE_CLAIMS, strict=True):
+        rows = _claim_rows(claims, start)
+        ax.axvline(0, color=COLOURS["outside"], lw=1.2)
+        for row, model in zip(y, models, strict=True):
+            style = model_style(model)
+            _interval_rows(ax, [row], rows.loc[[model.value]], style.colour, None,
+                           filled=model is HEADLINE_MODEL)
+        ax.set(title=title, xlabel="correlation with log(workers discovered)", xlim=(-1, 1))
+        ax.grid(axis="y", visible=False)
+    axes[0].set_yticks(y, [model_label(m) for m in models])
     return fig
 
 
 # ---------------------------------------------------------- conclusions chapter
+
+
+@styled
+def variance_decomposition(variance) -> Figure:
+    """Spread over workers of each part of the logit, under each NUTS model."""
+    terms = [t for t in labels.VARIANCE_TERMS if t != "features: worksite minus worker"]
+    models = labels.model_order(variance["model"].unique())
+    y = np.arange(len(terms))[::-1].astype(float)
+    offsets = np.linspace(0.2, -0.2, len(models)) if len(models) > 1 else [0.0]
+    fig, ax = new_figure(height=2.9)
+    for model, offset in zip(models, offsets, strict=True):
+        style = model_style(model)
+        frame = variance[variance["model"] == model.value].set_index("term")
+        kept = [t for t in terms if t in frame.index]
+        rows = y[[terms.index(t) for t in kept]] + offset
+        _interval_rows(ax, rows, frame.loc[kept], style.colour, style.label,
+                       filled=model is HEADLINE_MODEL)
+    ax.set_yticks(y, [labels.VARIANCE_TERMS[t] for t in terms])
+    ax.grid(axis="y", visible=False)
+    ax.set(xlabel="sd over training workers of the term (logit scale; mean, 90% interval)",
+           xlim=(0, None))
+    fig.legend(loc="outside lower center", ncols=len(models), fontsize=8)
+    return fig

@@ -1,10 +1,12 @@
-"""great-tables tables for the book, built from :class:`~organizing.results.Results`.
+"""great-tables tables for the book, built from typed results (``Results`` or one section).
 
-Every function returns a ``GT`` in one house style (:func:`house_style`),
-never fits or reads a data file, and never shows a worker-level row. Captions
-live in the chapters' ``tbl-cap`` cell options, not in the table header.
-Credible intervals are merged into one "5% – 95%" column; log-odds are
-coloured on a symmetric domain so that zero is white.
+Every function returns a ``GT`` in one house style (:func:`house_style`), never
+fits or reads a data file, and never shows a worker-level row. Captions live in
+the chapters' ``tbl-cap`` cell options, not in the table header. Credible
+intervals are merged into one "5% to 95%" column with the separator the prose
+uses; decimals come from :mod:`organizing.report.formatting`, so a number in a
+sentence reads as it does in the table. Model names come from
+:mod:`organizing.report.labels`.
 """
 
 from __future__ import annotations
@@ -14,36 +16,53 @@ import pandas as pd
 from great_tables import GT, loc, style
 
 from organizing.data import SITE_DESCRIPTORS, SITE_FEATURES, WORKER_FEATURES, schemas
+from organizing.models import HEADLINE_MODEL, NUTS_MODELS, ModelId
+from organizing.report import labels
+from organizing.report.formatting import (
+    COEFFICIENT_DECIMALS,
+    ELPD_DECIMALS,
+    INTERVAL_SEPARATOR,
+    METRIC_DECIMALS,
+    RHAT_DECIMALS,
+)
 
 SOURCE = "Source: OUR Walmart campaign data (2010-2015), computed by the organizing package."
 DIVERGING = ["#2166ac", "#f7f7f7", "#b2182b"]
 
 
 def house_style(table: GT) -> GT:
-    """The book's one table style: compact, striped, light rules."""
+    """The book's one table style: compact, striped, light rules, a source note."""
     return (
         table.opt_row_striping()
         .opt_vertical_padding(scale=0.6)
-        .tab_options(
-            table_font_size="13px",
-            column_labels_font_weight="bold",
-            table_width="100%",
-        )
+        .tab_options(table_font_size="13px", column_labels_font_weight="bold",
+                     table_width="100%")
+        .sub_missing(missing_text="")
         .tab_source_note(SOURCE)
     )
 
 
-def interval(table: GT, low: str, high: str, decimals: int = 2) -> GT:
+def interval(table: GT, low: str, high: str, decimals: int = COEFFICIENT_DECIMALS) -> GT:
     """Format and merge a 5%/95% pair into one column."""
     return table.fmt_number(columns=[low, high], decimals=decimals).cols_merge_range(
-        col_begin=low, col_end=high, sep=" – "
-    )
+        col_begin=low, col_end=high, sep=INTERVAL_SEPARATOR)
 
 
-def log_odds_colour(table: GT, columns: list[str], values: pd.Series | np.ndarray) -> GT:
-    """Colour log-odds columns on a domain symmetric around zero."""
-    bound = float(np.nanmax(np.abs(values))) or 1.0
-    return table.data_color(columns=columns, palette=DIVERGING, domain=[-bound, bound])
+def log_odds_colour(table: GT, columns: list[str], values, rows=None) -> GT:
+    """Colour log-odds columns on a domain symmetric around zero (white at zero)."""
+    values = np.asarray(values, dtype=float)
+    bound = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    return table.data_color(columns=columns, rows=rows, palette=DIVERGING,
+                            domain=[-(bound or 1.0), bound or 1.0], na_color="#ffffff")
+
+
+def _verdict_fills(table: GT, frame: pd.DataFrame, column: str) -> GT:
+    for verdict, (_, colour) in labels.VERDICTS.items():
+        rows = frame.index[frame[column] == verdict].tolist()
+        if rows:
+            table = table.tab_style(style=style.fill(color=colour),
+                                    locations=loc.body(columns=column, rows=rows))
+    return table
 
 
 # ---------------------------------------------------------------- data chapter
@@ -97,17 +116,13 @@ def column_table() -> GT:
                 if name in group:
                     generic = f"{group[0][:-2]}k)"
             rows.append({
-                "file": schema.name,
-                "column": name,
-                "role": _role(name),
-                "type": str(column.dtype),
-                "rules": _rules(column),
-                "meaning": schemas.COLUMN_MEANINGS.get(generic, schemas.COLUMN_MEANINGS.get(
-                    name, "")),
+                "file": schema.name, "column": name, "role": _role(name),
+                "type": str(column.dtype), "rules": _rules(column),
+                "meaning": schemas.COLUMN_MEANINGS.get(generic,
+                                                       schemas.COLUMN_MEANINGS.get(name, "")),
             })
-    frame = pd.DataFrame(rows)
     return (
-        GT(frame, groupname_col="file")
+        GT(pd.DataFrame(rows), groupname_col="file")
         .cols_label(column="Column", role="Role", type="Type", rules="Checked rules",
                     meaning="Meaning")
         .pipe(house_style)
@@ -116,31 +131,32 @@ def column_table() -> GT:
 
 def data_overview(results) -> GT:
     """Counts and rates that describe the campaign data."""
-    data = results.data
-    sites = data["sites"]
+    from organizing.report.formatting import count, share
+
+    data, sites = results.data, results.data.sites
+    workers, rates = sites["workers in file"], sites["signing rate"]
     rows = [
-        ("Workers", f"{data['n_workers']:,}"),
-        ("Worksites", f"{data['n_sites']:,}"),
-        ("Workers who signed", f"{data['n_signed']:,} ({data['signing_rate']:.1%})"),
+        ("Workers", count(data.n_workers)),
+        ("Worksites", count(data.n_sites)),
+        ("Workers who signed", f"{count(data.n_signed)} ({share(data.signing_rate)})"),
         ("Workers per worksite (median, range)",
-         f"{sites['workers in file'].median():,.0f} ({sites['workers in file'].min():,} – "
-         f"{sites['workers in file'].max():,})"),
+         f"{count(workers.median())} ({count(workers.min())}{INTERVAL_SEPARATOR}"
+         f"{count(workers.max())})"),
         ("Worksite signing rate (median, range)",
-         f"{sites['signing rate'].median():.1%} ({sites['signing rate'].min():.1%} – "
-         f"{sites['signing rate'].max():.1%})"),
-        ("Workers of unknown gender (Is Male = 0.5)", f"{data['unknown_gender']:,}"),
+         f"{share(rates.median())} ({share(rates.min())}{INTERVAL_SEPARATOR}"
+         f"{share(rates.max())})"),
+        ("Workers of unknown gender (Is Male = 0.5)", count(data.unknown_gender)),
         ("Training / held-out workers (study's split)",
-         f"{results.meta['n_train']:,} / {results.meta['n_test']:,}"),
+         f"{count(results.meta.n_train)} / {count(results.meta.n_test)}"),
     ]
     frame = pd.DataFrame(rows, columns=["quantity", "value"])
     return GT(frame).cols_label(quantity="", value="").pipe(house_style)
 
 
-def feature_summary(results) -> GT:
+def feature_summary(data) -> GT:
     """Mean, sd and range of every regression feature before standardizing."""
-    frame = results.data["feature_summary"]
     return (
-        GT(frame, groupname_col="level")
+        GT(data.feature_summary, groupname_col="level")
         .cols_label(feature="Feature", mean="Mean", sd="SD", min="Min", median="Median",
                     max="Max")
         .fmt_number(columns=["mean", "sd", "min", "median", "max"], n_sigfig=3)
@@ -151,56 +167,136 @@ def feature_summary(results) -> GT:
 # -------------------------------------------------------------- methods chapter
 
 
-METHODS_GUIDE_NAMES = {"normal": "mean-field (AutoNormal)",
-               "lowrank": "low-rank (AutoLowRankMultivariateNormal)"}
-METHODS_MODEL_NAMES = {"corrected": "corrected", "extended": "extended",
-               "published": "published specification"}
-#: The published table's names of the scale parameters, and the model's.
-METHODS_PUBLISHED_SCALES = {"beta_individual_scale": "beta_worker_scale",
-                    "beta_group_scale": "beta_worksite_scale", "alpha_mean": "alpha_mean"}
-METHODS_SHARED_LABELS = {
-    "beta_individual_scale": "τ_b, scale of the worker coefficients",
-    "beta_group_scale": "τ_β, scale of β and α",
-    "alpha_mean": "α, intercept",
-}
-
-
-def model_features(results) -> GT:
-    """The regression's features, the coefficients they get, and the extended model's drops."""
+def model_features(data) -> GT:
+    """The features, the coefficients they get, and the reference levels each model drops."""
     from organizing.data import ONE_HOT_GROUPS
 
-    references = {levels[0]: group for group, levels in ONE_HOT_GROUPS.items()}
     groups = {feature: group for group, levels in ONE_HOT_GROUPS.items() for feature in levels}
+    reduced = set(data.reduced_worker_features) | set(data.reduced_site_features)
     rows = []
     for level, features in (
-        ("Worker features z_i (coefficients b_s, one set per worksite)",
-         results.data["worker_features"]),
-        ("Worksite features x_s (coefficients β, shared by all worksites)",
-         results.data["site_features"]),
+        ("Worker features z_i (slopes b_s, one set per worksite)", data.worker_features),
+        ("Worksite features x_s (coefficients β, shared by all worksites)", data.site_features),
     ):
         for feature in features:
             rows.append({
-                "level": level,
-                "feature": feature,
-                "group": groups.get(feature, ""),
-                "extended": "dropped (reference level)" if feature in references else "kept",
+                "level": level, "feature": feature, "group": groups.get(feature, ""),
+                "headline": "kept" if feature in reduced else "reference level (dropped)",
+                "corrected": "kept",
             })
     return (
         GT(pd.DataFrame(rows), groupname_col="level")
-        .cols_label(feature="Feature", group="One-hot group", extended="Extended model")
+        .cols_label(feature="Feature", group="One-hot group",
+                    headline="Headline and extended models", corrected="Corrected model")
+        .pipe(house_style)
+    )
+
+
+#: Why each prior of the headline model is what it is (its constants: ``HEADLINE_PRIORS``).
+#: The placeholders are filled from the constants by :func:`prior_values`.
+PRIOR_REASONS = {
+    "alpha": ("α", "Normal({alpha_loc:g}, {alpha_scale:g})",
+              "the log-odds of signing for an average worker at an average worksite; 95% of "
+              "the prior lies between signing rates of {alpha_low:.0%} and {alpha_high:.0%}"),
+    "beta_group_scale": ("τ_β", "HalfNormal({group_scale:g})",
+                         "many correlated worksite features on few worksites: 95% of the prior "
+                         "keeps their typical size below {group_q95:.2g} log-odds per sd"),
+    "site_scale": ("σ_u", "HalfNormal({site_scale:g})",
+                   "worksites may differ beyond their features; 95% of the prior keeps the sd "
+                   "of their log-odds below {site_q95:.2g}: a worksite one sd above the average "
+                   "has at most about {site_ratio:.0f} times its odds of signing"),
+    "beta_individual_mean": ("μ_b,p", "Normal(0, {mean_scale:g})",
+                             "weakly informative for a coefficient of a standardized feature "
+                             "(Gelman et al. 2008): 95% within ±{mean_q95:.2g} log-odds per sd"),
+    "beta_individual_scale": ("τ_b,p", "HalfNormal({individual_scale:g})",
+                              "how much a worker slope varies between worksites, per feature; "
+                              "95% of the prior below {individual_q95:.2g}"),
+}
+#: The 97.5% quantile of a standard normal: 95% of a normal prior lies within this many sd,
+#: and 95% of a half-normal one below it.
+Z95 = 1.959964
+
+
+def prior_values(priors) -> dict[str, float]:
+    """The prior constants, and what they imply, for the placeholders of PRIOR_REASONS."""
+    values = dict(vars(priors))
+
+    def expit(x):
+        return 1.0 / (1.0 + np.exp(-x))
+
+    values["alpha_low"] = expit(priors.alpha_loc - Z95 * priors.alpha_scale)
+    values["alpha_high"] = expit(priors.alpha_loc + Z95 * priors.alpha_scale)
+    for name, scale in (("group", priors.group_scale), ("site", priors.site_scale),
+                        ("mean", priors.mean_scale), ("individual", priors.individual_scale)):
+        values[f"{name}_q95"] = Z95 * scale
+    values["site_ratio"] = float(np.exp(values["site_q95"]))
+    return values
+
+
+def headline_priors(priors=None) -> GT:
+    """The headline model's priors, their constants and the reason for each.
+
+    ``priors`` is a :class:`~organizing.models.pyro_models.HeadlinePriors`; by default the
+    package's ``HEADLINE_PRIORS``.
+    """
+    if priors is None:
+        from organizing.models.pyro_models import HEADLINE_PRIORS as priors
+    values = prior_values(priors)
+    rows = [{"symbol": symbol, "prior": prior.format(**values),
+             "reason": reason.format(**values), "parameter": labels.parameter_label(site)}
+            for site, (symbol, prior, reason) in PRIOR_REASONS.items()]
+    return (
+        GT(pd.DataFrame(rows)[["symbol", "parameter", "prior", "reason"]])
+        .cols_label(symbol="", parameter="Parameter", prior="Prior", reason="Why")
+        .pipe(house_style)
+    )
+
+
+#: The two sets of priors of the prior predictive check, as the results name them.
+PRIOR_SETS = {"corrected": "study's priors (corrected model)",
+              "headline": "headline model's priors"}
+
+
+def prior_predictive(prior) -> GT:
+    """Signing rates implied by each set of priors: median and 90% range over prior draws."""
+    rows = []
+    for key, label in PRIOR_SETS.items():
+        draws = prior.table[prior.table["model"] == key]
+        if draws.empty:
+            continue
+        rate, extreme = draws["overall_rate"], draws["share_extreme"]
+        rows.append({
+            "priors": label,
+            "rate": rate.median(), "rate_q5": rate.quantile(0.05), "rate_q95": rate.quantile(0.95),
+            "extreme": extreme.median(), "extreme_q5": extreme.quantile(0.05),
+            "extreme_q95": extreme.quantile(0.95),
+            "mostly": float((extreme > 0.5).mean()),
+        })
+    percent = ["rate", "rate_q5", "rate_q95", "extreme", "extreme_q5", "extreme_q95", "mostly"]
+    return (
+        GT(pd.DataFrame(rows), rowname_col="priors")
+        .tab_spanner("Overall signing rate", columns=["rate", "rate_q5", "rate_q95"])
+        .tab_spanner("Workers with p < 1% or > 99%",
+                     columns=["extreme", "extreme_q5", "extreme_q95"])
+        .cols_label(rate="Median", rate_q5="90% of draws", extreme="Median",
+                    extreme_q5="90% of draws", mostly="Draws with most workers extreme")
+        .fmt_percent(columns=percent, decimals=0)
+        .cols_merge_range(col_begin="rate_q5", col_end="rate_q95", sep=INTERVAL_SEPARATOR)
+        .cols_merge_range(col_begin="extreme_q5", col_end="extreme_q95", sep=INTERVAL_SEPARATOR)
         .pipe(house_style)
     )
 
 
 def svi_fits(results) -> GT:
     """Every SVI fit on the study's split: its guide, steps, stopping reason and final loss."""
-    window = results.meta["config"]["svi"]["window"]
+    window = results.meta.config["svi"]["window"]
     rows = []
-    for fit in results.fits.values():
+    for model in labels.model_order(results.svi):
+        fit = results.svi[model]
         losses = np.asarray(fit.losses, dtype=float)
         rows.append({
-            "model": METHODS_MODEL_NAMES.get(fit.model_name, fit.model_name),
-            "guide": METHODS_GUIDE_NAMES.get(fit.guide_kind, fit.guide_kind),
+            "model": labels.model_label(model),
+            "guide": labels.GUIDES.get(fit.guide_kind, fit.guide_kind),
             "steps": fit.steps,
             "stopped": "convergence rule" if fit.converged else "step limit",
             "ms": 1000 * fit.seconds / fit.steps,
@@ -216,6 +312,57 @@ def svi_fits(results) -> GT:
     )
 
 
+def nuts_diagnostics(posteriors) -> GT:
+    """ArviZ diagnostics and PSIS-LOO Pareto k counts of every NUTS posterior, with flags."""
+    rows = []
+    for model in labels.model_order(NUTS_MODELS):
+        posterior = posteriors[model]
+        d, loo_ = posterior.diagnostics, posterior.loo
+        rows.append({
+            "model": labels.model_label(model),
+            "draws": f"{d.chains} × {d.draws:,}",
+            "r_hat": d.max_r_hat, "ess_bulk": d.min_ess_bulk, "ess_tail": d.min_ess_tail,
+            "divergences": d.divergences, "bfmi": d.min_bfmi,
+            "k_bad": loo_.k_bad, "k_very_bad": loo_.k_very_bad,
+            "seconds": posterior.seconds,
+            "flags": "; ".join(d.flags) if d.flags else "none",
+        })
+    frame = pd.DataFrame(rows)
+    table = (
+        GT(frame, rowname_col="model")
+        .tab_spanner("Convergence", columns=["r_hat", "ess_bulk", "ess_tail", "divergences",
+                                             "bfmi"])
+        .tab_spanner("Pareto k", columns=["k_bad", "k_very_bad"])
+        .cols_label(draws="Chains × draws", r_hat="Max R̂", ess_bulk="Min bulk ESS",
+                    ess_tail="Min tail ESS", divergences="Divergences", bfmi="Min E-BFMI",
+                    k_bad="0.7 to 1", k_very_bad="> 1", seconds="Seconds", flags="Flags")
+        .fmt_number(columns="r_hat", decimals=RHAT_DECIMALS)
+        .fmt_integer(columns=["ess_bulk", "ess_tail", "divergences", "k_bad", "k_very_bad"])
+        .fmt_number(columns="bfmi", decimals=2)
+        .fmt_number(columns="seconds", decimals=0)
+    )
+    flagged = frame.index[frame["flags"] != "none"].tolist()
+    if flagged:
+        table = table.tab_style(style=style.fill(color=labels.VERDICTS["contradicted"][1]),
+                                locations=loc.body(columns="flags", rows=flagged))
+    return table.pipe(house_style)
+
+
+def sbc_coverage(calibration) -> GT:
+    """Simulation-based calibration: how often the true value falls in the 50% and 90% intervals."""
+    frame = calibration.coverage.copy()
+    frame["parameter"] = frame["parameter"].map(labels.parameter_label)
+    return (
+        GT(frame[["parameter", "coverage_50", "coverage_90", "replications"]],
+           rowname_col="parameter")
+        .cols_label(coverage_50="In the 50% interval", coverage_90="In the 90% interval",
+                    replications="Simulated campaigns")
+        .fmt_percent(columns=["coverage_50", "coverage_90"], decimals=0)
+        .fmt_integer(columns="replications")
+        .pipe(house_style)
+    )
+
+
 def _published_shared() -> pd.Series:
     from organizing.data import published_reference
 
@@ -223,140 +370,126 @@ def _published_shared() -> pd.Series:
     return shared.set_index("parameter")["published_value"]
 
 
-def published_one_draw(results) -> GT:
-    """The published worksite coefficients beside one guide draw and the posterior summary."""
-    published = _published_shared()
-    coefficients = results.coefficients["published"]["worksite"].set_index("feature")
-    frame = results.published_one_draw.copy()
-    frame.insert(1, "published", frame["feature"].map(published))
-    frame["sd"] = frame["feature"].map(coefficients["sd"])
-    values = frame[["published", "one draw", "posterior mean"]].to_numpy()
+def published_one_draw(audit) -> GT:
+    """The published worksite coefficients beside one guide draw and the refit's posterior mean."""
+    frame = audit.one_draw.copy()
+    frame.insert(1, "published", frame["feature"].map(_published_shared()))
+    columns = ["published", "one draw", "posterior mean"]
     return (
         GT(frame)
         .cols_label(feature="Worksite feature", published="Published",
-                    **{"one draw": "One guide draw", "posterior mean": "Posterior mean"},
-                    sd="Posterior sd")
+                    **{"one draw": "One guide draw", "posterior mean": "Posterior mean"})
         .tab_spanner("Refit of the published specification",
-                     columns=["one draw", "posterior mean", "sd"])
-        .fmt_number(columns=["published", "one draw", "posterior mean", "sd"], decimals=2)
-        .pipe(log_odds_colour, ["published", "one draw", "posterior mean"], values)
+                     columns=["one draw", "posterior mean"])
+        .fmt_number(columns=columns, decimals=COEFFICIENT_DECIMALS)
+        .pipe(log_odds_colour, columns, frame[columns].to_numpy())
         .pipe(house_style)
     )
 
 
+#: The models whose worksite coefficients the replication table sets beside the published ones.
+REPLICATION_MODELS = (ModelId.CORRECTED, HEADLINE_MODEL)
+
+
 def replication(results) -> GT:
-    """Published values, the refit of the published specification and the corrected model."""
+    """Published worksite coefficients, the refit's, and the corrected and headline models'."""
     published = _published_shared()
-    refit = results.coefficients["published"]["worksite"].set_index("feature")
-    corrected = results.coefficients["corrected"]["worksite"].set_index("feature")
-    shared_rows = list(METHODS_SHARED_LABELS)
+    refit = results.audit.one_draw.set_index("feature")["posterior mean"]
+    frame = pd.DataFrame({"feature": list(results.data.site_features)})
+    frame["published"] = frame["feature"].map(published)
+    frame["refit"] = frame["feature"].map(refit)
+    columns = ["published", "refit"]
+    for model in REPLICATION_MODELS:
+        coefficients = results.posteriors[model].coefficients.worksite.set_index("feature")
+        for stat in ("mean", "q5", "q95"):
+            frame[f"{model.value}_{stat}"] = frame["feature"].map(coefficients[stat])
+        columns.append(f"{model.value}_mean")
+    table = (
+        GT(frame)
+        .cols_label(feature="Worksite feature", published="Published", refit="Refit, mean")
+        .fmt_number(columns=columns, decimals=COEFFICIENT_DECIMALS)
+    )
+    for model in REPLICATION_MODELS:
+        name = model.value
+        table = (
+            table.tab_spanner(f"{labels.model_label(model).capitalize()} model (NUTS)",
+                              columns=[f"{name}_mean", f"{name}_q5", f"{name}_q95"])
+            .cols_label(**{f"{name}_mean": "Mean", f"{name}_q5": "90% interval"})
+            .pipe(interval, f"{name}_q5", f"{name}_q95")
+        )
+    return table.pipe(log_odds_colour, columns, frame[columns].to_numpy()).pipe(house_style)
+
+
+#: Scalar parameters of the corrected model compared across approximations.
+SCALE_PARAMETERS = ("beta_individual_scale", "beta_group_scale", "alpha_mean")
+
+
+def approximations(posteriors) -> GT:
+    """τ_b, τ_β and α of the corrected model: NUTS, mean-field SVI and low-rank SVI."""
+    from organizing.report.figures import APPROXIMATIONS
+
     rows = []
-    for key in shared_rows + list(results.data["site_features"]):
-        rows.append({
-            "group": "Scales and intercept" if key in METHODS_SHARED_LABELS
-            else "Worksite coefficients β",
-            "parameter": METHODS_SHARED_LABELS.get(key, key),
-            "published": published.get(METHODS_PUBLISHED_SCALES.get(key, key), np.nan),
-            "refit": refit.loc[key, "mean"], "refit_q5": refit.loc[key, "q5"],
-            "refit_q95": refit.loc[key, "q95"],
-            "corrected": corrected.loc[key, "mean"], "corrected_q5": corrected.loc[key, "q5"],
-            "corrected_q95": corrected.loc[key, "q95"],
-        })
-    frame = pd.DataFrame(rows)
-    scales = [0, 1]
-    coefficient_rows = list(range(len(shared_rows), len(frame)))
-    means = ["published", "refit", "corrected"]
-    bound = frame.loc[coefficient_rows, means].to_numpy()
+    for parameter in SCALE_PARAMETERS:
+        for model in APPROXIMATIONS:
+            posterior = posteriors[model]
+            scalars = posterior.coefficients.scalars.set_index("parameter")
+            rows.append({"parameter": labels.parameter_label(parameter),
+                         "method": posterior.method,
+                         **scalars.loc[parameter, ["mean", "sd", "q5", "q95"]].to_dict()})
     return (
-        GT(frame, groupname_col="group")
-        .cols_label(parameter="Parameter", published="Published", refit="Mean",
-                    refit_q5="5% – 95%", corrected="Mean", corrected_q5="5% – 95%")
-        .tab_spanner("Refit of the published specification",
-                     columns=["refit", "refit_q5", "refit_q95"])
-        .tab_spanner("Corrected model", columns=["corrected", "corrected_q5", "corrected_q95"])
-        .fmt_number(columns=means, decimals=2)
-        .pipe(interval, "refit_q5", "refit_q95")
-        .pipe(interval, "corrected_q5", "corrected_q95")
-        .fmt_number(columns=means + ["refit_q5", "refit_q95", "corrected_q5", "corrected_q95"],
-                    rows=scales, n_sigfig=3)
-        .data_color(columns=means, rows=coefficient_rows, palette=DIVERGING,
-                    domain=[-float(np.abs(bound).max()), float(np.abs(bound).max())])
+        GT(pd.DataFrame(rows), rowname_col="method", groupname_col="parameter")
+        .cols_label(mean="Mean", sd="SD", q5="90% interval")
+        .fmt_number(columns=["mean", "sd"], decimals=COEFFICIENT_DECIMALS)
+        .pipe(interval, "q5", "q95")
         .pipe(house_style)
     )
 
 
 # -------------------------------------------------------------- results chapter
 
-RESULT_PARAMETER_LABELS = {
-    "alpha_mean": "α (intercept)",
-    "beta_individual_scale": "τ_b (scale of worker coefficients)",
-    "beta_group_scale": "τ_β (scale of worksite coefficients)",
-}
-RESULT_MODEL_ORDER = ["corrected", "corrected (low-rank guide)", "extended",
-                      "published (study's prediction)", "published (as learned)",
-                      "pooled logistic", "intercept only"]
-RESULT_MODEL_LABELS = {
-    "published (study's prediction)": "published specification, study's prediction",
-    "published (as learned)": "published specification, as learned",
-}
+#: Scalars shown with the worksite coefficients, in this order (where the model has them).
+WORKSITE_SCALARS = ("site_scale", "beta_group_scale")
 
 
-def _result_models(names) -> list[str]:
-    """Model names in the book's order, unknown ones last."""
-    names = list(names)
-    return [m for m in RESULT_MODEL_ORDER if m in names] + [
-        m for m in names if m not in RESULT_MODEL_ORDER]
-
-
-def _log_odds_rows(table: GT, columns: list[str], rows: list[int], values) -> GT:
-    """:func:`log_odds_colour` restricted to some rows (scales are not log-odds)."""
-    bound = float(np.nanmax(np.abs(values))) or 1.0
-    return table.data_color(columns=columns, rows=rows, palette=DIVERGING,
-                            domain=[-bound, bound])
-
-
-def worksite_effects(results) -> GT:
-    """α, the worksite coefficients and the two scales: NUTS beside mean-field SVI."""
-    nuts = results.nuts["coefficients"]["worksite"].set_index("feature")
-    mean_field = results.coefficients["corrected"]["worksite"].set_index("feature")["mean"]
-    site_features = list(results.data["site_features"])
-    order = ["alpha_mean", *site_features, "beta_individual_scale", "beta_group_scale"]
-    groups = (["Intercept"] + ["Worksite features"] * len(site_features) + ["Scales"] * 2)
-    frame = pd.DataFrame({
-        "group": groups,
-        "parameter": [RESULT_PARAMETER_LABELS.get(k, k) for k in order],
-        "mean": nuts.loc[order, "mean"].to_numpy(),
-        "q5": nuts.loc[order, "q5"].to_numpy(),
-        "q95": nuts.loc[order, "q95"].to_numpy(),
-        "mean_field": mean_field.loc[order].to_numpy(),
-    })
-    log_odds = [i for i, g in enumerate(groups) if g != "Scales"]
-    values = frame.loc[log_odds, ["mean", "mean_field"]].to_numpy()
+def worksite_effects(posterior) -> GT:
+    """α, the worksite coefficients β and the scales of one NUTS posterior."""
+    coefficients = posterior.coefficients
+    scalars = coefficients.scalars.set_index("parameter")
+    intercept = [p for p in ("alpha", "alpha_mean") if p in scalars.index]
+    scales = [p for p in WORKSITE_SCALARS if p in scalars.index]
+    columns = ["mean", "q5", "q95", "prob_positive"]
+    parts = [
+        scalars.loc[intercept, columns[:3]].assign(group="Intercept"),
+        coefficients.worksite.set_index("feature")[columns].assign(group="Worksite features"),
+        scalars.loc[scales, columns[:3]].assign(group="Scales"),
+    ]
+    frame = pd.concat(parts).rename_axis("parameter").reset_index()
+    frame["parameter"] = frame["parameter"].map(labels.parameter_label)
+    log_odds = frame.index[frame["group"] != "Scales"].tolist()
     return (
         GT(frame, rowname_col="parameter", groupname_col="group")
-        .tab_spanner("NUTS (reference)", columns=["mean", "q5", "q95"])
-        .tab_spanner("Mean-field SVI", columns=["mean_field"])
-        .cols_label(mean="Mean", q5="90% interval", mean_field="Mean")
-        .fmt_number(columns=["mean", "mean_field"], decimals=2)
+        .cols_label(mean="Mean", q5="90% interval", prob_positive="P(> 0)")
+        .fmt_number(columns="mean", decimals=COEFFICIENT_DECIMALS)
         .pipe(interval, "q5", "q95")
-        .pipe(_log_odds_rows, ["mean", "mean_field"], log_odds, values)
+        .fmt_percent(columns="prob_positive", decimals=0)
+        .pipe(log_odds_colour, ["mean"], frame.loc[log_odds, "mean"], rows=log_odds)
         .pipe(house_style)
     )
 
 
-def worker_effects(results) -> GT:
-    """Worker coefficients: their average across worksites, their spread, where positive."""
-    frame = results.nuts["coefficients"]["worker"][
+def worker_effects(posterior) -> GT:
+    """Worker slopes: their average across worksites, their spread, where they are positive."""
+    frame = posterior.coefficients.worker[
         ["feature", "mean", "q5", "q95", "spread", "spread_q5", "spread_q95", "share_positive"]
     ].copy()
     return (
         GT(frame, rowname_col="feature")
         .tab_spanner("Average across worksites", columns=["mean", "q5", "q95"])
-        .tab_spanner("Spread across worksites (SD)",
-                     columns=["spread", "spread_q5", "spread_q95"])
+        .tab_spanner("Spread across worksites (SD)", columns=["spread", "spread_q5",
+                                                              "spread_q95"])
         .cols_label(mean="Mean", q5="90% interval", spread="Mean", spread_q5="90% interval",
                     share_positive="Worksites where positive")
-        .fmt_number(columns=["mean", "spread"], decimals=2)
+        .fmt_number(columns=["mean", "spread"], decimals=COEFFICIENT_DECIMALS)
         .pipe(interval, "q5", "q95")
         .pipe(interval, "spread_q5", "spread_q95")
         .fmt_percent(columns="share_positive", decimals=0)
@@ -365,73 +498,44 @@ def worker_effects(results) -> GT:
     )
 
 
-def heldout_metrics(results) -> GT:
-    """Held-out metrics on the study's split beside the figures the study reported."""
-    from organizing.data import published_reference
+def fold_means(evaluation) -> pd.DataFrame:
+    """Mean AUC and log loss over the held-out-worksite folds, per model (index: model value)."""
+    return evaluation.folds.groupby("model")[["auc", "log_loss"]].mean()
 
-    metrics = results.metrics.set_index("model")
-    models = _result_models(metrics.index)
-    rows = [
-        {"group": "This book, held-out workers of the study's split",
-         "model": RESULT_MODEL_LABELS.get(m, m),
-         **{k: float(metrics.loc[m, k]) for k in ("accuracy", "auc", "brier", "log_loss")}}
-        for m in models
-    ]
-    rows.append({"group": "This book, held-out workers of the study's split",
-                 "model": "predict that nobody signs",
-                 "accuracy": float(metrics["baseline_accuracy"].iloc[0])})
-    reported = published_reference()["metrics"].set_index("metric")["published_value"]
-    rows += [
-        {"group": "Reported by the study", "model": "published specification",
-         "accuracy": float(reported["heldout_accuracy"]), "auc": float(reported["heldout_auc"])},
-        {"group": "Reported by the study", "model": "predict that nobody signs",
-         "accuracy": float(reported["baseline_accuracy_all_zero"])},
-    ]
-    frame = pd.DataFrame(rows, columns=["group", "model", "accuracy", "auc", "brier",
-                                        "log_loss"])
+
+def model_comparison(results) -> GT:
+    """One row per model and baseline: PSIS-LOO, held-out metrics, new worksites, fit time."""
+    evaluation = results.evaluation
+    metrics = evaluation.metrics.set_index("model")
+    folds = fold_means(evaluation)
+    rows = []
+    for model in labels.model_order(metrics.index):
+        posterior = results.posteriors.get(model)
+        loo_ = posterior.loo if posterior is not None else None
+        row = {"model": labels.model_label(model),
+               "group": "NUTS models" if model in NUTS_MODELS else (
+                   "Baselines" if model in labels.BASELINES else "Approximations and the refit"),
+               "elpd": loo_.elpd if loo_ else np.nan, "elpd_se": loo_.se if loo_ else np.nan,
+               **{k: metrics.loc[model.value, k] for k in ("auc", "brier", "log_loss", "ece")},
+               "fold_auc": folds["auc"].get(model.value, np.nan),
+               "fold_log_loss": folds["log_loss"].get(model.value, np.nan),
+               "seconds": evaluation.fit_seconds.get(model, np.nan)}
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    metric_columns = ["auc", "brier", "log_loss", "ece", "fold_auc", "fold_log_loss"]
+    headline = frame.index[frame["model"] == labels.model_label(HEADLINE_MODEL)].tolist()
     return (
         GT(frame, rowname_col="model", groupname_col="group")
-        .cols_label(accuracy="Accuracy", auc="AUC", brier="Brier score", log_loss="Log loss")
-        .fmt_number(columns=["accuracy", "auc", "brier", "log_loss"], decimals=4)
-        .sub_missing(missing_text="")
-        .pipe(house_style)
-    )
-
-
-def heldout_worksites(results) -> GT:
-    """Metrics on workers of worksites left out of training: mean and range over folds."""
-    metric_columns = {"auc": "AUC", "brier": "Brier score", "log_loss": "Log loss",
-                      "accuracy": "Accuracy"}
-    grouped = results.folds.groupby("model")
-    models = _result_models(grouped.groups)
-    frame = pd.DataFrame({"model": [RESULT_MODEL_LABELS.get(m, m) for m in models]})
-    for key in metric_columns:
-        frame[f"{key}_mean"] = [grouped[key].mean()[m] for m in models]
-        frame[f"{key}_min"] = [grouped[key].min()[m] for m in models]
-        frame[f"{key}_max"] = [grouped[key].max()[m] for m in models]
-    table = GT(frame, rowname_col="model")
-    for key, label in metric_columns.items():
-        table = (
-            table.tab_spanner(label, columns=[f"{key}_mean", f"{key}_min", f"{key}_max"])
-            .cols_label(**{f"{key}_mean": "Mean", f"{key}_min": "Range"})
-            .fmt_number(columns=f"{key}_mean", decimals=3)
-            .pipe(interval, f"{key}_min", f"{key}_max", 3)
-        )
-    return table.pipe(house_style)
-
-
-def scale_comparison(results) -> GT:
-    """τ_b and τ_β under the mean-field guide, the low-rank guide and NUTS."""
-    frame = results.scales[["parameter", "method", "mean", "sd", "q50", "q5", "q95"]].copy()
-    frame["parameter"] = frame["parameter"].map(lambda k: RESULT_PARAMETER_LABELS.get(k, k))
-    frame["method"] = frame["method"].map(
-        {"mean-field": "SVI, mean-field guide", "low-rank": "SVI, low-rank guide",
-         "NUTS": "NUTS (reference)"}).fillna(frame["method"])
-    return (
-        GT(frame, rowname_col="method", groupname_col="parameter")
-        .cols_label(mean="Mean", sd="SD", q50="Median", q5="90% interval")
-        .fmt_number(columns=["mean", "sd", "q50"], decimals=3)
-        .pipe(interval, "q5", "q95", 3)
+        .tab_spanner("PSIS-LOO", columns=["elpd", "elpd_se"])
+        .tab_spanner("Held-out workers (study's split)", columns=["auc", "brier", "log_loss",
+                                                                  "ece"])
+        .tab_spanner("Held-out worksites (mean)", columns=["fold_auc", "fold_log_loss"])
+        .cols_label(elpd="elpd", elpd_se="SE", auc="AUC", brier="Brier", log_loss="Log loss",
+                    ece="ECE", fold_auc="AUC", fold_log_loss="Log loss", seconds="Fit (s)")
+        .fmt_number(columns=["elpd", "elpd_se"], decimals=ELPD_DECIMALS)
+        .fmt_number(columns=metric_columns, decimals=METRIC_DECIMALS)
+        .fmt_number(columns="seconds", decimals=1)
+        .tab_style(style=style.text(weight="bold"), locations=loc.body(rows=headline))
         .pipe(house_style)
     )
 
@@ -439,81 +543,111 @@ def scale_comparison(results) -> GT:
 # ----------------------------------------------------------- clustering chapter
 
 
-def _chosen_mark(chosen: dict, K: int, sigma: float) -> str:
-    if chosen["K"] != K:
-        return ""
-    if np.isclose(sigma, chosen["sigma"]):
-        return "chosen"
-    return f"chosen, at σ = {chosen['sigma']:.3g}"
-
-
-def clustering_selection(results) -> GT:
-    """For each coefficient set and K, the best σ and its held-out log predictive density."""
-    clusters = results.clustering
-    rows = []
-    for run, label in (("published", "Published coefficients"),
-                       ("corrected", "Corrected coefficients")):
-        table = clusters["tables"][run]
-        chosen = clusters["selection"][run]
-        for K, fits in table.groupby("K", sort=True):
-            best = fits.loc[fits["heldout_lpd"].idxmax()]
-            rows.append({
-                "run": label,
-                "K": f"{int(K)}",
-                "sigma": float(best["sigma"]),
-                "lpd": float(best["heldout_lpd"]),
-                "se": float(best["heldout_lpd_se"]),
-                "occupied": float(best["occupied_clusters"]),
-                "chosen": _chosen_mark(chosen, int(K), float(best["sigma"])),
-            })
-    frame = pd.DataFrame(rows)
+def cluster_comparison(clustering) -> GT:
+    """Per set of vectors and K: best σ, held-out lpd and the paired difference vs K = 1."""
+    frames = []
+    for key, label in labels.CLUSTERING_RUNS.items():
+        if key not in clustering.runs:
+            continue
+        run = clustering.runs[key]
+        table = run.comparison.sort_values("K").copy()
+        table["run"] = f"{label}: {run.verdict}"
+        table["fitted"] = np.where(table["K"] == run.K, "fitted", "")
+        frames.append(table)
+    frame = pd.concat(frames, ignore_index=True)
+    frame["K"] = frame["K"].astype(int).astype(str)
+    columns = ["run", "K", "sigma", "heldout_lpd", "heldout_lpd_se", "diff_vs_one",
+               "diff_vs_one_se", "occupied_clusters", "fitted"]
+    columns = [c for c in columns if c in frame.columns]
     return (
-        GT(frame, groupname_col="run")
-        .cols_label(K="K", sigma="Best σ", lpd="Held-out log density", se="Standard error",
-                    occupied="Occupied clusters", chosen="")
+        GT(frame[columns], groupname_col="run")
+        .cols_label(K="K", sigma="Best σ", heldout_lpd="Held-out lpd", heldout_lpd_se="SE",
+                    diff_vs_one="Difference vs K = 1", diff_vs_one_se="SE of difference",
+                    occupied_clusters="Occupied clusters", fitted="")
         .fmt_number(columns="sigma", n_sigfig=3)
-        .fmt_number(columns=["lpd", "se"], decimals=1)
-        .fmt_number(columns="occupied", decimals=1)
+        .fmt_number(columns=["heldout_lpd", "heldout_lpd_se", "diff_vs_one", "diff_vs_one_se"],
+                    decimals=ELPD_DECIMALS)
+        .fmt_number(columns="occupied_clusters", decimals=1)
         .pipe(house_style)
     )
 
 
-def cluster_features(results) -> GT:
+def cluster_features(clustering) -> GT:
     """Worksite descriptors averaged within each cluster, weighted by assignment probability."""
-    table = results.clustering["features_by_cluster"]
-    labels = {k: f"Cluster {k + 1}" for k in table.index}
-    wide = table.drop(columns="weight").T.rename(columns=labels)
+    table = clustering.features_by_cluster
+    names = {k: f"Cluster {k + 1}" for k in table.index}
+    wide = table.drop(columns="weight").T.rename(columns=names)
     wide.insert(0, "feature", wide.index.astype(str))
     weight = pd.DataFrame([["Worksites (expected number)", *table["weight"]]],
                           columns=wide.columns)
     frame = pd.concat([weight, wide], ignore_index=True)
-    columns = list(labels.values())
     return (
         GT(frame)
         .cols_label(feature="")
-        .fmt_number(columns=columns, n_sigfig=3)
+        .fmt_number(columns=list(names.values()), n_sigfig=3)
         .pipe(house_style)
     )
 
 
 # ---------------------------------------------------------- conclusions chapter
 
-VERDICT_COLOURS = {"supported": "#d9ead3", "not supported": "#eeeeee", "reversed": "#f4cccc"}
 
-
-def claims_table(results) -> GT:
-    """Each published conclusion, the quantity that tests it, and the verdict."""
-    frame = results.claims[["claim", "quantity", "mean", "q5", "q95", "verdict"]].copy()
-    table = (
+def claims_table(claims) -> GT:
+    """Each published conclusion under the headline model: the quantity, P(claimed), verdict."""
+    frame = claims.table[["claim", "quantity", "mean", "q5", "q95", "prob_claimed",
+                          "verdict"]].reset_index(drop=True)
+    return (
         GT(frame)
         .cols_label(claim="Published conclusion", quantity="Tested by", mean="Posterior mean",
-                    q5="90% interval", verdict="Verdict")
-        .fmt_number(columns="mean", decimals=2)
+                    q5="90% interval", prob_claimed="P(as claimed)", verdict="Verdict")
+        .fmt_number(columns="mean", decimals=COEFFICIENT_DECIMALS)
         .pipe(interval, "q5", "q95")
+        .fmt_percent(columns="prob_claimed", decimals=0)
+        .pipe(_verdict_fills, frame, "verdict")
+        .pipe(house_style)
     )
-    for verdict, colour in VERDICT_COLOURS.items():
-        rows = frame.index[frame["verdict"] == verdict].tolist()
-        if rows:
-            table = table.tab_style(style=style.fill(color=colour),
-                                    locations=loc.body(columns="verdict", rows=rows))
-    return table.pipe(house_style)
+
+
+def verdict_matrix(claims) -> GT:
+    """The verdict on each claim under each NUTS model, with P(as claimed)."""
+    by_model = claims.by_model
+    models = labels.model_order(m for m in NUTS_MODELS if m.value in set(by_model["model"]))
+    from organizing.report.formatting import probability
+
+    claims_order = list(dict.fromkeys(by_model["claim"]))
+    frame = pd.DataFrame({"claim": claims_order})
+    for model in models:
+        rows = by_model[by_model["model"] == model.value].set_index("claim")
+        frame[model.value] = [
+            f"{rows.loc[c, 'verdict']} ({probability(rows.loc[c, 'prob_claimed'])})"
+            if c in rows.index
+            else "" for c in claims_order]
+    table = GT(frame).cols_label(claim="Published conclusion",
+                                 **{m.value: labels.model_label(m).capitalize() for m in models})
+    for model in models:
+        for verdict, (_, colour) in labels.VERDICTS.items():
+            rows = frame.index[frame[model.value].str.startswith(verdict)].tolist()
+            if rows:
+                table = table.tab_style(style=style.fill(color=colour),
+                                        locations=loc.body(columns=model.value, rows=rows))
+    return table.tab_spanner("Verdict (P(as claimed))",
+                             columns=[m.value for m in models]).pipe(house_style)
+
+
+def variance_table(variance) -> GT:
+    """The spread over workers of each part of the logit, under each NUTS model."""
+    models = labels.model_order(variance["model"].unique())
+    frame = variance.copy()
+    frame["term"] = frame["term"].map(labels.VARIANCE_TERMS).fillna(frame["term"])
+    frame["model"] = frame["model"].map(labels.model_label)
+    frame = frame.set_index("model").loc[[labels.model_label(m) for m in models]].reset_index()
+    return (
+        GT(frame[["model", "term", "mean", "q5", "q95", "prob_positive"]],
+           rowname_col="term", groupname_col="model")
+        .cols_label(mean="Mean sd", q5="90% interval", prob_positive="P(> 0)")
+        .fmt_number(columns="mean", decimals=COEFFICIENT_DECIMALS)
+        .pipe(interval, "q5", "q95")
+        .fmt_percent(columns="prob_positive", decimals=0)
+        .pipe(house_style)
+    )
+
