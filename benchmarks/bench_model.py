@@ -24,7 +24,8 @@ import torch
 from pyro.infer import SVI, Trace_ELBO
 from pyro.infer.autoguide import AutoNormal
 
-from organizing.inference import fit_svi, run_nuts
+from organizing.inference.pyro_nuts import run_nuts
+from organizing.inference.svi import fit_svi
 from organizing.models.pyro_models import corrected_model, published_logits_literal, published_model
 
 NUM_SITES, NUM_SITE_FEATURES, NUM_WORKER_FEATURES, NUM_WORKERS = 120, 18, 7, 13_068

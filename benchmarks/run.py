@@ -23,7 +23,8 @@ def _load(name: str):
 
 
 def main() -> None:
-    for name in ("bench_model", "bench_clustering"):
+    for name in ("bench_model", "bench_nuts", "bench_calibration", "bench_clustering",
+                 "bench_planning", "bench_report"):
         print(f"# {name}", flush=True)
         _load(name).main([])
 

@@ -11,6 +11,14 @@ states about the published specification is computed here, on the data:
 * the study standardized workers over all rows before splitting, so the
   held-out column sums are exactly minus the training ones: at prediction time
   every worksite's learned projection changes sign.
+
+It also turns posterior draws into verdicts on the study's conclusions. A claim
+says an effect has a sign; its verdict rests on the posterior probability of
+that sign, P(claimed):
+
+* **supported** when P(claimed) ≥ 0.95,
+* **contradicted** when P(claimed) ≤ 0.05,
+* **inconclusive** otherwise.
 """
 
 from __future__ import annotations
@@ -19,6 +27,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from organizing.clustering import coefficient_size_association
+from organizing.models import ModelId
+from organizing.models.logits import complete_draws, sigmoid
+
+#: Posterior probability of the claimed sign needed to call a claim supported; one minus it
+#: is the probability below which the claim is contradicted.
+SUPPORT_THRESHOLD = 0.95
 
 
 def published_site_term(beta_draws: np.ndarray, site_x: np.ndarray) -> np.ndarray:
@@ -41,6 +57,7 @@ class PublishedAudit:
     test_projection: np.ndarray  # Σ_j z_j over held-out workers, (P,)
     intercept_train: np.ndarray  # per-worksite b_s·Σ_train z, posterior mean, (S,)
     intercept_test: np.ndarray  # per-worksite b_s·Σ_test z, posterior mean, (S,)
+    one_draw: pd.DataFrame  # feature, one draw, posterior mean: the worksite coefficients
 
     @property
     def sign_flip_correlation(self) -> float:
@@ -53,8 +70,13 @@ def audit_published(
     worker_x_train: np.ndarray,
     worker_x_test: np.ndarray,
     draws: dict[str, np.ndarray],
+    one_draw: dict[str, np.ndarray],
+    site_features: tuple[str, ...],
 ) -> PublishedAudit:
-    """Compute the audit's facts from the refit of the published specification."""
+    """Compute the audit's facts from the refit of the published specification.
+
+    ``one_draw`` is a single draw from the fitted guide, the way the study made its table.
+    """
     train_projection = worker_projection(worker_x_train)
     test_projection = worker_projection(worker_x_test)
     b = np.asarray(draws["beta_individual"])  # (D, S, P)
@@ -65,35 +87,83 @@ def audit_published(
         test_projection=test_projection,
         intercept_train=(b @ train_projection).mean(axis=0),
         intercept_test=(b @ test_projection).mean(axis=0),
+        one_draw=pd.DataFrame({
+            "feature": list(site_features),
+            "one draw": np.asarray(one_draw["beta_group"]),
+            "posterior mean": np.asarray(draws["beta_group"]).mean(axis=0),
+        }),
     )
 
 
-def logit_term_spread(
-    draws: dict[str, np.ndarray], site_x: np.ndarray, worker_x: np.ndarray, site_index: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Posterior draws of the spread (sd over workers) of each part of the logit.
+def published_as_learned(draws: dict, design, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    r"""Published-specification probabilities with the training batch's projection.
 
-    ``site``: sd_i(x_{s(i)}·β); ``worker``: sd_i(z_i·b_{s(i)}). The study's
-    claim that worksite features matter more than individual ones says the
-    first is larger.
+    :math:`\ell_i = α + β·\sum_s x_s + b_{s(i)}·\sum_{j∈\mathrm{train}} z_j`: the
+    per-worksite intercept the fit learned, applied to held-out workers without the
+    study's sign flip. Posterior mean probability per held-out worker.
     """
-    beta = np.asarray(draws["beta_group"])  # (D, Q)
-    b = np.asarray(draws["beta_individual"])  # (D, S, P)
-    site_term = (beta @ site_x.T)[:, site_index]
-    worker_term = np.einsum("dnp,np->dn", b[:, site_index], worker_x)
-    return {"site": site_term.std(axis=1), "worker": worker_term.std(axis=1)}
+    projection = worker_projection(design.worker_x[train])
+    alpha = np.asarray(draws["alpha_mean"]).reshape(-1, 1)
+    site_term = published_site_term(draws["beta_group"], design.site_x)[:, None]
+    intercepts = np.asarray(draws["beta_individual"]) @ projection  # (D, S)
+    return sigmoid(alpha + site_term + intercepts[:, design.site_index[test]]).mean(axis=0)
 
 
-def verdict(q5: float, q95: float, claimed_sign: int) -> str:
-    """Compare a 90% interval with the sign the study claimed.
+def variance_decomposition(
+    model: ModelId, draws: dict[str, np.ndarray], site_x: np.ndarray, worker_x: np.ndarray,
+    site_index: np.ndarray,
+) -> pd.DataFrame:
+    r"""Posterior of the spread (sd over workers) of each part of the logit.
 
-    ``supported`` when the interval excludes zero on the claimed side,
-    ``reversed`` when it excludes zero on the other side, otherwise
-    ``not supported``.
+    ``worksite features``: :math:`\mathrm{sd}_i(x_{s(i)}·β)`; ``worksite intercepts``:
+    :math:`\mathrm{sd}_i(u_{s(i)})` (headline model only); ``worker features``:
+    :math:`\mathrm{sd}_i(z_i·b_{s(i)})`; and ``features: worksite minus worker``, the
+    difference the study's claim "worksite features matter more than individual ones"
+    says is positive. One row per term: model, term, mean, q5, q95, prob_positive.
     """
-    if claimed_sign > 0:
-        return "supported" if q5 > 0 else "reversed" if q95 < 0 else "not supported"
-    return "supported" if q95 < 0 else "reversed" if q5 > 0 else "not supported"
+    draws = complete_draws(model.value, draws)
+    beta = np.asarray(draws["beta_group"])
+    b = np.asarray(draws["beta_individual"])
+    parts = {"worksite features": (beta @ site_x.T)[:, site_index].std(axis=1)}
+    if "site_effect" in draws:
+        parts["worksite intercepts"] = np.asarray(draws["site_effect"])[:, site_index].std(axis=1)
+    parts["worker features"] = np.stack([
+        np.einsum("np,np->n", b[d, site_index], worker_x).std() for d in range(len(b))])
+    parts["features: worksite minus worker"] = parts["worksite features"] - parts[
+        "worker features"]
+    return pd.DataFrame([{"model": model.value, "term": term, **_summary(values)}
+                         for term, values in parts.items()])
+
+
+def size_associations(draws: dict[str, np.ndarray], worker_features: tuple[str, ...],
+                      size: np.ndarray) -> dict[str, np.ndarray]:
+    """Draws of the correlation across worksites between a worker coefficient and size.
+
+    ``notes``: the coefficient of No. Notes; ``early_contact``: minus the coefficient of
+    the latest first-conversation quartile (earliest against latest contact).
+    """
+    b = np.asarray(draws["beta_individual"])
+    out = {}
+    for key, feature, sign in (("notes", "No. Notes", 1.0),
+                               ("early_contact", "Time To First Convo (Quart. 4)", -1.0)):
+        coefficient = sign * b[:, :, list(worker_features).index(feature)]
+        out[key] = coefficient_size_association(coefficient, size).correlation
+    return out
+
+
+def verdict(prob_claimed: float) -> str:
+    """Three levels from the posterior probability of the claimed sign (module docstring)."""
+    if prob_claimed >= SUPPORT_THRESHOLD:
+        return "supported"
+    if prob_claimed <= 1 - SUPPORT_THRESHOLD:
+        return "contradicted"
+    return "inconclusive"
+
+
+def _summary(values: np.ndarray) -> dict[str, float]:
+    q5, q95 = np.quantile(values, [0.05, 0.95])
+    return {"mean": float(np.mean(values)), "q5": float(q5), "q95": float(q95),
+            "prob_positive": float(np.mean(values > 0))}
 
 
 # The study's conclusions about single worksite features: (feature, claimed sign, wording).
@@ -108,46 +178,36 @@ PUBLISHED_FEATURE_CLAIMS: tuple[tuple[str, int, str], ...] = (
 
 
 def claims_table(
-    coefficients: pd.DataFrame,
-    spread: dict[str, np.ndarray],
+    model: ModelId,
+    worksite: pd.DataFrame,
+    variance: pd.DataFrame,
     association: dict[str, np.ndarray],
 ) -> pd.DataFrame:
-    """Verdict on each published conclusion, with the numbers behind it.
+    """Verdict on each published conclusion under one model, with the numbers behind it.
 
-    ``coefficients`` holds the corrected model's worksite coefficients
-    (columns feature, mean, q5, q95); ``spread`` the draws from
-    :func:`logit_term_spread`; ``association`` draws of the correlation between
-    a worksite's notes (and early-contact) coefficient and its size, from the
-    extended model, whose worksite coefficients shrink toward a population mean
-    rather than toward zero.
+    ``worksite`` holds the model's worksite coefficients (feature, mean, q5, q95,
+    prob_positive); ``variance`` its :func:`variance_decomposition`; ``association``
+    its :func:`size_associations`. Columns: model, claim, quantity, mean, q5, q95,
+    prob_claimed, verdict.
     """
     rows = []
-    by_feature = coefficients.set_index("feature")
+
+    def add(claim, quantity, summary, sign):
+        prob = summary["prob_positive"] if sign > 0 else 1 - summary["prob_positive"]
+        rows.append({"model": model.value, "claim": claim, "quantity": quantity,
+                     "mean": summary["mean"], "q5": summary["q5"], "q95": summary["q95"],
+                     "prob_claimed": float(prob), "verdict": verdict(prob)})
+
+    by_feature = worksite.set_index("feature")
     for feature, sign, claim in PUBLISHED_FEATURE_CLAIMS:
-        row = by_feature.loc[feature]
-        rows.append({
-            "claim": claim,
-            "quantity": f"coefficient of {feature}",
-            "mean": row["mean"], "q5": row["q5"], "q95": row["q95"],
-            "verdict": verdict(row["q5"], row["q95"], sign),
-        })
-    difference = spread["site"] - spread["worker"]
-    q5, q95 = np.quantile(difference, [0.05, 0.95])
-    rows.append({
-        "claim": "Worksite features predict signing better than individual ones",
-        "quantity": "sd of worksite term minus sd of worker term (logit scale)",
-        "mean": difference.mean(), "q5": q5, "q95": q95,
-        "verdict": verdict(q5, q95, +1),
-    })
+        add(claim, f"coefficient of {feature}", by_feature.loc[feature], sign)
+    difference = variance.set_index("term").loc["features: worksite minus worker"]
+    add("Worksite features predict signing better than individual ones",
+        "sd of the worksite-feature term minus sd of the worker term (logit scale)",
+        difference, +1)
     for name, label, verb in (("notes", "organizer notes", "matter"),
                               ("early_contact", "early contact", "matters")):
-        draws = association[name]
-        q5, q95 = np.quantile(draws, [0.05, 0.95])
-        rows.append({
-            "claim": f"At larger worksites, {label} {verb} more",
-            "quantity": f"correlation of the {label} coefficient with log workers discovered "
-                        "(extended model)",
-            "mean": draws.mean(), "q5": q5, "q95": q95,
-            "verdict": verdict(q5, q95, +1),
-        })
+        add(f"At larger worksites, {label} {verb} more",
+            f"correlation of the {label} coefficient with log workers discovered",
+            _summary(association[name]), +1)
     return pd.DataFrame(rows)

@@ -5,18 +5,19 @@
                                      can be analysed with these settings; exit 1 if not
     organizing run                   compute every result of the book (cached)
     organizing summary [--json]      the headline figures of the cached results
+    organizing plan [--design D] [--sites N] [--effect E | --odds-ratio R] [--json]
+                                     power of a randomized experiment, from the posterior
     organizing simulate OUTDIR       write a synthetic campaign with known truth
 
 Every expected failure is one line on stderr, never a traceback: exit 1 for
 invalid data or settings, 2 for a refused command (``simulate`` over existing
-files), 130 after Ctrl-C.
+files, a bad ``plan`` argument), 130 after Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing
 import signal
 import sys
@@ -66,10 +67,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _results(args: argparse.Namespace):
     load_config(args.config, profile=args.profile)  # settings errors first, before any import
-    from organizing import results
+    from organizing.pipeline import load
 
-    return results.load(args.config, profile=args.profile, data_dir=args.data,
-                        progress=not args.quiet)
+    return load(args.config, profile=args.profile, data_dir=args.data,
+                progress=not args.quiet)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -78,55 +79,56 @@ def _run(args: argparse.Namespace) -> int:
         outcome = _results(args)
     except (ConfigError, DataError, OSError) as error:
         return _error(str(error))
-    from organizing.results import cache_dir
+    from organizing.results.cache import entry_path
 
     seconds = time.perf_counter() - start
-    print(f"Results for profile {outcome.meta['profile']!r} ready in {seconds:.1f} s "
-          f"(computed in {outcome.timings['total']:.0f} s; cache "
-          f"{cache_dir() / outcome.meta['cache_key']})")
+    print(f"Results for profile {outcome.meta.profile!r} ready in {seconds:.1f} s "
+          f"(computed in {outcome.meta.timings['total']:.0f} s; cache "
+          f"{entry_path(outcome.meta.cache_key)})")
     return 0
-
-
-def _non_finite(value, key: str = "") -> list[str]:
-    """Keys of ``value`` (nested dicts and lists) that hold NaN or an infinity."""
-    if isinstance(value, dict):
-        return [k for name, v in value.items() for k in _non_finite(v, f"{key}.{name}"
-                                                                    if key else str(name))]
-    if isinstance(value, list | tuple):
-        return [k for i, v in enumerate(value) for k in _non_finite(v, f"{key}[{i}]")]
-    if isinstance(value, float) and not math.isfinite(value):
-        return [key]
-    return []
 
 
 def _summary(args: argparse.Namespace) -> int:
     try:
-        summary = _results(args).summary()
+        results = _results(args)
     except (ConfigError, DataError, OSError) as error:
         return _error(str(error))
+    from organizing.report.summary import summary, summary_text
+
     if args.json:
-        bad = _non_finite(summary)
-        if bad:
-            return _error(f"the summary holds values that are not finite numbers, which JSON "
-                          f"cannot represent: {', '.join(bad)}")
-        print(json.dumps(summary, indent=2, allow_nan=False))
+        print(json.dumps(summary(results), indent=2, allow_nan=False))
+    else:
+        print(summary_text(results))
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from organizing import planning
+
+    effect = args.effect if args.effect is not None or args.odds_ratio is not None else 0.05
+    try:  # bad arguments fail before any posterior is loaded or computed
+        planning.check_plan_arguments(args.design, args.sites, args.workers_per_site or 2,
+                                      args.alpha, args.sims, args.seed)
+    except ValueError as error:
+        return _error(str(error), 2)
+    try:
+        results = _results(args)
+    except (ConfigError, DataError, OSError) as error:
+        return _error(str(error))
+    section = results.planning
+    population = planning.Population(baseline_logit=section.baseline_logit,
+                                     site_sd=section.site_sd, worker_sd=section.worker_sd)
+    try:
+        plan = planning.plan(population, args.design, args.sites,
+                             args.workers_per_site or section.workers_per_site, effect=effect,
+                             odds_ratio=args.odds_ratio, alpha=args.alpha, sims=args.sims,
+                             seed=args.seed)
+    except ValueError as error:  # e.g. an effect the baseline rate cannot take
+        return _error(str(error), 2)
+    if args.json:
+        print(json.dumps(plan.to_dict(), indent=2, allow_nan=False))
         return 0
-    held = summary["heldout"]
-    print(f"Held-out workers (study's split): baseline accuracy {held['baseline_accuracy']:.3f}")
-    for name in ("corrected", "published_refit", "pooled_logistic"):
-        m = held[name]
-        print(f"  {name:<16} accuracy {m['accuracy']:.3f}  AUC {m['auc']:.3f}  "
-              f"Brier {m['brier']:.3f}  log loss {m['log_loss']:.3f}")
-    print("Held-out worksites, mean AUC: " + ", ".join(
-        f"{k} {v:.3f}" for k, v in summary["heldout_worksites_auc"].items()))
-    s, n = summary["scales"], summary["nuts"]
-    print(f"Scales (NUTS): worker {s['beta_worker_scale']:.3f}, "
-          f"worksite {s['beta_worksite_scale']:.3f}")
-    print(f"NUTS: max R-hat {n['max_r_hat']:.3f}, min ESS {n['min_ess']:.0f}, "
-          f"{n['divergences']} divergences, {n['draws']:,} draws")
-    for run, c in summary["clustering"].items():
-        print(f"Clustering on {run} coefficients: sigma {c['sigma']:.3g}, K {c['K']}, "
-              f"held-out log density {c['heldout_lpd']:.2f}")
+    print(planning.describe(plan))
     return 0
 
 
@@ -192,6 +194,28 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "summary":
             command.add_argument("--json", action="store_true", help="machine-readable output")
         command.set_defaults(handler=handler)
+
+    plan = commands.add_parser(
+        "plan", help="power of a randomized organizing experiment, simulated from the "
+        "headline model's posterior (computed first if not cached)")
+    settings(plan)
+    plan.add_argument("--data", type=Path, help="folder with the two CSVs")
+    plan.add_argument("--quiet", action="store_true", help="no progress output")
+    plan.add_argument("--design", choices=("worksite", "worker"), default="worksite",
+                      help="randomize whole worksites, or workers within worksites")
+    plan.add_argument("--sites", type=int, default=40, help="number of worksites in the trial")
+    plan.add_argument("--workers-per-site", type=int, default=None,
+                      help="workers per worksite (default: the campaign's median)")
+    size = plan.add_mutually_exclusive_group()
+    size.add_argument("--effect", type=float, default=None,
+                      help="effect in percentage points at the baseline rate, as a fraction "
+                      "(0.05 = 5 points; the default)")
+    size.add_argument("--odds-ratio", type=float, default=None, help="effect as an odds ratio")
+    plan.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    plan.add_argument("--sims", type=int, default=2000, help="simulated trials")
+    plan.add_argument("--seed", type=int, default=0)
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.set_defaults(handler=_plan)
 
     simulate = commands.add_parser("simulate", help="write a synthetic campaign with known truth")
     simulate.add_argument("outdir", type=Path)

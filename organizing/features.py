@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-from sklearn.model_selection import GroupKFold, train_test_split
 
 from organizing.data import ONE_HOT_GROUPS, Campaign
+from organizing.data.splits import study_split, worksite_folds
 
 
 @dataclass(frozen=True)
@@ -90,24 +90,4 @@ def build_design(campaign: Campaign, *, drop_reference: bool = False) -> Design:
         site_features=site_names,
     )
 
-
-def study_split(n_workers: int, *, test_size: float = 0.2, seed: int = 42):
-    """The study's 80/20 split of workers (``train_test_split``, ``random_state=42``).
-
-    Returns ``(train_rows, test_rows)``, the row positions scikit-learn gives
-    when it splits the worker table itself.
-    """
-    rows = np.arange(n_workers)
-    train, test = train_test_split(rows, test_size=test_size, random_state=seed)
-    return np.asarray(train), np.asarray(test)
-
-
-def worksite_folds(site_index: np.ndarray, *, n_folds: int = 5, seed: int = 0):
-    """Grouped folds: every worksite's workers fall in exactly one test fold.
-
-    Yields ``(train_rows, test_rows)``; the model never sees a test worksite's
-    workers, as when an organizer faces a new store.
-    """
-    folds = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    rows = np.arange(len(site_index))
-    yield from folds.split(rows, groups=site_index)
+__all__ = ["Design", "build_design", "standardize", "study_split", "worksite_folds"]

@@ -1,438 +1,555 @@
-"""The pipeline's stages: data → features → fits → evaluation → NUTS → clustering → audit.
+"""Orchestration: call every stage once and store what it returns in typed sections.
 
-:func:`run` computes every result of the book from validated data and one
-configuration and returns a :class:`~organizing.results.Results`. It is the
-only place that fits models; :func:`organizing.results.load` calls it when the
-cache holds nothing for the current data, configuration and package version.
+    data → features → models → inference → evaluation → clustering → planning → audit
+         → results (typed sections + cache) → report → chapters
+
+:func:`load` is what the chapters and the command line call: it returns the
+cached :class:`~organizing.results.sections.Results` for the current data,
+configuration and code, and runs :func:`run` first when there are none.
+:func:`run` is the only place that fits models. The heavy stages (torch, Pyro,
+JAX) are imported inside :func:`run`, so a chapter that only loads results
+starts quickly.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 
-from organizing import __version__, audit, clustering, evaluation
-from organizing.config import Config
-from organizing.data import ONE_HOT_GROUPS, Campaign
-from organizing.features import Design, build_design, study_split, worksite_folds
-from organizing.inference import fit_svi, guide_draw, posterior_draws, run_nuts, summarize_draws
-from organizing.models.pyro_models import logits_from_draws
-from organizing.results import FitSummary, Results, cache_key
+from organizing import __version__
+from organizing.config import Config, load_config
+from organizing.data import ONE_HOT_GROUPS, Campaign, assert_analysable, load_campaign
+from organizing.models import HEADLINE_MODEL, NUTS_MODELS, ModelId
+from organizing.results import cache
+from organizing.results.sections import (
+    Claims,
+    Coefficients,
+    Curves,
+    DataSummary,
+    Diagnostics,
+    Evaluation,
+    Histogram,
+    Loo,
+    Meta,
+    Posterior,
+    PriorPredictive,
+    Results,
+    SVIFit,
+)
 
-# Fits on the study's split: name -> (model, guide, drop one-hot reference levels)
-FITS: dict[str, tuple[str, str, bool]] = {
-    "corrected": ("corrected", "normal", False),
-    "corrected_lowrank": ("corrected", "lowrank", False),
-    "extended": ("extended", "normal", True),
-    "published": ("published", "normal", False),
+#: Each NUTS model, the Pyro/NumPyro name of its model function, and whether its design
+#: drops one reference level of each one-hot group.
+NUTS_SPECS: dict[ModelId, tuple[str, bool]] = {
+    ModelId.CORRECTED: ("corrected", False),
+    ModelId.EXTENDED: ("extended", True),
+    ModelId.HEADLINE: ("headline", True),
 }
-SCALE_SITES = ("beta_individual_scale", "beta_group_scale")
+#: SVI fits: the replication (the study's method) and the mean-field comparison.
+SVI_SPECS: dict[ModelId, tuple[str, str]] = {
+    ModelId.PUBLISHED: ("published", "normal"),
+    ModelId.CORRECTED_MEAN_FIELD: ("corrected", "normal"),
+    ModelId.CORRECTED_LOW_RANK: ("corrected", "lowrank"),
+}
+#: Posterior draws used for predictions (thinned from the NUTS draws).
+PREDICTION_DRAWS = 1000
 
 
-def _say(progress: bool, text: str) -> None:
-    if progress:
-        print(f"· {text}", file=sys.stderr, flush=True)
+class Stages:
+    """One line per stage with its time (progress bars only on a terminal)."""
+
+    def __init__(self, progress: bool):
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        yield
+        self.timings[name] = time.perf_counter() - start
+        if self.progress:
+            print(f"· {name}: {self.timings[name]:.1f} s", file=sys.stderr, flush=True)
 
 
-def describe_data(campaign: Campaign, design: Design) -> dict:
+# ------------------------------------------------------------------------ summaries
+
+
+def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
     """Counts, per-worksite figures and feature summaries (no worker rows)."""
+    from organizing.data.disclosure import merge_small_bins
+
     n_sites = campaign.n_sites
     workers = np.bincount(campaign.site_index, minlength=n_sites)
     signed = np.bincount(campaign.site_index, campaign.signed, n_sites)
     sites = campaign.site_descriptors.copy()
     sites.insert(0, "workers in file", workers)
     sites.insert(1, "signing rate", signed / workers)
-    summary = pd.DataFrame(
-        {
-            "feature": list(campaign.worker_features) + list(campaign.site_features),
-            "level": ["worker"] * len(campaign.worker_features)
-            + ["worksite"] * len(campaign.site_features),
-        }
-    )
-    per_feature = [campaign.worker_x[:, j] for j in range(campaign.worker_x.shape[1])] + [
-        campaign.site_x[:, q] for q in range(campaign.site_x.shape[1])
-    ]
-    for stat, fn in (
-        ("mean", np.mean), ("sd", np.std), ("min", np.min),
-        ("median", np.median), ("max", np.max),
-    ):
-        summary[stat] = [float(fn(v)) for v in per_feature]
+    columns = [campaign.worker_x[:, j] for j in range(campaign.worker_x.shape[1])] + [
+        campaign.site_x[:, q] for q in range(campaign.site_x.shape[1])]
+    summary = pd.DataFrame({
+        "feature": list(campaign.worker_features) + list(campaign.site_features),
+        "level": ["worker"] * len(campaign.worker_features)
+        + ["worksite"] * len(campaign.site_features),
+        **{stat: [float(fn(v)) for v in columns] for stat, fn in (
+            ("mean", np.mean), ("sd", np.std), ("min", np.min), ("median", np.median),
+            ("max", np.max))},
+    })
     histograms = {}
     for j, name in enumerate(campaign.worker_features):
-        values = campaign.worker_x[:, j]
         if name.startswith("Time To First"):
             continue
-        counts, edges = np.histogram(values, bins=40)
-        histograms[name] = {"counts": counts, "edges": edges}
-    is_male = campaign.worker_x[:, campaign.worker_features.index("Is Male")]
-    centrality = campaign.worker_x[:, campaign.worker_features.index("Log(Eigen. Centrality)")]
-    quartiles = [campaign.worker_features.index(c) for c in ONE_HOT_GROUPS[
-        "Time to first conversation"]]
-    return {
-        "n_workers": campaign.n_workers,
-        "n_sites": n_sites,
-        "signing_rate": round(float(campaign.signed.mean()), 4),
-        "n_signed": int(campaign.signed.sum()),
-        "unknown_gender": int(np.sum(is_male == 0.5)),
-        "log_centrality_min": float(centrality.min()),
-        "share_log_centrality_below_minus_50": float(np.mean(centrality < -50)),
-        "quartile_shares": campaign.worker_x[:, quartiles].mean(axis=0),
-        "sites": sites,
-        "feature_summary": summary,
-        "histograms": histograms,
-        "checksums": campaign.checksums,
-        "worker_features": design.worker_features,
-        "site_features": design.site_features,
-    }
+        counts, edges = merge_small_bins(*np.histogram(campaign.worker_x[:, j], bins=40),
+                                         min_count=min_count)
+        histograms[name] = Histogram(counts=counts, edges=edges)
+    features = list(campaign.worker_features)
+    centrality = campaign.worker_x[:, features.index("Log(Eigen. Centrality)")]
+    quartiles = [features.index(c) for c in ONE_HOT_GROUPS["Time to first conversation"]]
+    return DataSummary(
+        n_workers=campaign.n_workers,
+        n_sites=n_sites,
+        n_signed=int(campaign.signed.sum()),
+        signing_rate=float(campaign.signed.mean()),
+        unknown_gender=int(np.sum(campaign.worker_x[:, features.index("Is Male")] == 0.5)),
+        log_centrality_min=float(centrality.min()),
+        share_log_centrality_below_minus_50=float(np.mean(centrality < -50)),
+        quartile_shares=campaign.worker_x[:, quartiles].mean(axis=0),
+        sites=sites,
+        feature_summary=summary,
+        histograms=histograms,
+        checksums=dict(campaign.checksums),
+        worker_features=tuple(campaign.worker_features),
+        site_features=tuple(campaign.site_features),
+        reduced_worker_features=tuple(reduced.worker_features),
+        reduced_site_features=tuple(reduced.site_features),
+        workers_per_site_median=float(np.median(workers)),
+    )
 
 
-def coefficient_tables(draws: dict, design: Design) -> dict[str, pd.DataFrame]:
-    """Worksite-level and worker-level coefficient summaries with feature names.
+def coefficient_tables(draws: dict, worker_features, site_features) -> Coefficients:
+    """Posterior summaries of a model's draws (leading dimension: draws) with feature names."""
+    from organizing.inference.summaries import quantile_row
 
-    ``worksite``: α, the 18 β's and the scales. ``worker``: for each worker
-    feature, the posterior of the average coefficient across worksites, of its
-    spread (sd) across worksites, and the share of worksites where it is > 0.
-    """
-    shared = {k: v for k, v in draws.items() if k != "beta_individual"
-              and not k.endswith("_raw")}
-    table = summarize_draws(shared)
-    rows = []
-    for _, row in table.iterrows():
-        site, index = row["site"], (row["index"] or (0,))[0]
-        if site == "beta_group":
-            feature = design.site_features[index]
-        elif site in ("beta_individual_mean",) or (
-            site == "beta_individual_scale" and np.ndim(draws[site]) == 2
-        ):
-            feature = f"{site}: {design.worker_features[index]}"
-        else:
-            feature = site
-        rows.append({"feature": feature, **{k: row[k] for k in ("mean", "sd", "q5", "q50",
-                                                                  "q95")}})
-    worksite = pd.DataFrame(rows)
-
+    beta = np.asarray(draws["beta_group"])
+    worksite = pd.DataFrame([{"feature": name, **quantile_row(beta[:, q])}
+                             for q, name in enumerate(site_features)])
+    scalars = []
+    for site in ("alpha", "alpha_mean", "site_scale", "beta_group_scale",
+                 "beta_individual_scale"):
+        if site in draws:
+            values = np.asarray(draws[site])
+            if values.ndim == 1:
+                scalars.append({"parameter": site, **quantile_row(values)})
+            else:
+                scalars.extend({"parameter": f"{site}: {name}", **quantile_row(values[:, p])}
+                               for p, name in enumerate(worker_features))
     b = np.asarray(draws["beta_individual"])  # (D, S, P)
     across_mean, across_sd = b.mean(axis=1), b.std(axis=1)
-    positive = (b.mean(axis=0) > 0).mean(axis=0)
     worker = pd.DataFrame({
-        "feature": design.worker_features,
+        "feature": list(worker_features),
         "mean": across_mean.mean(axis=0),
         "q5": np.quantile(across_mean, 0.05, axis=0),
         "q95": np.quantile(across_mean, 0.95, axis=0),
+        "prob_positive": (across_mean > 0).mean(axis=0),
         "spread": across_sd.mean(axis=0),
         "spread_q5": np.quantile(across_sd, 0.05, axis=0),
         "spread_q95": np.quantile(across_sd, 0.95, axis=0),
-        "share_positive": positive,
+        "share_positive": (b.mean(axis=0) > 0).mean(axis=0),
     })
-    return {"worksite": worksite, "worker": worker}
+    return Coefficients(worksite=worksite, worker=worker, scalars=pd.DataFrame(scalars))
 
 
-def _predict(model: str, draws: dict, design: Design) -> np.ndarray:
-    """Posterior mean probability for each worker of ``design``."""
-    site_x, worker_x, site_index, _ = design.tensors(observed=False)
-    logits = logits_from_draws(model, draws, site_x, worker_x, site_index)
-    return (1 / (1 + np.exp(-logits.numpy().astype(float)))).mean(axis=0)
+def _thin(draws: dict, n: int, seed: int) -> dict:
+    """At most ``n`` draws, spread evenly over the pooled draws."""
+    total = len(next(iter(draws.values())))
+    keep = np.linspace(0, total - 1, min(n, total)).round().astype(int)
+    return {k: np.asarray(v)[keep] for k, v in draws.items()}
 
 
-def _published_as_learned(draws: dict, design: Design, train, test) -> np.ndarray:
-    """Published-specification probabilities with the training batch's projection.
-
-    logit_i = α + Σ_s x_s·β + b_{s(i)}·Σ_{j∈train} z_j: the per-worksite intercept
-    the fit learned, applied to held-out workers without the study's sign flip.
-    """
-    projection = design.worker_x[train].sum(axis=0)
-    alpha = np.asarray(draws["alpha_mean"]).reshape(-1, 1)
-    site_term = (np.asarray(draws["beta_group"]) @ design.site_x.sum(axis=0))[:, None]
-    intercepts = np.asarray(draws["beta_individual"]) @ projection  # (D, S)
-    logits = alpha + site_term + intercepts[:, design.site_index[test]]
-    return (1 / (1 + np.exp(-logits))).mean(axis=0)
+# ------------------------------------------------------------------------------ run
 
 
-def _draws_for_new_sites(model: str, draws: dict, sites: np.ndarray, seed: int) -> dict:
-    """Replace the coefficients of unseen worksites by draws from their prior.
+def run(campaign: Campaign, config: Config, *, cache_key: str = "",
+        progress: bool = False) -> Results:
+    """Compute every result of the book from validated data and one configuration."""
+    from organizing import audit, evaluation
+    from organizing.features import build_design, study_split, worksite_folds
+    from organizing.inference.diagnostics import diagnose, psis_loo
+    from organizing.inference.nuts import run_nuts
+    from organizing.inference.svi import fit_svi, guide_draw, posterior_draws
+    from organizing.models.logits import complete_draws, logits, sigmoid
+    from organizing.models.numpyro_models import prior_predictive_rates
 
-    For a worksite with no training workers the hierarchical model's
-    prediction uses b_s ~ Normal(μ_b, τ_b) for each posterior draw of the
-    hyper-parameters (μ_b = 0 in the corrected model).
-    """
-    rng = np.random.default_rng(seed)
-    out = dict(draws)
-    b = np.array(draws["beta_individual"], copy=True)
-    n_draws, _, n_features = b.shape
-    scale = np.asarray(draws["beta_individual_scale"]).reshape(n_draws, -1)
-    mean = np.asarray(draws.get("beta_individual_mean", np.zeros((n_draws, 1))))
-    mean = mean.reshape(n_draws, -1)
-    noise = rng.standard_normal((n_draws, len(sites), n_features))
-    b[:, sites] = mean[:, None, :] + scale[:, None, :] * noise
-    out["beta_individual"] = b
-    return out
+    stages = Stages(progress)
+    seed = config.seed
+    designs = {drop: build_design(campaign, drop_reference=drop) for drop in (False, True)}
+    full, reduced = designs[False], designs[True]
+    split = config.section("split")
+    train, test = study_split(campaign.n_workers, test_size=split["test_size"],
+                              seed=split["random_state"])
+    y_train, y_test = full.signed[train], full.signed[test]
+    nuts_settings = config.section("nuts")
 
+    def nuts(model: ModelId, rows, settings: dict, run_seed: int):
+        name, drop = NUTS_SPECS[model]
+        design = designs[drop].subset(rows)
+        return run_nuts(name, design.site_x, design.worker_x, design.site_index, design.signed,
+                        chains=settings["chains"], warmup=settings["warmup"],
+                        samples=settings["samples"], target_accept=settings["target_accept"],
+                        seed=run_seed, progress=progress)
 
-def evaluate_split(fitted: dict, designs: dict, train, test, config: Config, progress: bool):
-    """Held-out metrics, curves and the predictive check on the study's split."""
-    rows, curves, probabilities = [], {}, {}
-    for name, (model, _, drop) in FITS.items():
-        design = designs[drop]
-        p = _predict(model, fitted[name]["draws"], design.subset(test))
-        probabilities[name] = p
-    y_test = designs[False].signed[test]
-    y_train = designs[False].signed[train]
-    base = designs[False]
-    # The published specification as it was learned: each worksite's projection on
-    # the training batch's column sums (the study's code applied the held-out sums).
-    probabilities["published (as learned)"] = _published_as_learned(
-        fitted["published"]["draws"], base, train, test)
-    pooled_x = evaluation.pooled_features(base.worker_x, base.site_x, base.site_index)
-    probabilities["pooled logistic"] = evaluation.pooled_logistic(
-        pooled_x[train], y_train, pooled_x[test])
-    probabilities["intercept only"] = evaluation.intercept_only(y_train, len(test))
-    labels = {"corrected_lowrank": "corrected (low-rank guide)",
-              "published": "published (study's prediction)"}
-    for name, p in probabilities.items():
-        label = labels.get(name, name)
-        rows.append({"model": label, **evaluation.binary_metrics(y_test, p)})
-        curves[label] = {
-            "roc": evaluation.roc_points(y_test, p),
-            "calibration": evaluation.calibration_table(y_test, p),
-        }
-    # Posterior predictive check of per-worksite rates (corrected model).
-    rng = np.random.default_rng(config.seed)
-    draws = fitted["corrected"]["draws"]
-    keep = rng.choice(len(draws["alpha_mean"]), config.section("evaluation")["ppc_draws"])
-    subset = {k: np.asarray(v)[keep] for k, v in draws.items()}
-    test_design = base.subset(test)
-    site_x, worker_x, site_index, _ = test_design.tensors(observed=False)
-    logits = logits_from_draws("corrected", subset, site_x, worker_x, site_index).numpy()
-    y_rep = rng.random(logits.shape) < 1 / (1 + np.exp(-logits))
-    ppc = evaluation.site_rate_check(y_rep, y_test, test_design.site_index, len(base.site_x))
-    return pd.DataFrame(rows), curves, ppc
+    # 1. SVI: the replication of the published specification and the mean-field comparison.
+    svi_fits, svi_draws = {}, {}
+    with stages.stage("SVI fits"):
+        svi = config.section("svi")
+        for model, (name, guide) in SVI_SPECS.items():
+            args = full.subset(train).tensors()
+            fit = fit_svi(name, args, guide=guide, seed=seed, progress=progress,
+                          label=f"SVI {model.value}", **svi)
+            svi_fits[model] = SVIFit(model=name, guide_kind=guide, losses=fit.losses,
+                                     steps=fit.steps, max_steps=svi["max_steps"],
+                                     converged=fit.converged, seconds=fit.seconds, seed=seed,
+                                     lr=fit.lr, lr_decay=fit.lr_decay)
+            svi_draws[model] = posterior_draws(fit, args, config.section("posterior")["draws"],
+                                               seed)
+            if model is ModelId.PUBLISHED:
+                one_draw = guide_draw(fit, args, seed)
 
-
-def evaluate_worksites(designs: dict, config: Config, progress: bool) -> pd.DataFrame:
-    """Grouped folds: train on some worksites, predict workers at the others."""
-    svi = config.section("svi")
-    n_draws = config.section("posterior")["draws"]
-    rows = []
-    base = designs[False]
-    pooled_x = evaluation.pooled_features(base.worker_x, base.site_x, base.site_index)
-    folds = worksite_folds(
-        base.site_index, n_folds=config.section("evaluation")["worksite_folds"], seed=config.seed
-    )
-    for fold, (train, test) in enumerate(folds):
-        _say(progress, f"held-out worksites: fold {fold + 1}")
-        unseen = np.unique(base.site_index[test])
-        y_test = base.signed[test]
-        for model, drop in (("corrected", False), ("extended", True)):
+    # 2. NUTS for every model the book reports coefficients for.
+    posteriors, nuts_draws = {}, {}
+    with stages.stage("NUTS posteriors"):
+        for model, (name, drop) in NUTS_SPECS.items():
+            result = nuts(model, train, nuts_settings, seed)
             design = designs[drop]
-            fit = fit_svi(model, design.subset(train).tensors(), seed=config.seed,
-                          progress=progress, **svi)
-            draws = posterior_draws(fit, design.subset(train).tensors(), n_draws, config.seed)
-            draws = _draws_for_new_sites(model, draws, unseen, config.seed + fold)
-            p = _predict(model, draws, design.subset(test))
-            rows.append({"model": model, "fold": fold, **evaluation.binary_metrics(y_test, p)})
-        p = evaluation.pooled_logistic(pooled_x[train], base.signed[train], pooled_x[test])
-        rows.append({"model": "pooled logistic", "fold": fold,
-                     **evaluation.binary_metrics(y_test, p)})
-        p = evaluation.intercept_only(base.signed[train], len(test))
-        rows.append({"model": "intercept only", "fold": fold,
-                     **evaluation.binary_metrics(y_test, p)})
-    return pd.DataFrame(rows)
+            draws = complete_draws(name, result.pooled_draws())
+            nuts_draws[model] = draws
+            loglik = result.log_likelihood(design.site_x, design.worker_x[train],
+                                           design.site_index[train], design.signed[train])
+            diagnostics = diagnose(result)
+            loo = psis_loo(loglik)
+            posteriors[model] = Posterior(
+                model=model, method="NUTS",
+                coefficients=coefficient_tables(draws, design.worker_features,
+                                                design.site_features),
+                seconds=float(result.seconds),
+                diagnostics=Diagnostics(**diagnostics.as_dict()),
+                loo=Loo(**loo.as_dict()),
+            )
+        for model, draws in svi_draws.items():
+            if model is ModelId.PUBLISHED:
+                continue
+            posteriors[model] = Posterior(
+                model=model, method="mean-field SVI" if model is ModelId.CORRECTED_MEAN_FIELD
+                else "low-rank SVI",
+                coefficients=coefficient_tables(draws, full.worker_features, full.site_features),
+                seconds=svi_fits[model].seconds)
+
+    # 3. Held-out workers of the study's split, and held-out worksites.
+    with stages.stage("held-out evaluation"):
+        probabilities = {}
+        for model, (name, drop) in NUTS_SPECS.items():
+            design = designs[drop]
+            draws = _thin(nuts_draws[model], PREDICTION_DRAWS, seed)
+            probabilities[model] = sigmoid(logits(name, draws, design.site_x,
+                                                  design.worker_x[test],
+                                                  design.site_index[test])).mean(axis=0)
+        for model in (ModelId.CORRECTED_MEAN_FIELD, ModelId.CORRECTED_LOW_RANK):
+            probabilities[model] = sigmoid(logits("corrected", svi_draws[model], full.site_x,
+                                                  full.worker_x[test],
+                                                  full.site_index[test])).mean(axis=0)
+        published = svi_draws[ModelId.PUBLISHED]
+        probabilities[ModelId.PUBLISHED] = sigmoid(logits(
+            "published", published, full.site_x, full.worker_x[test],
+            full.site_index[test])).mean(axis=0)
+        probabilities[ModelId.PUBLISHED_AS_LEARNED] = audit.published_as_learned(
+            published, full, train, test)
+        pooled_x = evaluation.pooled_features(full.worker_x, full.site_x, full.site_index)
+        fit_seconds = {model: p.seconds for model, p in posteriors.items()}
+        start = time.perf_counter()
+        probabilities[ModelId.POOLED_LOGISTIC] = evaluation.pooled_logistic(
+            pooled_x[train], y_train, pooled_x[test])
+        fit_seconds[ModelId.POOLED_LOGISTIC] = time.perf_counter() - start
+        start = time.perf_counter()
+        probabilities[ModelId.GRADIENT_BOOSTING] = evaluation.gradient_boosting(
+            pooled_x[train], y_train, pooled_x[test], seed=seed)
+        fit_seconds[ModelId.GRADIENT_BOOSTING] = time.perf_counter() - start
+        probabilities[ModelId.INTERCEPT_ONLY] = evaluation.intercept_only(y_train, len(test))
+        fit_seconds[ModelId.INTERCEPT_ONLY] = 0.0
+        fit_seconds[ModelId.PUBLISHED] = svi_fits[ModelId.PUBLISHED].seconds
+        rows, curves = [], {}
+        for model, p in probabilities.items():
+            rows.append({"model": model.value, **evaluation.binary_metrics(y_test, p)})
+            curves[model] = Curves(roc=evaluation.roc_points(y_test, p),
+                                   calibration=evaluation.calibration_table(y_test, p))
+        metrics = pd.DataFrame(rows)
+
+        # Posterior predictive check of per-worksite rates, headline model.
+        rng = np.random.default_rng(seed)
+        name, drop = NUTS_SPECS[HEADLINE_MODEL]
+        design = designs[drop]
+        draws = _thin(nuts_draws[HEADLINE_MODEL], config.section("evaluation")["ppc_draws"],
+                      seed)
+        p_rep = sigmoid(logits(name, draws, design.site_x, design.worker_x[test],
+                               design.site_index[test]))
+        ppc = evaluation.site_rate_check(rng.random(p_rep.shape) < p_rep, y_test,
+                                         design.site_index[test], campaign.n_sites)
+
+    with stages.stage("held-out worksites"):
+        fold_rows = []
+        folds = worksite_folds(full.site_index,
+                               n_folds=config.section("evaluation")["worksite_folds"], seed=seed)
+        fold_settings = {**nuts_settings, "chains": min(2, nuts_settings["chains"]),
+                         "warmup": max(100, nuts_settings["warmup"] // 2),
+                         "samples": max(100, nuts_settings["samples"] // 2)}
+        for fold, (fold_train, fold_test) in enumerate(folds):
+            unseen = np.unique(full.site_index[fold_test])
+            y = full.signed[fold_test]
+            for model, (name, drop) in NUTS_SPECS.items():
+                design = designs[drop]
+                result = nuts(model, fold_train, fold_settings, seed + fold)
+                draws = evaluation.new_site_draws(name, result.pooled_draws(), unseen,
+                                                  np.random.default_rng(seed + fold))
+                p = sigmoid(logits(name, draws, design.site_x, design.worker_x[fold_test],
+                                   design.site_index[fold_test])).mean(axis=0)
+                fold_rows.append({"model": model.value, "fold": fold,
+                                  **evaluation.binary_metrics(y, p)})
+            for model, predict in ((ModelId.POOLED_LOGISTIC, evaluation.pooled_logistic),
+                                   (ModelId.GRADIENT_BOOSTING, evaluation.gradient_boosting)):
+                p = predict(pooled_x[fold_train], full.signed[fold_train], pooled_x[fold_test])
+                fold_rows.append({"model": model.value, "fold": fold,
+                                  **evaluation.binary_metrics(y, p)})
+            p = evaluation.intercept_only(full.signed[fold_train], len(fold_test))
+            fold_rows.append({"model": ModelId.INTERCEPT_ONLY.value, "fold": fold,
+                              **evaluation.binary_metrics(y, p)})
+    evaluation_section = Evaluation(metrics=metrics, curves=curves,
+                                    folds=pd.DataFrame(fold_rows), ppc=ppc,
+                                    fit_seconds=fit_seconds)
+
+    # 4. Priors, and simulation-based calibration of the headline model.
+    with stages.stage("prior predictive check"):
+        frames = []
+        for name, drop in (("corrected", False), ("headline", True)):
+            design = designs[drop].subset(train)
+            rates = prior_predictive_rates(name, design.site_x, design.worker_x,
+                                           design.site_index, seed=seed)
+            frames.append(pd.DataFrame({"model": name, "rate": rates.rate,
+                                        "share_extreme": rates.share_extreme}))
+        prior_predictive = PriorPredictive(table=pd.concat(frames, ignore_index=True))
+
+    with stages.stage("simulation-based calibration"):
+        calibration = _calibration(config, reduced, progress)
+
+    # 5. The audit of the published specification and the verdicts on the study's claims.
+    with stages.stage("audit"):
+        published_audit = audit.audit_published(full.site_x, full.worker_x[train],
+                                                full.worker_x[test], published, one_draw,
+                                                full.site_features)
+        variance = pd.concat([
+            audit.variance_decomposition(
+                model, nuts_draws[model], designs[drop].site_x, designs[drop].worker_x[train],
+                designs[drop].site_index[train])
+            for model, (_, drop) in NUTS_SPECS.items()], ignore_index=True)
+        size = np.log(campaign.site_descriptors["No. workers discovered"].to_numpy(dtype=float))
+        by_model = pd.concat([
+            audit.claims_table(model, posteriors[model].coefficients.worksite,
+                               variance[variance["model"] == model.value],
+                               audit.size_associations(nuts_draws[model],
+                                                       designs[NUTS_SPECS[model][1]]
+                                                       .worker_features, size))
+            for model in NUTS_MODELS], ignore_index=True)
+        claims = Claims(table=by_model[by_model["model"] == HEADLINE_MODEL.value]
+                        .reset_index(drop=True), by_model=by_model)
+
+    # 6. The study's mixture, and a planner for randomized experiments.
+    with stages.stage("clustering"):
+        clustering = _clustering(campaign, config, one_draw["beta_individual"],
+                                 nuts_draws[HEADLINE_MODEL], reduced, progress)
+    with stages.stage("planning"):
+        workers_per_site = int(np.median(np.bincount(campaign.site_index)))
+        planning = _planning(config, nuts_draws[HEADLINE_MODEL], reduced, train,
+                             workers_per_site)
+
+    stages.timings["total"] = sum(stages.timings.values())
+    return Results(
+        meta=Meta(profile=config.profile, package_version=__version__, cache_key=cache_key,
+                  config=config.values, n_train=len(train), n_test=len(test),
+                  timings=stages.timings),
+        data=describe_data(campaign, reduced, config.section("disclosure")["min_count"]),
+        svi=svi_fits,
+        posteriors=posteriors,
+        evaluation=evaluation_section,
+        audit=published_audit,
+        claims=claims,
+        variance=variance,
+        prior_predictive=prior_predictive,
+        calibration=calibration,
+        clustering=clustering,
+        planning=planning,
+    )
 
 
-def compare_scales(fitted: dict, nuts_draws: dict) -> pd.DataFrame:
-    """τ_b and τ_β under the mean-field guide, the low-rank guide and NUTS."""
-    rows = []
-    for method, draws in (
-        ("mean-field", fitted["corrected"]["draws"]),
-        ("low-rank", fitted["corrected_lowrank"]["draws"]),
-        ("NUTS", nuts_draws),
-    ):
-        for parameter in SCALE_SITES:
-            values = np.asarray(draws[parameter]).reshape(-1)
-            q5, q50, q95 = np.quantile(values, [0.05, 0.5, 0.95])
-            rows.append({"method": method, "parameter": parameter, "mean": values.mean(),
-                         "sd": values.std(), "q5": q5, "q50": q50, "q95": q95})
-    return pd.DataFrame(rows)
+def _calibration(config: Config, reduced, progress: bool):
+    from organizing.inference.calibration import simulation_based_calibration
+    from organizing.results.sections import Calibration
+
+    settings = config.section("sbc")
+    result = simulation_based_calibration(
+        settings["replications"], settings["sites"], settings["workers_per_site"],
+        len(reduced.site_features), len(reduced.worker_features),
+        warmup=settings["warmup"], samples=settings["samples"], seed=config.seed,
+        progress=progress)
+    return Calibration(ranks=result.ranks, coverage=result.coverage, draws=result.draws,
+                       sites=result.sites, workers_per_site=result.workers_per_site)
 
 
-def run_clustering(fitted: dict, designs: dict, campaign: Campaign, config: Config,
-                   progress: bool) -> dict:
-    """The study's mixture on the published vectors, then the corrected analysis."""
+def _clustering(campaign: Campaign, config: Config, published_vectors: np.ndarray,
+                headline_draws: dict, reduced, progress: bool):
+    """The study's mixture replicated, then σ and K chosen by a paired held-out comparison.
+
+    The study trained on the first 100 of its 120 vectors and held out the rest; a
+    smaller campaign keeps about a sixth of its worksites (at least two) held out.
+    """
+    from organizing import clustering
+    from organizing.results.sections import ClusteringResults, ClusteringRun
+
     settings = config.section("clustering")
-    # The study trained on 100 of 120 vectors; a smaller campaign keeps about a sixth
-    # of its worksites (at least two) for the held-out density.
-    n_sites = len(campaign.site_ids)
+    n_sites = campaign.n_sites
     n_train = min(settings["train_sites"], n_sites - max(2, round(n_sites / 6)))
-    common = dict(eta=settings["eta"], alpha0=settings["alpha0"], n_iter=settings["iterations"],
-                  n_chains=settings["chains"], seed=config.seed)
     burn_in = settings["burn_in"]
+    common = dict(alpha0=settings["alpha0"], n_iter=settings["iterations"],
+                  n_chains=settings["chains"], seed=config.seed)
 
-    # 1. Replication: one guide draw of the published refit, as the study used.
-    published_vectors = fitted["published"]["one_draw"]["beta_individual"]
+    # The replication: one guide draw of the published refit, with the study's settings.
     study = clustering.gibbs_mixture(published_vectors[:n_train], K=settings["K"],
-                                     sigma=settings["sigma"], **common)
-    study_heldout = clustering.heldout_log_predictive(
-        study, published_vectors[n_train:], burn_in=burn_in)
-    study_flawed = clustering.study_heldout_log_likelihood(study, published_vectors[n_train:])
+                                     sigma=settings["sigma"], eta=settings["eta"], **common)
+    held_out = published_vectors[n_train:]
+    study_lpd = clustering.heldout_log_predictive(study, held_out, burn_in=burn_in).total
+    study_score = clustering.study_heldout_log_likelihood(study, held_out).total
 
-    # 2. Selection of sigma and K on both sets of vectors.
-    corrected_draws = np.asarray(fitted["corrected"]["draws"]["beta_individual"])
-    corrected_vectors = corrected_draws.mean(axis=0)
-    selection, tables, chosen = {}, {}, {}
-    for run, vectors in (("published", published_vectors), ("corrected", corrected_vectors)):
-        _say(progress, f"mixture selection on the {run} coefficient vectors")
-        # The study's η = 0.1 suits its coefficients (scale ~0.006); corrected ones are
-        # of order 1, so their cluster means get a prior on their own scale.
-        eta = settings["eta"] if run == "published" else settings["eta_corrected"]
-        run_settings = {**common, "eta": eta}
-        # The grid: the study's four sigmas, then log-spaced up to the vectors' scale.
+    # The study's η = 0.1 suits its coefficients (scale ~0.006); the headline model's are
+    # of order 1, so their cluster means get a prior on their own scale.
+    b = np.asarray(headline_draws["beta_individual"])
+    runs = {}
+    for name, vectors, eta in (("published", published_vectors, settings["eta"]),
+                               ("headline", b.mean(axis=0), settings["eta_corrected"])):
         sigmas = clustering.sigma_grid(
             vectors[:n_train],
             n_above=settings["sigma_grid_points"] - len(clustering.STUDY_SIGMA_SWEEP))
         table = clustering.select_mixture(vectors[:n_train], vectors[n_train:], sigmas=sigmas,
-                                          Ks=settings["K_grid"], burn_in=burn_in,
-                                          **run_settings)
-        sigma, K = clustering.best_mixture(table, rule="one_se")
-        row = table[(table["sigma"] == sigma) & (table["K"] == K)].iloc[0]
-        tables[run] = table
-        selection[run] = {"sigma": sigma, "K": K, "heldout_lpd": float(row["heldout_lpd"]),
-                          "eta": eta}
-        chosen[run] = clustering.gibbs_mixture(vectors, K=K, sigma=sigma, **run_settings)
+                                          Ks=settings["K_grid"], burn_in=burn_in, eta=eta,
+                                          **common)
+        verdict = clustering.cluster_verdict(table)
+        samples = clustering.gibbs_mixture(vectors, K=verdict.K, sigma=verdict.sigma, eta=eta,
+                                           **common)
+        chosen = verdict.table.set_index("K").loc[verdict.K]
+        runs[name] = ClusteringRun(
+            vectors=name, selection=table.drop(columns="heldout_lpd_pointwise"),
+            comparison=verdict.table, verdict=verdict.verdict, K=verdict.K,
+            sigma=verdict.sigma, eta=eta, heldout_lpd=float(chosen["heldout_lpd"]),
+            samples=samples)
 
-    # 3. The corrected vectors' clusters, with the regression's uncertainty carried in.
-    K, sigma = selection["corrected"]["K"], selection["corrected"]["sigma"]
+    # The headline run's clusters, with the regression's uncertainty carried in.
+    final = runs["headline"]
     rng = np.random.default_rng(config.seed)
-    picks = rng.choice(len(corrected_draws), settings["coefficient_draws"], replace=False)
-    over_draws = clustering.mixture_over_draws(corrected_draws[picks], K=K, sigma=sigma,
-                                               burn_in=burn_in,
-                                               **{**common, "eta": settings["eta_corrected"]})
-    final = chosen["corrected"]
-    probabilities = clustering.assignment_probabilities(final, burn_in)
-    modal = clustering.modal_assignments(final, burn_in)
+    picks = rng.choice(len(b), min(settings["coefficient_draws"], len(b)), replace=False)
+    over = clustering.mixture_over_draws(b[picks], K=final.K, sigma=final.sigma,
+                                         eta=final.eta, burn_in=burn_in, **common)
+    probabilities = over.pooled_assignment_probabilities
     descriptors = campaign.site_descriptors
-    by_cluster = clustering.features_by_cluster(
-        descriptors.to_numpy(dtype=float), probabilities, feature_names=list(descriptors))
-    means = clustering.cluster_mean_summary(
-        final.mu[:, burn_in:].reshape(-1, *final.mu.shape[2:]),
-        feature_names=list(designs[False].worker_features))
-    ari = clustering.sklearn_crosscheck(corrected_vectors, modal, K, seed=config.seed)
-
-    # 4. The larger-worksites claim: coefficient vs size, across posterior draws. The
-    # corrected model shrinks every worksite toward zero, and small worksites most, which
-    # alone would correlate a positive coefficient with size; the extended model shrinks
-    # toward a population mean instead, so its draws are used. Early contact is the
-    # contrast earliest vs latest quartile (-b for quartile 4; quartile 1 is the reference).
-    size = np.log(descriptors["No. workers discovered"].to_numpy(dtype=float))
-    extended = np.asarray(fitted["extended"]["draws"]["beta_individual"])
-    features = designs[True].worker_features
-    association = {}
-    for key, feature, sign in (("notes", "No. Notes", 1.0),
-                               ("early_contact", "Time To First Convo (Quart. 4)", -1.0)):
-        draws = sign * extended[:, :, features.index(feature)]
-        association[key] = clustering.coefficient_size_association(draws, size).correlation
-    return {
-        "study": {"samples": study, "heldout": study_heldout, "flawed": study_flawed},
-        "selection": selection,
-        "tables": tables,
-        "chosen": chosen,
-        "over_draws": over_draws,
-        "assignment_probabilities": probabilities,
-        "modal": modal,
-        "features_by_cluster": by_cluster,
-        "cluster_means": means,
-        "sklearn_ari": ari,
-        "association": association,
-    }
-
-
-def run(campaign: Campaign, config: Config, *, progress: bool = True) -> Results:
-    """Compute every result of the book from validated data and one configuration."""
-    started = time.perf_counter()
-    timings = {}
-    designs = {drop: build_design(campaign, drop_reference=drop) for drop in (False, True)}
-    split = config.section("split")
-    train, test = study_split(campaign.n_workers, test_size=split["test_size"],
-                              seed=split["random_state"])
-    svi = config.section("svi")
-    n_draws = config.section("posterior")["draws"]
-
-    fitted = {}
-    for name, (model, guide, drop) in FITS.items():
-        _say(progress, f"SVI: {name}")
-        args = designs[drop].subset(train).tensors()
-        fit = fit_svi(model, args, guide=guide, seed=config.seed, progress=progress, **svi)
-        draws = posterior_draws(fit, args, n_draws, config.seed)
-        fitted[name] = {"fit": fit, "draws": draws}
-        if name == "published":
-            fitted[name]["one_draw"] = guide_draw(fit, args, config.seed)
-    timings["svi"] = time.perf_counter() - started
-
-    _say(progress, "held-out evaluation on the study's split")
-    metrics, curves, ppc = evaluate_split(fitted, designs, train, test, config, progress)
-    folds = evaluate_worksites(designs, config, progress)
-    timings["evaluation"] = time.perf_counter() - started - sum(timings.values())
-
-    _say(progress, "NUTS reference posterior")
-    nuts_settings = config.section("nuts")
-    nuts_fit = run_nuts("corrected", designs[False].subset(train).tensors(),
-                        num_chains=nuts_settings["chains"], num_warmup=nuts_settings["warmup"],
-                        num_samples=nuts_settings["samples"], seed=config.seed,
-                        progress=progress)
-    nuts_draws = nuts_fit.pooled_draws()
-    nuts = {
-        "diagnostics": nuts_fit.diagnostics(),
-        "max_r_hat": nuts_fit.max_r_hat,
-        "min_ess": nuts_fit.min_ess,
-        "divergences": int(np.sum(nuts_fit.divergences)),
-        "draws": int(len(nuts_draws["alpha_mean"])),
-        "chains": nuts_settings["chains"],
-        "seconds": float(nuts_fit.seconds),
-        "seconds_per_iteration": nuts_fit.seconds_per_iteration,
-        "accept_prob": nuts_fit.accept_prob,
-        "step_size": nuts_fit.step_size,
-        "coefficients": coefficient_tables(nuts_draws, designs[False]),
-    }
-    timings["nuts"] = time.perf_counter() - started - sum(timings.values())
-
-    _say(progress, "clustering")
-    clusters = run_clustering(fitted, designs, campaign, config, progress)
-    timings["clustering"] = time.perf_counter() - started - sum(timings.values())
-
-    base = designs[False]
-    published_audit = audit.audit_published(
-        base.site_x, base.worker_x[train], base.worker_x[test], fitted["published"]["draws"])
-    coefficients = {name: coefficient_tables(f["draws"], designs[FITS[name][2]])
-                    for name, f in fitted.items()}
-    spread = audit.logit_term_spread(nuts_draws, base.site_x, base.worker_x[train],
-                                     base.site_index[train])
-    claims = audit.claims_table(nuts["coefficients"]["worksite"], spread,
-                                clusters["association"])
-    one_draw = fitted["published"]["one_draw"]
-    published_one_draw = pd.DataFrame({
-        "feature": list(base.site_features),
-        "one draw": one_draw["beta_group"],
-        "posterior mean": np.asarray(fitted["published"]["draws"]["beta_group"]).mean(axis=0),
-    })
-    timings["total"] = time.perf_counter() - started
-    return Results(
-        meta={"profile": config.profile, "config": config.values, "package_version": __version__,
-              "cache_key": cache_key(campaign.checksums, config), "n_train": len(train),
-              "n_test": len(test)},
-        data=describe_data(campaign, base),
-        fits={name: FitSummary.of(f["fit"]) for name, f in fitted.items()},
-        coefficients=coefficients,
-        published_one_draw=published_one_draw,
-        metrics=metrics,
-        curves=curves,
-        ppc=ppc,
-        folds=folds,
-        scales=compare_scales(fitted, nuts_draws),
-        nuts=nuts,
-        audit=published_audit,
-        claims=claims,
-        clustering=clusters,
-        timings=timings,
+    modal = clustering.modal_assignments(final.samples, burn_in)
+    return ClusteringResults(
+        study_samples=study,
+        study_heldout_lpd=float(study_lpd),
+        study_flawed_score=float(study_score),
+        runs=runs,
+        assignment_probabilities=probabilities,
+        coassignment=over.coassignment,
+        features_by_cluster=clustering.features_by_cluster(
+            descriptors.to_numpy(dtype=float), probabilities,
+            feature_names=list(descriptors)),
+        cluster_means=clustering.cluster_mean_summary(
+            final.samples.mu[:, burn_in:].reshape(-1, *final.samples.mu.shape[2:]),
+            feature_names=list(reduced.worker_features)),
+        sklearn_ari=(clustering.sklearn_crosscheck(b.mean(axis=0), modal, final.K,
+                                                   seed=config.seed)
+                     if final.K > 1 else float("nan")),
+        train_sites=n_train,
     )
+
+
+def _planning(config: Config, headline_draws: dict, design, train, workers_per_site: int):
+    from organizing import planning
+    from organizing.results.sections import Planning
+
+    settings = config.section("planning")
+    draws = _thin(headline_draws, PREDICTION_DRAWS, 0)
+    population = planning.population_from_draws(
+        draws["alpha"], draws["site_scale"], draws["beta_group"], draws["beta_individual"],
+        design.site_x, design.worker_x[train], design.site_index[train])
+    common = dict(alpha=0.05, sims=settings["sims"], seed=config.seed)
+    curves = planning.power_curve(population, settings["sites_grid"], settings["effects"],
+                                  workers_per_site, **common)
+    mde_rows = []
+    for design_name in planning.DESIGNS:
+        for n_sites in settings["sites_grid"]:
+            result = planning.minimum_detectable_effect(population, design_name, n_sites,
+                                                        workers_per_site, **common)
+            mde_rows.append({"design": design_name, "n_sites": n_sites,
+                             "workers_per_site": workers_per_site,
+                             "mde": np.nan if result.mde is None else result.mde,
+                             "mc_se": np.nan if result.mc_se is None else result.mc_se})
+    icc = planning.latent_icc(population)
+    effect = planning.design_effect(population, workers_per_site)
+    return Planning(
+        power_curves=curves,
+        mde=pd.DataFrame(mde_rows),
+        icc={"mean": icc.mean, "q5": icc.lower, "q95": icc.upper},
+        design_effect={"mean": effect.mean, "q5": effect.lower, "q95": effect.upper},
+        baseline_rate=planning.baseline_rate(population),
+        workers_per_site=workers_per_site,
+        sims=settings["sims"],
+        baseline_logit=population.baseline_logit,
+        site_sd=population.site_sd,
+        worker_sd=population.worker_sd,
+    )
+
+
+# ----------------------------------------------------------------------------- load
+
+
+def load(
+    config_path: str | os.PathLike | None = None,
+    *,
+    profile: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    progress: bool | None = None,
+) -> Results:
+    """Cached results for the current data, configuration and code; computed if missing."""
+    config = load_config(config_path, profile)
+    campaign = load_campaign(data_dir)
+    return load_for(campaign, config, progress=progress)
+
+
+def load_for(campaign: Campaign, config: Config, *, progress: bool | None = None) -> Results:
+    """:func:`load` for a campaign and configuration already in hand.
+
+    The same analysability checks as ``organizing validate`` run first, and the
+    cache folder is checked for write access, so a run never fails after fitting.
+    """
+    key = cache.cache_key(campaign.checksums, config)
+    folder = cache.entry_path(key)
+    results = cache.cached(folder)
+    if results is not None:
+        return results
+    assert_analysable(campaign, config)
+    cache.check_writable(folder.parent)
+    with cache.locked(folder):
+        results = cache.cached(folder)  # another run may have finished meanwhile
+        if results is None:
+            results = run(campaign, config, cache_key=key,
+                          progress=sys.stderr.isatty() if progress is None else progress)
+            cache.write_entry(results, folder)
+    return results

@@ -1180,3 +1180,64 @@ def plan(
         design_effect(population, m),
         design_effect(population, m, scale="observed"),
     )
+
+
+def population_from_draws(alpha, site_scale, beta_group, beta_individual, site_x, worker_x,
+                          site_index) -> Population:
+    r"""The population of new worksites that a varying-intercept posterior implies, per draw.
+
+    With posterior draws of the intercept α, the worksite-intercept scale σ_u, the
+    worksite coefficients β (D, Q) and the worker coefficients b (D, S, P), and the
+    campaign's standardized features:
+
+    * baseline log-odds: α (a worker and a worksite at the campaign's average);
+    * between-worksite sd: :math:`\sqrt{σ_u^2 + \mathrm{var}_s(x_s·β)}`, since new
+      worksites differ both in their intercepts and in their features;
+    * worker sd: :math:`\mathrm{sd}_i(z_i·b_{s(i)})` over the workers given.
+    """
+    beta_group, b = np.asarray(beta_group), np.asarray(beta_individual)
+    site_sd = np.sqrt(np.asarray(site_scale) ** 2 + (beta_group @ np.asarray(site_x).T)
+                      .var(axis=1))
+    worker_sd = np.array([np.einsum("np,np->n", b[d, site_index], worker_x).std()
+                          for d in range(len(b))])
+    return Population(baseline_logit=np.asarray(alpha), site_sd=site_sd, worker_sd=worker_sd)
+
+
+def check_plan_arguments(design, n_sites, workers_per_site, alpha, sims, seed) -> None:
+    """The checks :func:`plan` makes on its arguments, callable before any posterior exists."""
+    design = _check_design(design)
+    _check_sites(design, n_sites)
+    _check_workers(workers_per_site)
+    _check_alpha(alpha)
+    _check_sims(sims)
+    _check_seed(seed)
+
+
+def describe(plan: PlanSummary) -> str:
+    """The plan in a few readable lines (``organizing plan`` prints them)."""
+    unit = "worksites" if plan.design == "worksite" else "worksites, workers randomized within"
+    lines = [
+        f"Design: {plan.design}-randomized, {plan.n_sites} {unit}, "
+        f"{plan.workers_per_site} workers each; alpha {plan.alpha}; {plan.sims:,} simulated trials",
+        f"Baseline signing rate (new worksites): {100 * plan.baseline_rate:.1f}%",
+        f"Effect: {100 * plan.effect:+.1f} percentage points at the baseline "
+        f"(odds ratio {np.exp(plan.log_odds_ratio):.2f})",
+        f"Power: {plan.power:.3f} ± {plan.power_se:.3f} (Monte Carlo standard error)",
+    ]
+    if plan.mde is None:
+        lines.append(f"Minimum detectable effect at {plan.target_power:.0%} power: not reached")
+    else:
+        error = "" if plan.mde_se is None else f" ± {100 * plan.mde_se:.1f}"
+        lines.append(f"Minimum detectable effect at {plan.target_power:.0%} power: "
+                     f"{100 * plan.mde:.1f}{error} percentage points")
+    if plan.sites_needed is None:
+        lines.append(f"Worksites needed for {plan.target_power:.0%} power: "
+                     f"{plan.sites_needed_note or 'not reached'}")
+    else:
+        lines.append(f"Worksites needed for {plan.target_power:.0%} power: {plan.sites_needed}")
+    lines.append(f"Latent-scale ICC {plan.icc.mean:.3f} ({plan.icc.lower:.3f} to "
+                 f"{plan.icc.upper:.3f}); design effect {plan.design_effect.mean:.1f}")
+    if plan.design == "worker":
+        lines.append("Caveat: coworkers talk; treatment can spill over to control workers at the "
+                     "same worksite, which biases the comparison toward zero.")
+    return "\n".join(lines)

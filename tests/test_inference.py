@@ -10,16 +10,9 @@ import pytest
 import torch
 from pyro.distributions.transforms import biject_to
 
-from organizing.inference import (
-    SVIFit,
-    elbo_converged,
-    fit_svi,
-    guide_draw,
-    posterior_draws,
-    run_nuts,
-    summarize_draws,
-)
-from organizing.inference.pyro_nuts import LogDensity
+from organizing.inference.pyro_nuts import LogDensity, run_nuts
+from organizing.inference.summaries import summarize_draws
+from organizing.inference.svi import SVIFit, elbo_converged, fit_svi, guide_draw, posterior_draws
 from organizing.models.pyro_models import LATENT_SITES, MODELS, corrected_model
 
 

@@ -1,108 +1,37 @@
-"""The pipeline's configuration, cache and command line."""
+"""The pipeline end to end: stages, cache, command line, seeds, and new-worksite predictions."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
-from organizing import pipeline, results
+from organizing import evaluation, pipeline
 from organizing.cli import main
-from organizing.config import ConfigError, load_config
+from organizing.config import load_config
 from organizing.data import load_campaign
 from organizing.features import build_design, study_split, worksite_folds
+from organizing.models import NUTS_MODELS, ModelId
+from organizing.models.logits import logits, sigmoid
+from organizing.results import cache
 from organizing.simulate import simulate_campaign
-
-
-def test_defaults_reproduce_the_study_settings():
-    config = load_config(profile="full")
-    assert config.section("split") == {"test_size": 0.2, "random_state": 42}
-    svi = config.section("svi")
-    assert (svi["lr"], svi["lr_decay"]) == (0.015, 0.9995)
-    clustering = config.section("clustering")
-    assert (clustering["K"], clustering["sigma"], clustering["eta"], clustering["alpha0"],
-            clustering["iterations"], clustering["train_sites"]) == (2, 1e-4, 0.1, 1.0, 400, 100)
-    assert config.section("posterior")["draws"] >= 1000
-
-
-def test_quick_profile_only_lowers_effort():
-    full, quick = load_config(profile="full"), load_config(profile="quick")
-    assert quick.section("svi")["max_steps"] < full.section("svi")["max_steps"]
-    assert quick.section("svi")["lr"] == full.section("svi")["lr"]
-    assert quick.fingerprint() != full.fingerprint()
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("svi: {lr: -0.1}", "svi.lr must be > 0"),
-        ("svi: {learning_rate: 0.1}", "unknown configuration key 'svi.learning_rate'"),
-        ("nuts: {chains: four}", "nuts.chains must be of type int"),
-        ("split: {test_size: 1.5}", "split.test_size must be between 0 and 1"),
-        ("clustering: {K_grid: []}", "clustering.K_grid must be a non-empty list"),
-        ("svi: {rtol: abc}", "svi.rtol must be a number"),
-        ("svi: {min_steps: 50000}", "svi.min_steps must not exceed svi.max_steps"),
-        ("svi: [1, 2]", "svi must be a mapping"),
-        ("[unclosed", "is not valid YAML"),
-    ],
-)
-def test_invalid_configuration_names_the_key(tmp_path, text, message):
-    path = tmp_path / "bad.yml"
-    path.write_text(text)
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
-        load_config(path)
-
-
-def test_user_file_wins_over_the_profile(tmp_path):
-    path = tmp_path / "mine.yml"
-    path.write_text("svi: {max_steps: 777}\n")
-    config = load_config(path, profile="quick")
-    assert config.section("svi")["max_steps"] == 777
-    assert config.section("nuts") == load_config(profile="quick").section("nuts")
-
-
-@pytest.mark.parametrize("profile", ["full", "quick"])
-def test_invalid_values_are_caught_under_every_profile(tmp_path, profile):
-    path = tmp_path / "bad.yml"
-    path.write_text("svi: {min_steps: 50000}\nclustering: {K_grid: []}\n")
-    with pytest.raises(ConfigError):
-        load_config(path, profile=profile)
-
-
-def test_numbers_written_in_scientific_notation_are_accepted(tmp_path):
-    path = tmp_path / "ok.yml"
-    path.write_text("svi: {rtol: 1e-4}\n")
-    assert load_config(path).section("svi")["rtol"] == 1e-4
-
-
-def test_unknown_profile_is_refused():
-    with pytest.raises(ConfigError, match="unknown profile 'fast'"):
-        load_config(profile="fast")
-
-
-def test_cli_reports_configuration_errors(tmp_path, capsys):
-    path = tmp_path / "bad.yml"
-    path.write_text("nuts: {warmup: 0}\n")
-    assert main(["run", "--config", str(path), "--quiet"]) == 1
-    assert "nuts.warmup must be > 0" in capsys.readouterr().err
 
 
 def test_cache_key_follows_data_and_configuration(campaign):
     quick = load_config(profile="quick")
-    key = results.cache_key(campaign.checksums, quick)
-    assert key == results.cache_key(dict(campaign.checksums), load_config(profile="quick"))
-    assert key != results.cache_key(campaign.checksums, load_config(profile="full"))
+    key = cache.cache_key(campaign.checksums, quick)
+    assert key == cache.cache_key(dict(campaign.checksums), load_config(profile="quick"))
+    assert key != cache.cache_key(campaign.checksums, load_config(profile="full"))
     changed = {**campaign.checksums, "WorkerRegressionData.csv": "0" * 64}
-    assert key != results.cache_key(changed, quick)
+    assert key != cache.cache_key(changed, quick)
 
 
 def test_study_split_matches_scikit_learn_on_the_table(campaign):
     from sklearn.model_selection import train_test_split
 
     train, test = study_split(campaign.n_workers)
-    assert len(test) == round(0.2 * campaign.n_workers) or len(test) == int(
-        np.ceil(0.2 * campaign.n_workers))
     _, _, y_train, y_test = train_test_split(
         campaign.worker_x, campaign.signed, test_size=0.2, random_state=42)
     np.testing.assert_array_equal(campaign.signed[train], y_train)
@@ -113,11 +42,11 @@ def test_design_standardizes_over_all_rows_and_drops_references(campaign):
     design = build_design(campaign)
     np.testing.assert_allclose(design.worker_x.mean(axis=0), 0, atol=1e-9)
     np.testing.assert_allclose(design.site_x.std(axis=0), 1, atol=1e-9)
-    extended = build_design(campaign, drop_reference=True)
-    assert len(extended.worker_features) == len(design.worker_features) - 1
-    assert len(extended.site_features) == len(design.site_features) - 1
-    assert "Time To First Convo (Quart. 1)" not in extended.worker_features
-    assert "Campaign length (Quint. 1)" not in extended.site_features
+    reduced = build_design(campaign, drop_reference=True)
+    assert len(reduced.worker_features) == len(design.worker_features) - 1
+    assert len(reduced.site_features) == len(design.site_features) - 1
+    assert "Time To First Convo (Quart. 1)" not in reduced.worker_features
+    assert "Campaign length (Quint. 1)" not in reduced.site_features
 
 
 def test_worksite_folds_never_share_a_worksite(campaign):
@@ -128,15 +57,47 @@ def test_worksite_folds_never_share_a_worksite(campaign):
     assert sorted(seen) == list(range(campaign.n_workers))
 
 
+def test_new_worksite_prediction_integrates_over_the_population():
+    """With a large between-worksite sd, plugging in u = 0 overstates how sure a prediction is.
+
+    For a new worksite, P(sign) = E_u[σ(α + u)], which for α = 2 and σ_u = 3 is far
+    below σ(2) = 0.88; the integrated prediction must match the quadrature value.
+    """
+    rng = np.random.default_rng(0)
+    n_draws, n_sites = 4000, 3
+    draws = {
+        "alpha": np.full(n_draws, 2.0),
+        "beta_group": np.zeros((n_draws, 1)),
+        "site_scale": np.full(n_draws, 3.0),
+        "site_effect_raw": np.zeros((n_draws, n_sites)),
+        "beta_individual_mean": np.zeros((n_draws, 1)),
+        "beta_individual_scale": np.full((n_draws, 1), 1e-9),
+        "beta_individual_raw": np.zeros((n_draws, n_sites, 1)),
+    }
+    site_x, worker_x, site_index = np.zeros((n_sites, 1)), np.zeros((1, 1)), np.array([2])
+    plug_in = sigmoid(logits("headline", draws, site_x, worker_x, site_index)).mean()
+    new = evaluation.new_site_draws("headline", draws, np.array([2]), rng)
+    integrated = sigmoid(logits("headline", new, site_x, worker_x, site_index)).mean()
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+    exact = float((weights * sigmoid(2.0 + 3.0 * nodes)).sum() / weights.sum())
+    assert plug_in == pytest.approx(sigmoid(2.0))
+    assert abs(integrated - exact) < 0.01
+    assert plug_in - integrated > 0.1
+    # The worksites the model has seen keep their own draws.
+    np.testing.assert_array_equal(new["site_effect"][:, :2], 0.0)
+
+
 # The pipeline tests check plumbing (stages, cache, CLI, seeds), not estimates:
 # a tiny configuration keeps them fast while running every stage.
 TINY = """
 svi: {max_steps: 200, min_steps: 50, window: 50}
-posterior: {draws: 200}
-nuts: {chains: 2, warmup: 30, samples: 30}
+posterior: {draws: 100}
+nuts: {chains: 2, warmup: 100, samples: 100}
 evaluation: {worksite_folds: 2, ppc_draws: 50}
 clustering: {iterations: 60, burn_in: 30, chains: 2, sigma_grid_points: 5, K_grid: [1, 2],
              coefficient_draws: 2}
+sbc: {replications: 2, sites: 8, workers_per_site: 10, warmup: 100, samples: 100}
+planning: {sims: 100, effects: [0.05, 0.1], sites_grid: [10, 20]}
 """
 
 
@@ -144,7 +105,7 @@ clustering: {iterations: 60, burn_in: 30, chains: 2, sigma_grid_points: 5, K_gri
 def small_run(tmp_path_factory):
     """A small simulated campaign and a tiny configuration, in a temp dir."""
     base = tmp_path_factory.mktemp("pipeline")
-    simulate_campaign(n_sites=30, n_workers=1500, seed=3).write(base / "data")
+    simulate_campaign(n_sites=24, n_workers=1200, seed=3).write(base / "data")
     (base / "tiny.yml").write_text(TINY)
     return base
 
@@ -154,32 +115,92 @@ def test_run_then_load_from_cache(small_run, monkeypatch, capsys):
     data = str(small_run / "data")
     config = str(small_run / "tiny.yml")
     assert main(["run", "--config", config, "--data", data, "--quiet"]) == 0
-    first = capsys.readouterr().out
-    assert "computed in" in first
-    cached = list((small_run / "cache").glob("*/results.pkl"))
-    assert len(cached) == 1
-    stamp = cached[0].stat().st_mtime_ns
+    assert "computed in" in capsys.readouterr().out
+    entries = list((small_run / "cache").glob("*/results.json"))
+    assert len(entries) == 1
+    stamp = entries[0].stat().st_mtime_ns
 
-    # A second call loads the same artifact and prints the headline figures.
+    # A second call loads the same entry and prints strict JSON with the documented keys.
     assert main(["summary", "--json", "--config", config, "--data", data, "--quiet"]) == 0
-    summary = json.loads(capsys.readouterr().out)
-    assert cached[0].stat().st_mtime_ns == stamp
-    assert set(summary) >= {"heldout", "scales", "nuts", "clustering", "data", "meta"}
-    held = summary["heldout"]
-    assert 0.5 < held["corrected"]["auc"] <= 1
-    assert 0 <= held["baseline_accuracy"] <= 1
-    for run in ("published", "corrected"):
-        assert summary["clustering"][run]["K"] >= 1
-        assert summary["clustering"][run]["sigma"] > 0
-    assert summary["nuts"]["draws"] > 0
+    text = capsys.readouterr().out
+    summary = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert entries[0].stat().st_mtime_ns == stamp
+    assert set(summary) >= {"data", "models", "headline", "claims", "clustering", "planning",
+                            "meta"}
+    for model in NUTS_MODELS:
+        entry = summary["models"][model.value]
+        assert {"heldout", "heldout_worksites", "loo", "diagnostics"} <= set(entry)
+        assert set(entry["diagnostics"]) >= {"max_r_hat", "min_ess_bulk", "min_ess_tail",
+                                             "divergences"}
+    for baseline in ("pooled_logistic", "gradient_boosting", "intercept_only"):
+        assert summary["models"][baseline]["baseline"] is True
+        assert "loo" not in summary["models"][baseline]
+    assert summary["headline"]["model"] == "headline"
+    worksite = summary["headline"]["coefficients"]["worksite"]
+    assert "NDO (Eigen., Pearson)" in worksite
+    assert {c["verdict"] for c in summary["claims"]} <= {"supported", "inconclusive",
+                                                        "contradicted"}
+    assert all(set(c["verdict_by_model"]) == {m.value for m in NUTS_MODELS}
+               for c in summary["claims"])
+
+    # The plan command uses the cached posterior.
+    assert main(["plan", "--config", config, "--data", data, "--quiet", "--design", "worksite",
+                 "--sites", "20", "--effect", "0.1", "--sims", "200", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert 0 <= plan["power"] <= 1 and plan["power_se"] > 0
+    assert entries[0].stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--sites", "-3"], "n_sites"),
+    (["--alpha", "1.5"], "alpha"),
+    (["--effect", "0.99"], "effect"),
+    (["--design", "worksite", "--sims", "5"], "sims"),
+])
+def test_plan_rejects_bad_arguments_with_one_line(small_run, monkeypatch, capsys, arguments,
+                                                  message):
+    monkeypatch.setenv("ORGANIZING_CACHE_DIR", str(small_run / "cache"))
+    code = main(["plan", "--config", str(small_run / "tiny.yml"), "--data",
+                 str(small_run / "data"), "--quiet", *arguments])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_editing_the_source_recomputes(small_run, monkeypatch):
+    """A changed source fingerprint is a new cache key: the next load computes afresh."""
+    monkeypatch.setenv("ORGANIZING_CACHE_DIR", str(small_run / "cache"))
+    campaign = load_campaign(small_run / "data")
+    config = load_config(small_run / "tiny.yml")
+    before = cache.cache_key(campaign.checksums, config)
+    assert cache.entry_path(before).exists()
+    monkeypatch.setattr(cache, "source_fingerprint", lambda: "an edited package")
+    after = cache.cache_key(campaign.checksums, config)
+    assert after != before and not cache.entry_path(after).exists()
 
 
 def test_seeds_reproduce_identical_results(small_run, monkeypatch):
     campaign = load_campaign(small_run / "data")
     config = load_config(small_run / "tiny.yml")
     monkeypatch.setenv("ORGANIZING_CACHE_DIR", str(small_run / "cache"))
-    cached = results.load(small_run / "tiny.yml", data_dir=small_run / "data", progress=False)
+    cached = pipeline.load(small_run / "tiny.yml", data_dir=small_run / "data", progress=False)
     fresh = pipeline.run(campaign, config, progress=False)
-    np.testing.assert_array_equal(cached.fits["corrected"].losses, fresh.fits["corrected"].losses)
-    assert cached.metrics.equals(fresh.metrics)
-    assert cached.summary() == fresh.summary()
+    np.testing.assert_array_equal(cached.svi[ModelId.PUBLISHED].losses,
+                                  fresh.svi[ModelId.PUBLISHED].losses)
+    assert cached.evaluation.metrics.equals(fresh.evaluation.metrics)
+    for model in NUTS_MODELS:
+        assert cached.posteriors[model].coefficients.worksite.equals(
+            fresh.posteriors[model].coefficients.worksite)
+
+
+def test_valid_edge_cases_run_and_write_strict_json(small_run, tmp_path, monkeypatch, capsys):
+    """A small campaign that passes validation runs through every stage (issue 11)."""
+    data = tmp_path / "data"
+    simulate_campaign(n_sites=8, n_workers=300, seed=11).write(data)
+    monkeypatch.setenv("ORGANIZING_CACHE_DIR", str(tmp_path / "cache"))
+    config = str(small_run / "tiny.yml")
+    assert main(["validate", str(data), "--config", config]) == 0
+    capsys.readouterr()
+    assert main(["summary", "--json", "--config", config, "--data", str(data), "--quiet"]) == 0
+    json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(c))
+    shutil.rmtree(tmp_path / "cache")

@@ -36,7 +36,8 @@ from organizing.data import (
     read_and_validate,
 )
 from organizing.data import io as data_io
-from organizing.data.checks import MIN_SITES, study_split_rows, worksite_fold_rows
+from organizing.data.checks import MIN_SITES
+from organizing.data.splits import study_split
 from organizing.simulate import simulate_campaign
 
 try:
@@ -88,7 +89,7 @@ def first_sites(k: int):
 
 
 def signers_only_in_training(workers: pd.DataFrame) -> pd.DataFrame:
-    train, _ = study_split_rows(len(workers), 0.2, 42)
+    train, _ = study_split(len(workers), test_size=0.2, seed=42)
     workers = workers.copy()
     workers["Signed"] = 0
     workers.loc[workers.index[train[:60]], "Signed"] = 1
@@ -302,22 +303,6 @@ def test_validate_accepts_exactly_what_can_be_analysed(case_dir, capsys):
 
 
 # --------------------------------------------------------------------------- the checks
-
-
-def test_split_checks_draw_the_pipeline_splits(campaign):
-    """The data layer repeats the features' scikit-learn calls; both must agree."""
-    from organizing.features import study_split, worksite_folds
-
-    for size, state in ((0.2, 42), (0.35, 7)):
-        ours = study_split_rows(campaign.n_workers, size, state)
-        theirs = study_split(campaign.n_workers, test_size=size, seed=state)
-        for a, b in zip(ours, theirs, strict=True):
-            np.testing.assert_array_equal(a, b)
-    ours = worksite_fold_rows(campaign.site_index, 5, 3)
-    theirs = list(worksite_folds(campaign.site_index, n_folds=5, seed=3))
-    for (a_train, a_test), (b_train, b_test) in zip(ours, theirs, strict=True):
-        np.testing.assert_array_equal(a_train, b_train)
-        np.testing.assert_array_equal(a_test, b_test)
 
 
 def test_real_data_can_be_analysed_under_every_profile(campaign):

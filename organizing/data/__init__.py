@@ -6,7 +6,12 @@ two campaign files into a :class:`Campaign` of arrays with no worker IDs,
 settings, and ``published`` reads the study's published figures.
 """
 
-from organizing.data.checks import check_campaign
+from organizing.data.checks import (
+    assert_analysable,
+    check_campaign,
+    load_campaign,
+    read_and_validate,
+)
 from organizing.data.io import (
     CHUNK_ROWS,
     DATA_DIR_ENV,
@@ -23,12 +28,9 @@ from organizing.data.io import (
     DataError,
     Problem,
     ValidationReport,
-    assert_analysable,
     campaign_from_frames,
     download_data,
-    load_campaign,
     locate_data,
-    read_and_validate,
     read_header,
     read_table,
     sha256,

@@ -33,42 +33,36 @@ later stages; a test checks that both agree).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupKFold, train_test_split
 
 from organizing.config import Config
 from organizing.data.io import (
     SETTINGS,
+    SOURCES,
     WORKER_FILE,
     WORKSITE_FILE,
     Campaign,
+    DataError,
     FailureTally,
     Problem,
+    ValidationReport,
+    _read_and_validate,
     campaign_from_frames,
+    locate_data,
+    sha256,
 )
+from organizing.data.splits import study_split, worksite_folds
 
 MIN_PER_CLASS = 2
 MIN_CLUSTER_TRAIN = 2
 MIN_CLUSTER_HELDOUT = 2
 MIN_SITES = MIN_CLUSTER_TRAIN + MIN_CLUSTER_HELDOUT
 MAX_ABS_VALUE = 1e150
-
-
-def study_split_rows(n_workers: int, test_size: float, random_state: int):
-    """``(train, test)`` row positions: the same call as ``features.study_split``."""
-    rows = np.arange(n_workers)
-    train, test = train_test_split(rows, test_size=test_size, random_state=random_state)
-    return np.asarray(train), np.asarray(test)
-
-
-def worksite_fold_rows(site_index: np.ndarray, n_folds: int, seed: int):
-    """``(train, test)`` per fold: the same call as ``features.worksite_folds``."""
-    folds = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    rows = np.arange(len(site_index))
-    return list(folds.split(rows, groups=site_index))
 
 
 def check_campaign(campaign_or_frames: Campaign | Mapping[str, pd.DataFrame],
@@ -156,7 +150,7 @@ def _worksites(campaign: Campaign) -> list[Problem]:
 def _split(campaign: Campaign, config: Config) -> list[Problem]:
     size, state = config.split.test_size, config.split.random_state
     try:
-        train, test = study_split_rows(campaign.n_workers, size, state)
+        train, test = study_split(campaign.n_workers, test_size=size, seed=state)
     except ValueError:
         return [Problem(
             SETTINGS, "split.test_size",
@@ -198,7 +192,8 @@ def _folds(campaign: Campaign, config: Config) -> list[Problem]:
             f"is {k}, but the campaign has {groups} worksite(s) with workers", None, "",
             f"set evaluation.worksite_folds to at most {groups}")]
     lacking: dict[str, list[int]] = {}
-    for fold, (train, test) in enumerate(worksite_fold_rows(campaign.site_index, k, config.seed)):
+    folds = worksite_folds(campaign.site_index, n_folds=k, seed=config.seed)
+    for fold, (train, test) in enumerate(folds):
         for part, rows in (("training", train), ("held-out", test)):
             signed = campaign.signed[rows]
             for label, present in (("signer", np.any(signed == 1)),
@@ -223,3 +218,67 @@ def _clustering(campaign: Campaign, config: Config) -> list[Problem]:
         SETTINGS, "clustering.K_grid",
         f"goes up to K = {largest}, but the campaign has {campaign.n_sites} worksite(s)",
         None, "", f"keep every K at most {campaign.n_sites}")]
+
+
+# ------------------------------------------------- reading, validating, refusing
+
+
+def _settings_label(config: Config) -> str:
+    return f"the settings of profile {config.profile!r}"
+
+
+def _analyse(report: ValidationReport, campaign: Campaign, config: Config) -> None:
+    report.settings = _settings_label(config)
+    report.problems.extend(check_campaign(campaign, config))
+    report.analysed = True
+
+
+def read_and_validate(
+    data_dir: Path, config: Config | None = None
+) -> tuple[ValidationReport, dict[str, pd.DataFrame]]:
+    """Read both files from ``data_dir`` and validate them; never raises on bad data.
+
+    With ``config``, a campaign whose files are valid is also checked for whether
+    it can be analysed with those settings (:func:`organizing.data.checks.check_campaign`),
+    in the same report. The frames hold the columns the analysis uses (no worker
+    IDs), and only when the files are valid.
+    """
+    report, frames = _read_and_validate(Path(data_dir))
+    if config is not None:
+        report.settings = _settings_label(config)
+        if report.ok:
+            _analyse(report, campaign_from_frames(frames), config)
+    return report, frames
+
+
+def load_campaign(data_dir: str | os.PathLike | None = None,
+                  config: Config | None = None) -> Campaign:
+    """Locate, read and validate the campaign; raise DataError with the full report.
+
+    With ``config``, also refuse a campaign that cannot be analysed with those
+    settings, before anything is fitted.
+    """
+    path = locate_data(data_dir)
+    report, frames = _read_and_validate(path)
+    if not report.ok:
+        raise DataError(f"The campaign data in {path} is not valid:\n{report.render()}")
+    campaign = campaign_from_frames(frames, {name: sha256(path / name) for name in SOURCES})
+    if config is not None:
+        _analyse(report, campaign, config)
+        if not report.ok:
+            raise DataError(
+                f"The campaign data in {path} cannot be analysed with these settings:\n"
+                f"{report.render()}")
+    return campaign
+
+
+def assert_analysable(campaign: Campaign, config: Config) -> None:
+    """Raise DataError, with the rendered report, unless ``campaign`` can be analysed
+    with ``config`` (call it before fitting anything)."""
+    problems = check_campaign(campaign, config)
+    if problems:
+        report = ValidationReport(
+            files={WORKER_FILE: campaign.n_workers, WORKSITE_FILE: campaign.n_sites},
+            problems=problems, settings=_settings_label(config), analysed=True)
+        raise DataError(f"The campaign cannot be analysed with these settings:\n"
+                        f"{report.render()}")

@@ -45,7 +45,7 @@ import pandera.pandas as pa
 from organizing.data.schemas import QUARTILES, QUINTILES, WorkerSchema, WorksiteSchema
 
 if TYPE_CHECKING:
-    from organizing.config import Config
+    pass
 
 WORKER_FILE = "WorkerRegressionData.csv"
 WORKSITE_FILE = "WorksiteNetworkData.csv"
@@ -737,68 +737,3 @@ def campaign_from_frames(frames: dict[str, pd.DataFrame],
         site_descriptors=sites[list(SITE_DESCRIPTORS)].reset_index(drop=True),
         checksums=dict(checksums or {}),
     )
-
-
-def _settings_label(config: Config) -> str:
-    return f"the settings of profile {config.profile!r}"
-
-
-def _analyse(report: ValidationReport, campaign: Campaign, config: Config) -> None:
-    from organizing.data.checks import check_campaign  # checks builds on this module
-
-    report.settings = _settings_label(config)
-    report.problems.extend(check_campaign(campaign, config))
-    report.analysed = True
-
-
-def read_and_validate(
-    data_dir: Path, config: Config | None = None
-) -> tuple[ValidationReport, dict[str, pd.DataFrame]]:
-    """Read both files from ``data_dir`` and validate them; never raises on bad data.
-
-    With ``config``, a campaign whose files are valid is also checked for whether
-    it can be analysed with those settings (:func:`organizing.data.checks.check_campaign`),
-    in the same report. The frames hold the columns the analysis uses (no worker
-    IDs), and only when the files are valid.
-    """
-    report, frames = _read_and_validate(Path(data_dir))
-    if config is not None:
-        report.settings = _settings_label(config)
-        if report.ok:
-            _analyse(report, campaign_from_frames(frames), config)
-    return report, frames
-
-
-def load_campaign(data_dir: str | os.PathLike | None = None,
-                  config: Config | None = None) -> Campaign:
-    """Locate, read and validate the campaign; raise DataError with the full report.
-
-    With ``config``, also refuse a campaign that cannot be analysed with those
-    settings, before anything is fitted.
-    """
-    path = locate_data(data_dir)
-    report, frames = _read_and_validate(path)
-    if not report.ok:
-        raise DataError(f"The campaign data in {path} is not valid:\n{report.render()}")
-    campaign = campaign_from_frames(frames, {name: sha256(path / name) for name in SOURCES})
-    if config is not None:
-        _analyse(report, campaign, config)
-        if not report.ok:
-            raise DataError(
-                f"The campaign data in {path} cannot be analysed with these settings:\n"
-                f"{report.render()}")
-    return campaign
-
-
-def assert_analysable(campaign: Campaign, config: Config) -> None:
-    """Raise DataError, with the rendered report, unless ``campaign`` can be analysed
-    with ``config`` (call it before fitting anything)."""
-    from organizing.data.checks import check_campaign
-
-    problems = check_campaign(campaign, config)
-    if problems:
-        report = ValidationReport(
-            files={WORKER_FILE: campaign.n_workers, WORKSITE_FILE: campaign.n_sites},
-            problems=problems, settings=_settings_label(config), analysed=True)
-        raise DataError(f"The campaign cannot be analysed with these settings:\n"
-                        f"{report.render()}")

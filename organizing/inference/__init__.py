@@ -1,8 +1,11 @@
-"""Posterior inference: Pyro's SVI (the study's method), NUTS, diagnostics, summaries."""
+"""Posterior inference, one module per job.
 
-from organizing.inference.pyro_nuts import NUTSFit, run_nuts
-from organizing.inference.summaries import summarize_draws
-from organizing.inference.svi import SVIFit, elbo_converged, fit_svi, guide_draw, posterior_draws
+* :mod:`~organizing.inference.svi`: Pyro's SVI, the study's method (the replication and
+  the mean-field comparison);
+* :mod:`~organizing.inference.nuts`: NumPyro's NUTS for every posterior the book reports;
+* :mod:`~organizing.inference.diagnostics`: ArviZ diagnostics and PSIS-LOO;
+* :mod:`~organizing.inference.calibration`: simulation-based calibration;
+* :mod:`~organizing.inference.summaries`: posterior summaries.
 
-__all__ = ["NUTSFit", "SVIFit", "elbo_converged", "fit_svi", "guide_draw", "posterior_draws",
-           "run_nuts", "summarize_draws"]
+Nothing is imported here, so loading one module does not start torch or JAX.
+"""

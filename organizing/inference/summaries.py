@@ -39,3 +39,11 @@ def summarize_draws(draws: Mapping[str, np.ndarray]) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=["site", "index", "mean", "sd", "q5", "q50", "q95"])
+
+
+def quantile_row(values: np.ndarray) -> dict[str, float]:
+    """Mean, sd, 5%, 50% and 95% quantiles and P(> 0) of one scalar's draws."""
+    values = np.asarray(values, dtype=float)
+    q5, q50, q95 = np.quantile(values, [0.05, 0.5, 0.95])
+    return {"mean": float(values.mean()), "sd": float(values.std(ddof=1)), "q5": float(q5),
+            "q50": float(q50), "q95": float(q95), "prob_positive": float(np.mean(values > 0))}

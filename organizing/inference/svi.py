@@ -116,6 +116,7 @@ def fit_svi(
     check_every: int = 50,
     seed: int = 0,
     progress: bool = True,
+    label: str | None = None,
 ) -> SVIFit:
     """Fit ``model`` to ``args = (site_x, worker_x, site_index, y)`` by SVI.
 
@@ -138,7 +139,9 @@ def fit_svi(
     losses: list[float] = []
     converged = False
     start = time.perf_counter()
-    with tqdm(total=max_steps, disable=not progress, desc=f"SVI {model_name}") as bar:
+    # A bar only on a terminal (tqdm's disable=None), named after the fit it tracks.
+    with tqdm(total=max_steps, disable=None if progress else True,
+              desc=label or f"SVI {model_name} ({guide})") as bar:
         for step in range(1, max_steps + 1):
             losses.append(svi.step(*args))
             scheduler.step()

@@ -46,17 +46,46 @@ it samples ``y``, which makes it a posterior-predictive sampler through
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pyro
 import pyro.distributions as dist
 import torch
 
+from organizing.models.logits import complete_draws
+from organizing.models.logits import logits as numpy_logits
+
 #: Scale of the HalfCauchy priors on every scale parameter (the study's value).
 HALF_CAUCHY_SCALE = 5.0
 #: Standard deviation of the extended model's prior on the population mean μ_b.
 MEAN_PRIOR_SCALE = 2.5
+
+
+
+@dataclass(frozen=True)
+class HeadlinePriors:
+    """Constants of the headline model's priors (see :func:`headline_model`)."""
+
+    alpha_loc: float  # α ~ Normal(alpha_loc, alpha_scale)
+    alpha_scale: float
+    group_scale: float  # τ_β ~ HalfNormal(group_scale)
+    site_scale: float  # σ_u ~ HalfNormal(site_scale)
+    mean_scale: float  # μ_b,p ~ Normal(0, mean_scale)
+    individual_scale: float  # τ_b,p ~ HalfNormal(individual_scale)
+
+
+#: The headline model's priors; justified in :func:`headline_model`'s docstring.
+HEADLINE_PRIORS = HeadlinePriors(
+    alpha_loc=math.log(0.2 / 0.8),  # logit of a 20% signing rate
+    alpha_scale=1.5,
+    group_scale=0.5,
+    site_scale=1.0,
+    mean_scale=1.5,
+    individual_scale=1.0,
+)
 
 Draws = Mapping[str, "torch.Tensor | np.ndarray"]
 
@@ -230,10 +259,95 @@ def extended_model(
     return _observe(logits, y)
 
 
+def headline_logits(
+    alpha: torch.Tensor,
+    beta_group: torch.Tensor,
+    site_effect: torch.Tensor,
+    beta_individual: torch.Tensor,
+    site_x: torch.Tensor,
+    worker_x: torch.Tensor,
+    site_index: torch.Tensor,
+) -> torch.Tensor:
+    r"""Per-worker logits :math:`α + x_{s(i)}·β + u_{s(i)} + z_i·b_{s(i)}`, shape (N,)."""
+    corrected = corrected_logits(alpha, beta_group, beta_individual, site_x, worker_x, site_index)
+    return corrected + site_effect[site_index]
+
+
+def headline_model(
+    site_x: torch.Tensor,
+    worker_x: torch.Tensor,
+    site_index: torch.Tensor,
+    y: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""The headline model: varying worksite intercepts and worker slopes, non-centered.
+
+    .. math::
+
+        α &\sim \mathcal{N}(m_α, s_α), \qquad τ_β \sim \mathcal{N}^+(0, s_β), \qquad
+            β_q \sim \mathcal{N}(0, τ_β) \\
+        σ_u &\sim \mathcal{N}^+(0, s_u), \qquad ε_s \sim \mathcal{N}(0, 1), \qquad
+            u_s = σ_u ε_s \\
+        μ_{b,p} &\sim \mathcal{N}(0, s_μ), \qquad τ_{b,p} \sim \mathcal{N}^+(0, s_τ), \qquad
+            ε^b_{sp} \sim \mathcal{N}(0, 1), \qquad b_s = μ_b + τ_b ⊙ ε^b_s \\
+        y_i &\sim \mathrm{Bernoulli}\big(\mathrm{logit}^{-1}(α + x_{s(i)}·β + u_{s(i)}
+            + z_i·b_{s(i)})\big)
+
+    Sites: ``alpha``; ``beta_group_scale``, ``beta_group``; ``site_scale``,
+    ``site_effect_raw`` (plate "worksite"), deterministic ``site_effect``;
+    ``beta_individual_mean``, ``beta_individual_scale`` (P,), ``beta_individual_raw``
+    (plate "worksite"), deterministic ``beta_individual``. Fit it on the design
+    with one reference level dropped from each one-hot group
+    (``build_design(campaign, drop_reference=True)``): with every level kept,
+    two groups are collinear with the intercept.
+
+    Priors (:data:`HEADLINE_PRIORS`), following brms, rstanarm and the Stan
+    prior-choice wiki; every feature is standardized:
+
+    TODO
+    """
+    priors = HEADLINE_PRIORS
+    num_worker_features = worker_x.shape[1]
+    zero, one = _const(0.0, site_x), _const(1.0, site_x)
+    alpha = pyro.sample(
+        "alpha", dist.Normal(_const(priors.alpha_loc, site_x), _const(priors.alpha_scale, site_x))
+    )
+    beta_group_scale = pyro.sample(
+        "beta_group_scale", dist.HalfNormal(_const(priors.group_scale, site_x))
+    )
+    beta_group = pyro.sample(
+        "beta_group", dist.Normal(zero, beta_group_scale).expand([site_x.shape[1]]).to_event(1)
+    )
+    site_scale = pyro.sample("site_scale", dist.HalfNormal(_const(priors.site_scale, site_x)))
+    mean = pyro.sample(
+        "beta_individual_mean",
+        dist.Normal(zero, _const(priors.mean_scale, site_x))
+        .expand([num_worker_features])
+        .to_event(1),
+    )
+    scale = pyro.sample(
+        "beta_individual_scale",
+        dist.HalfNormal(_const(priors.individual_scale, site_x))
+        .expand([num_worker_features])
+        .to_event(1),
+    )
+    with pyro.plate("worksite", site_x.shape[0]):
+        site_raw = pyro.sample("site_effect_raw", dist.Normal(zero, one))
+        raw = pyro.sample(
+            "beta_individual_raw", dist.Normal(zero, one).expand([num_worker_features]).to_event(1)
+        )
+    site_effect = pyro.deterministic("site_effect", site_scale * site_raw, event_dim=1)
+    beta_individual = pyro.deterministic("beta_individual", mean + scale * raw, event_dim=2)
+    logits = headline_logits(
+        alpha, beta_group, site_effect, beta_individual, site_x, worker_x, site_index
+    )
+    return _observe(logits, y)
+
+
 MODELS: dict[str, Callable[..., torch.Tensor]] = {
     "corrected": corrected_model,
     "published": published_model,
     "extended": extended_model,
+    "headline": headline_model,
 }
 
 #: Latent (sampled, unobserved) sites of each model, in a fixed order.
@@ -260,6 +374,16 @@ LATENT_SITES: dict[str, tuple[str, ...]] = {
         "beta_individual_mean",
         "beta_individual_raw",
     ),
+    "headline": (
+        "alpha",
+        "beta_group_scale",
+        "beta_group",
+        "site_scale",
+        "beta_individual_mean",
+        "beta_individual_scale",
+        "site_effect_raw",
+        "beta_individual_raw",
+    ),
 }
 
 
@@ -274,19 +398,16 @@ def model_name_of(model: Callable[..., torch.Tensor]) -> str | None:
 def add_deterministic_sites(
     model_name: str, draws: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """Add deterministic sites to latent draws (leading draw dims): b = μ + τ ⊙ ε for extended."""
-    out = dict(draws)
-    if model_name == "extended" and "beta_individual" not in out:
-        mean = np.asarray(out["beta_individual_mean"])[..., None, :]
-        scale = np.asarray(out["beta_individual_scale"])[..., None, :]
-        out["beta_individual"] = mean + scale * np.asarray(out["beta_individual_raw"])
-    return out
+    """Add deterministic sites to latent draws (leading draw dims), as numpy arrays.
+
+    extended and headline: b = μ + τ ⊙ ε; headline: u = σ_u ε (see
+    :func:`organizing.models.logits.complete_draws`).
+    """
+    return complete_draws(model_name, draws)
 
 
-def _as_tensor(value: torch.Tensor | np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(value) if not torch.is_tensor(value) else value).to(
-        dtype=like.dtype, device=like.device
-    )
+def _numpy_draws(draws: Draws) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().numpy() if torch.is_tensor(v) else v for k, v in draws.items()}
 
 
 def logits_from_draws(
@@ -298,35 +419,24 @@ def logits_from_draws(
     *,
     chunk_size: int = 250,
 ) -> torch.Tensor:
-    r"""Logits of every worker under every posterior draw, shape (D, N).
+    r"""Logits of every worker under every posterior draw, shape (D, N), as a tensor.
 
-    ``draws`` maps site names to arrays with one leading draw dimension (D). For
-    ``"published"`` the study's formula is applied to the batch given, summing
-    :math:`z_j` over the workers passed in, which is what the study's code did
-    when it predicted the held-out workers. ``"extended"`` draws may carry either
-    ``beta_individual`` or its parts (mean, scale, raw).
+    A torch front end to :func:`organizing.models.logits.logits` (computed in
+    float64, returned in ``site_x``'s dtype). ``draws`` maps site names to tensors
+    or arrays with one leading draw dimension (D). For ``"published"`` the study's
+    formula is applied to the batch given, summing :math:`z_j` over the workers
+    passed in, which is what the study's code did when it predicted the held-out
+    workers. ``"extended"`` and ``"headline"`` draws may carry either the
+    deterministic sites or their parts.
     """
     if model_name not in MODELS:
         raise KeyError(f"unknown model {model_name!r}; expected one of {sorted(MODELS)}")
-    if model_name == "extended":
-        draws = add_deterministic_sites(
-            model_name, {k: v.cpu().numpy() if torch.is_tensor(v) else v for k, v in draws.items()}
-        )
-    alpha = _as_tensor(draws["alpha_mean"], site_x).reshape(-1)
-    beta_group = _as_tensor(draws["beta_group"], site_x)
-    beta_individual = _as_tensor(draws["beta_individual"], site_x)
-    num_draws = alpha.shape[0]
-    if beta_group.shape[0] != num_draws or beta_individual.shape[0] != num_draws:
-        raise ValueError("every site in draws needs the same leading draw dimension")
-
-    if model_name == "published":
-        site_term = beta_group @ site_x.sum(0)  # (D,)
-        worker_term = (beta_individual @ worker_x.sum(0))[:, site_index]  # (D, N)
-        return alpha[:, None] + site_term[:, None] + worker_term
-
-    site_term = (beta_group @ site_x.T)[:, site_index]  # (D, N)
-    chunks = []
-    for start in range(0, num_draws, chunk_size):
-        coefficients = beta_individual[start : start + chunk_size, site_index]  # (d, N, P)
-        chunks.append(torch.einsum("dnp,np->dn", coefficients, worker_x))
-    return alpha[:, None] + site_term + torch.cat(chunks, dim=0)
+    out = numpy_logits(
+        model_name,
+        _numpy_draws(draws),
+        _numpy_draws({"x": site_x})["x"],
+        _numpy_draws({"x": worker_x})["x"],
+        _numpy_draws({"x": site_index})["x"],
+        chunk_size=chunk_size,
+    )
+    return torch.as_tensor(out).to(dtype=site_x.dtype, device=site_x.device)

@@ -1,5 +1,9 @@
-"""Every result of the book, typed and cached: what the chapters load."""
+"""Every result of the book as typed sections, and the cache that stores them.
 
-from organizing.results.cache import FitSummary, Results, cache_dir, cache_key, load
+:mod:`~organizing.results.sections` defines the contract between the pipeline and
+the book; :mod:`~organizing.results.cache` stores it safely on disk.
+"""
 
-__all__ = ["FitSummary", "Results", "cache_dir", "cache_key", "load"]
+from organizing.results.sections import Results
+
+__all__ = ["Results"]

@@ -1,174 +1,165 @@
-"""Every result of the book, cached: what the chapters load.
+"""The results cache: one entry per (data, configuration, code), safe to share and to race.
 
-:class:`Results` holds NumPy arrays and small pandas frames (one row per
-feature, worksite, bin or fold; never one row per worker). :func:`load`
-returns the cached results for the current data, configuration and package
-version, and runs :func:`organizing.pipeline.run` first when the cache has
-none. Chapters call ``load``; they never fit anything themselves. This module
-imports no modelling library, so a chapter starts quickly.
+:func:`organizing.pipeline.load` looks here first and computes only on a miss.
 
-The cache key is a hash of the two data files' sha256, the configuration's
-values and the package version, so editing any of them starts afresh.
+* **Never stale.** The key hashes the two data files' sha256, every
+  configuration value, the package's own source files and the versions of the
+  libraries that compute results. Editing any of them starts afresh.
+* **Never runs code.** An entry is ``results.json`` plus ``arrays.npz`` read
+  with ``allow_pickle=False`` (:mod:`organizing.results.codec`).
+* **Atomic and race-safe.** A writer builds its entry in a private temporary
+  folder and renames it into place; a lock file makes a second run for the same
+  key wait for the first and then load its entry instead of computing again.
+* **Self-healing.** An entry that cannot be read is set aside and recomputed,
+  with a one-line notice.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
-import pickle
+import shutil
 import sys
-from dataclasses import dataclass, field, fields
+import tempfile
+import zipfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from organizing import __version__, audit
-from organizing.config import Config, load_config
-from organizing.data import Campaign, load_campaign, locate_data, published_reference
+from organizing import __version__
+from organizing.config import Config
+from organizing.results.codec import CodecError, decode, encode
+from organizing.results.sections import Results
 
 CACHE_ENV = "ORGANIZING_CACHE_DIR"
 DEFAULT_CACHE = Path(".cache") / "organizing"
+#: Libraries whose version can change a computed number.
+COMPUTING_LIBRARIES = ("torch", "pyro-ppl", "numpyro", "jax", "jaxlib", "numpy", "scipy",
+                       "scikit-learn", "pandas", "arviz", "statsmodels")
+#: Free space a run needs in the cache folder before it starts fitting.
+MIN_FREE_BYTES = 200 * 2**20
+FORMAT = 1  # bump when the layout of an entry changes
 
 
-@dataclass(frozen=True)
-class FitSummary:
-    """What the book shows of an SVI fit: its ELBO trace and how it stopped."""
-
-    model_name: str
-    guide_kind: str
-    losses: np.ndarray
-    steps: int
-    converged: bool
-    seconds: float
-    seed: int
-    lr: float
-    lr_decay: float
-
-    @classmethod
-    def of(cls, fit) -> FitSummary:
-        """From an :class:`organizing.inference.SVIFit` (its guide parameters dropped)."""
-        return cls(**{f.name: getattr(fit, f.name) for f in fields(cls)})
+class CacheError(OSError):
+    """The cache folder cannot hold results (read-only, full, or not a folder)."""
 
 
-@dataclass
-class Results:
-    """Everything the book shows, computed by :func:`run`."""
-
-    meta: dict
-    data: dict  # counts, site-level frame, feature summaries, histograms
-    fits: dict  # name -> FitSummary (ELBO traces, steps, seconds)
-    coefficients: dict  # name -> frame of posterior summaries with feature names
-    published_one_draw: pd.DataFrame  # the published refit's single guide draw, as the study
-    metrics: pd.DataFrame  # held-out metrics on the study's split, one row per model
-    curves: dict  # model -> {"roc": frame, "calibration": frame}
-    ppc: pd.DataFrame  # per-worksite predictive check (corrected model)
-    folds: pd.DataFrame  # held-out worksites: one row per model and fold
-    scales: pd.DataFrame  # τ_b and τ_β under mean-field, low-rank and NUTS
-    nuts: dict  # diagnostics frame and totals
-    audit: audit.PublishedAudit
-    claims: pd.DataFrame
-    clustering: dict
-    timings: dict = field(default_factory=dict)
-
-    def summary(self) -> dict:
-        """The headline figures (keys documented in the README)."""
-        metrics = self.metrics.set_index("model")
-        scales = self.scales.set_index(["method", "parameter"])
-
-        def heldout(model):
-            row = metrics.loc[model]
-            return {k: round(float(row[k]), 4) for k in ("accuracy", "auc", "brier", "log_loss")}
-
-        nuts = self.nuts
-        choice = self.clustering["selection"]
-        reported = published_reference()["metrics"].set_index("metric")["published_value"]
-        return {
-            "data": {k: self.data[k] for k in ("n_workers", "n_sites", "signing_rate")},
-            "heldout": {
-                "baseline_accuracy": round(float(metrics["baseline_accuracy"].iloc[0]), 4),
-                "corrected": heldout("corrected"),
-                "published_refit": heldout("published (study's prediction)"),
-                "published_refit_as_learned": heldout("published (as learned)"),
-                "pooled_logistic": heldout("pooled logistic"),
-                "published_reported": {
-                    "accuracy": float(reported["heldout_accuracy"]),
-                    "auc": float(reported["heldout_auc"]),
-                },
-            },
-            "heldout_worksites_auc": {
-                model: round(float(frame["auc"].mean()), 4)
-                for model, frame in self.folds.groupby("model")
-            },
-            "scales": {
-                "beta_worker_scale": round(float(scales.loc[("NUTS", "beta_individual_scale"),
-                                                            "mean"]), 4),
-                "beta_worksite_scale": round(float(scales.loc[("NUTS", "beta_group_scale"),
-                                                              "mean"]), 4),
-                "beta_worker_scale_mean_field": round(float(
-                    scales.loc[("mean-field", "beta_individual_scale"), "mean"]), 4),
-            },
-            "nuts": {
-                "max_r_hat": round(float(nuts["max_r_hat"]), 4),
-                "min_ess": round(float(nuts["min_ess"]), 1),
-                "divergences": int(nuts["divergences"]),
-                "draws": int(nuts["draws"]),
-            },
-            "clustering": {
-                run: {
-                    "sigma": float(choice[run]["sigma"]),
-                    "K": int(choice[run]["K"]),
-                    "heldout_lpd": round(float(choice[run]["heldout_lpd"]), 3),
-                }
-                for run in ("published", "corrected")
-            },
-            "meta": {k: self.meta[k] for k in ("profile", "package_version", "cache_key")},
-        }
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
-# --------------------------------------------------------------------------- cache
+def source_fingerprint(root: Path = PACKAGE_ROOT) -> str:
+    """sha256 over the package's source, configuration and reference files."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.suffix in (".py", ".yml", ".csv") and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    out = {}
+    for name in COMPUTING_LIBRARIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "absent"
+    return out
 
 
 def cache_key(checksums: dict[str, str], config: Config) -> str:
-    text = json.dumps(
-        {"data": checksums, "config": config.values, "version": __version__}, sort_keys=True
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    """A hash of everything that determines the results."""
+    text = json.dumps({
+        "format": FORMAT,
+        "data": checksums,
+        "config": config.values,
+        "profile": config.profile,
+        "package": __version__,
+        "source": source_fingerprint(),
+        "libraries": library_versions(),
+    }, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE)
 
 
-def _cache_file(key: str) -> Path:
-    return cache_dir() / key / "results.pkl"
+def entry_path(key: str) -> Path:
+    return cache_dir() / key
 
 
-def load(
-    config_path: str | os.PathLike | None = None,
-    *,
-    profile: str | None = None,
-    data_dir: str | os.PathLike | None = None,
-    progress: bool | None = None,
-) -> Results:
-    """Cached results for the current data and configuration, computed if missing."""
-    config = load_config(config_path, profile)
-    campaign = load_campaign(locate_data(data_dir))
-    path = _cache_file(cache_key(campaign.checksums, config))
-    if path.is_file():
-        with open(path, "rb") as handle:
-            return pickle.load(handle)
-    from organizing.pipeline import run  # fitting libraries load only when needed
-
-    results = run(campaign, config, progress=sys.stderr.isatty() if progress is None else progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as handle:
-        pickle.dump(results, handle)
-    tmp.replace(path)
-    return results
+def write_entry(results, folder: Path) -> None:
+    """Write ``results`` as ``folder`` atomically (no-op if another writer got there first)."""
+    arrays: dict[str, np.ndarray] = {}
+    tree = encode(results, arrays)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        with open(staging / "results.json", "w") as handle:
+            json.dump(tree, handle)
+        np.savez(staging / "arrays.npz", **arrays)
+        try:
+            staging.rename(folder)
+        except OSError:  # an entry appeared meanwhile: keep it, drop ours
+            if not (folder / "results.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
-def is_cached(config: Config, campaign: Campaign) -> bool:
-    return _cache_file(cache_key(campaign.checksums, config)).is_file()
+def read_entry(folder: Path, kind: type = Results):
+    """Read an entry; raises CodecError for anything missing, partial or malformed."""
+    try:
+        with open(folder / "results.json") as handle:
+            tree = json.load(handle)
+        with np.load(folder / "arrays.npz", allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        return decode(kind, tree, arrays)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        raise CodecError(f"{type(error).__name__}: {error}") from error
+
+
+def check_writable(folder: Path) -> None:
+    """Fail before any fitting if ``folder`` cannot take a new entry."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+    except OSError as error:
+        raise CacheError(f"cannot write results to the cache folder {folder} "
+                         f"({error.strerror or type(error).__name__}); set {CACHE_ENV} "
+                         "to a writable folder") from None
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise CacheError(f"the cache folder {folder} has only {free / 2**20:.0f} MB free; "
+                         f"results need about {MIN_FREE_BYTES / 2**20:.0f} MB")
+
+
+@contextlib.contextmanager
+def locked(folder: Path):
+    """An exclusive lock for one cache key (released when the process ends, even killed)."""
+    with open(folder.parent / f"{folder.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def cached(folder: Path, kind: type = Results):
+    """The entry in ``folder``, or None; an unreadable entry is removed with a notice."""
+    if not folder.exists():
+        return None
+    try:
+        return read_entry(folder, kind)
+    except CodecError as error:
+        print(f"note: the cached results in {folder} could not be read ({error}); "
+              "computing them again", file=sys.stderr)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None

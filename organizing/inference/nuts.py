@@ -1,0 +1,243 @@
+r"""NUTS with NumPyro (JAX on the CPU) for the corrected, extended and headline models.
+
+:func:`run_nuts` samples a model of :mod:`organizing.models.numpyro_models` with
+NumPyro's NUTS (step size and diagonal mass matrix adapted during warm-up, Stan's
+defaults otherwise: initial values uniform on (-2, 2) in the unconstrained space,
+maximum tree depth 10) and returns a :class:`NUTSResult` of numpy arrays: draws of
+every sample and deterministic site shaped (chains, samples, ...), and per draw
+the sampler's energy, divergence flag, leapfrog steps and acceptance probability.
+:meth:`NUTSResult.log_likelihood` gives the pointwise log-likelihood (chains,
+samples, N) with the numpy logits, for PSIS-LOO in
+:mod:`organizing.inference.diagnostics`.
+
+Chains run side by side on the CPU cores. JAX sees one CPU device unless told
+otherwise before its backend starts, so importing this module asks XLA for
+:data:`HOST_DEVICES` devices (the number of cores, at least
+:data:`DEFAULT_CHAINS`), unless ``XLA_FLAGS`` already sets a device count. If the
+backend had already started with fewer devices than chains, the chains run
+``"sequential"``. ``chain_method="parallel"`` with one device per chain was the
+fastest on a 2-core machine (``benchmarks/bench_nuts.py`` measures it).
+
+Precision: the models run in float64 (``jax_enable_x64``, set when
+:func:`run_nuts` is called with ``x64=True``, the default): the log joint sums
+~13,000 Bernoulli terms, and float32 rounding of a potential energy of order
+10³ is of order 10⁻⁴, noise in the accept/reject step. The benchmark reports
+the cost of float64.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+#: Default number of chains; also the least number of host devices requested.
+DEFAULT_CHAINS = 4
+_DEVICE_FLAG = "--xla_force_host_platform_device_count"
+
+
+def _request_host_devices() -> int:
+    """Ask XLA for one CPU device per core (at least ``DEFAULT_CHAINS``) before JAX starts.
+
+    Does nothing if ``XLA_FLAGS`` already sets a device count (then that count is
+    returned). The flag only takes effect if JAX's backend has not started yet.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    match = re.search(rf"{_DEVICE_FLAG}=(\d+)", flags)
+    if match:
+        return int(match.group(1))
+    count = max(os.cpu_count() or 1, DEFAULT_CHAINS)
+    os.environ["XLA_FLAGS"] = f"{flags} {_DEVICE_FLAG}={count}".strip()
+    return count
+
+
+#: CPU devices requested from XLA at import (the backend may have started earlier).
+HOST_DEVICES = _request_host_devices()
+
+import jax  # noqa: E402  (after XLA_FLAGS is set)
+import numpy as np  # noqa: E402
+from numpyro.infer import MCMC, NUTS  # noqa: E402
+
+from organizing.models import logits as formulas  # noqa: E402
+from organizing.models.numpyro_models import (  # noqa: E402
+    MODELS,
+    group_workers,
+    model_arguments,
+)
+
+CHAIN_METHODS = ("parallel", "sequential", "vectorized")
+
+
+@dataclass(frozen=True)
+class NUTSSettings:
+    """How a NUTS run was made (``chain_method`` is the one actually used)."""
+
+    model_name: str
+    chains: int
+    warmup: int
+    samples: int
+    target_accept: float
+    max_tree_depth: int
+    seed: int
+    chain_method: str
+    x64: bool
+    devices: int
+
+
+@dataclass(frozen=True)
+class NUTSResult:
+    """A NUTS posterior as numpy arrays.
+
+    ``draws`` maps every sample site and deterministic site to an array shaped
+    (chains, samples, *site shape). Per draw, (chains, samples): ``energy`` (the
+    Hamiltonian, for E-BFMI), ``diverging`` (bool), ``num_steps`` (leapfrog steps)
+    and ``accept_prob``. ``step_size`` is the adapted step size per chain.
+    ``seconds`` is the wall time of the whole run, compilation included.
+    """
+
+    draws: dict[str, np.ndarray]
+    energy: np.ndarray
+    diverging: np.ndarray
+    num_steps: np.ndarray
+    accept_prob: np.ndarray
+    step_size: np.ndarray
+    seconds: float
+    settings: NUTSSettings
+
+    @property
+    def model_name(self) -> str:
+        return self.settings.model_name
+
+    @property
+    def num_chains(self) -> int:
+        return int(self.energy.shape[0])
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.energy.shape[1])
+
+    @property
+    def divergences(self) -> np.ndarray:
+        """Number of divergent transitions after warm-up, per chain."""
+        return self.diverging.sum(axis=1)
+
+    def pooled_draws(self) -> dict[str, np.ndarray]:
+        """Draws with chains concatenated: site → (chains·samples, *site shape)."""
+        return {k: v.reshape(-1, *v.shape[2:]) for k, v in self.draws.items()}
+
+    def logits(self, site_x, worker_x, site_index) -> np.ndarray:
+        """Logits of the given workers under every draw, (chains, samples, N)."""
+        return formulas.logits(self.model_name, self.draws, site_x, worker_x, site_index)
+
+    def log_likelihood(self, site_x, worker_x, site_index, y) -> np.ndarray:
+        """Pointwise log-likelihood, (chains, samples, N), float64, for PSIS-LOO."""
+        return formulas.log_likelihood(
+            self.model_name, self.draws, site_x, worker_x, site_index, y
+        )
+
+    def settings_dict(self) -> dict:
+        return asdict(self.settings)
+
+
+def _chain_method(requested: str | None, chains: int) -> str:
+    devices = jax.local_device_count()
+    if requested is None:
+        return "parallel" if devices >= chains else "sequential"
+    if requested not in CHAIN_METHODS:
+        raise ValueError(f"chain_method must be one of {CHAIN_METHODS}, not {requested!r}")
+    if requested == "parallel" and devices < chains:
+        return "sequential"
+    return requested
+
+
+def run_nuts(
+    model_name: str,
+    site_x: np.ndarray,
+    worker_x: np.ndarray,
+    site_index: np.ndarray,
+    y: np.ndarray,
+    *,
+    chains: int = DEFAULT_CHAINS,
+    warmup: int = 1000,
+    samples: int = 1000,
+    target_accept: float = 0.9,
+    max_tree_depth: int = 10,
+    seed: int = 0,
+    chain_method: str | None = None,
+    x64: bool = True,
+    group: bool = True,
+    dense_mass=False,
+    progress: bool = False,
+) -> NUTSResult:
+    """Sample ``model_name`` ("corrected", "extended" or "headline") with NumPyro's NUTS.
+
+    ``chain_method`` is "parallel" (one JAX device per chain), "sequential" or
+    "vectorized"; by default "parallel" when there are enough devices, else
+    "sequential". ``x64`` switches JAX to float64 for the whole process (it is a
+    global JAX setting). The progress bar is shown only if ``progress`` is true and
+    standard error is a terminal.
+    """
+    if model_name not in MODELS:
+        raise KeyError(f"no NumPyro model {model_name!r}; expected one of {sorted(MODELS)}")
+    if y is None:
+        raise ValueError("NUTS needs the observed outcomes y")
+    if x64:
+        jax.config.update("jax_enable_x64", True)
+    method = _chain_method(chain_method, chains)
+    kwargs = {}
+    if group:
+        grouped = group_workers(worker_x, site_index, y)
+        args = model_arguments(site_x, grouped.worker_x, grouped.site_index, grouped.signed)
+        kwargs["trials"] = np.asarray(grouped.trials, dtype=args[0].dtype)
+    else:
+        args = model_arguments(site_x, worker_x, site_index, y)
+    kernel = NUTS(
+        MODELS[model_name],
+        target_accept_prob=target_accept,
+        max_tree_depth=max_tree_depth,
+        dense_mass=dense_mass,
+    )
+    mcmc = MCMC(
+        kernel,
+        num_warmup=warmup,
+        num_samples=samples,
+        num_chains=chains,
+        chain_method=method,
+        progress_bar=bool(progress and sys.stderr.isatty()),
+    )
+    start = time.perf_counter()
+    mcmc.run(
+        jax.random.PRNGKey(seed),
+        *args,
+        **kwargs,
+        extra_fields=("energy", "diverging", "num_steps", "accept_prob", "adapt_state.step_size"),
+    )
+    draws = {
+        k: np.asarray(v, dtype=np.float64)
+        for k, v in mcmc.get_samples(group_by_chain=True).items()
+    }
+    extra = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
+    seconds = time.perf_counter() - start
+    return NUTSResult(
+        draws=draws,
+        energy=extra["energy"].astype(np.float64),
+        diverging=extra["diverging"].astype(bool),
+        num_steps=extra["num_steps"].astype(np.int64),
+        accept_prob=extra["accept_prob"].astype(np.float64),
+        step_size=extra["adapt_state.step_size"][:, -1].astype(np.float64),
+        seconds=seconds,
+        settings=NUTSSettings(
+            model_name=model_name,
+            chains=chains,
+            warmup=warmup,
+            samples=samples,
+            target_accept=target_accept,
+            max_tree_depth=max_tree_depth,
+            seed=seed,
+            chain_method=method,
+            x64=bool(jax.config.jax_enable_x64),
+            devices=jax.local_device_count(),
+        ),
+    )

@@ -1,0 +1,131 @@
+"""The headline figures as strict JSON (``organizing summary --json``) and as text.
+
+Keys are stable; the README documents each one. A metric that is undefined
+(for example an AUC on held-out workers of one class) is ``null``, with a
+``<metric>_undefined`` key saying why; the output never holds NaN or Infinity.
+"""
+
+from __future__ import annotations
+
+import math
+
+from organizing.models import BASELINES, HEADLINE_MODEL, ModelId
+from organizing.results.sections import Results
+
+UNDEFINED_REASON = "undefined: the held-out outcomes contain a single class"
+
+
+def _number(value, digits: int = 4):
+    value = float(value)
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def _metrics(row, names) -> dict:
+    out = {}
+    for name in names:
+        out[name] = _number(row[name])
+        if out[name] is None:
+            out[f"{name}_undefined"] = UNDEFINED_REASON
+    return out
+
+
+def summary(results: Results) -> dict:
+    """Every headline figure as a JSON-safe dict (keys documented in the README)."""
+    evaluation = results.evaluation
+    metrics = evaluation.metrics.set_index("model")
+    folds = evaluation.folds.groupby("model")[["auc", "log_loss"]].mean()
+    models = {}
+    for model in ModelId:
+        entry = {}
+        if model.value in metrics.index:
+            entry["heldout"] = _metrics(metrics.loc[model.value],
+                                        ("accuracy", "auc", "brier", "log_loss", "ece"))
+        if model.value in folds.index:
+            entry["heldout_worksites"] = _metrics(folds.loc[model.value], ("auc", "log_loss"))
+        posterior = results.posteriors.get(model)
+        if posterior is not None and posterior.loo is not None:
+            entry["loo"] = {"elpd": _number(posterior.loo.elpd, 2),
+                            "se": _number(posterior.loo.se, 2),
+                            "pareto_k_above_0_7": posterior.loo.k_bad + posterior.loo.k_very_bad}
+        if posterior is not None and posterior.diagnostics is not None:
+            d = posterior.diagnostics
+            entry["diagnostics"] = {"max_r_hat": _number(d.max_r_hat),
+                                    "min_ess_bulk": _number(d.min_ess_bulk, 1),
+                                    "min_ess_tail": _number(d.min_ess_tail, 1),
+                                    "divergences": d.divergences, "flags": list(d.flags)}
+        if model in evaluation.fit_seconds:
+            entry["fit_seconds"] = _number(evaluation.fit_seconds[model], 2)
+        if entry:
+            entry["baseline"] = model in BASELINES
+            models[model.value] = entry
+    headline = results.posteriors[HEADLINE_MODEL].coefficients
+
+    def coefficients(frame):
+        return {row.feature: {"mean": _number(row.mean), "q5": _number(row.q5),
+                              "q95": _number(row.q95)} for row in frame.itertuples()}
+
+    verdicts = results.claims.by_model.pivot(index="claim", columns="model", values="verdict")
+    claims = [{"claim": row.claim, "feature": row.quantity, "verdict": row.verdict,
+               "prob_claimed": _number(row.prob_claimed),
+               "verdict_by_model": verdicts.loc[row.claim].to_dict()}
+              for row in results.claims.table.itertuples()]
+    data = results.data
+    clustering = {name: {"K": run.K, "sigma": _number(run.sigma, 8), "verdict": run.verdict,
+                         "heldout_lpd": _number(run.heldout_lpd, 3)}
+                  for name, run in results.clustering.runs.items()}
+    planning = results.planning
+    return {
+        "data": {"n_workers": data.n_workers, "n_sites": data.n_sites,
+                 "signing_rate": _number(data.signing_rate)},
+        "models": models,
+        "headline": {
+            "model": HEADLINE_MODEL.value,
+            "coefficients": {"worksite": coefficients(headline.worksite),
+                             "worker_mean": coefficients(headline.worker)},
+        },
+        "claims": claims,
+        "clustering": clustering,
+        "planning": {"icc_latent": {k: _number(v) for k, v in planning.icc.items()},
+                     "design_effect": {k: _number(v) for k, v in
+                                       planning.design_effect.items()},
+                     "workers_per_site": planning.workers_per_site,
+                     "baseline_rate": _number(planning.baseline_rate)},
+        "meta": {"profile": results.meta.profile,
+                 "package_version": results.meta.package_version,
+                 "cache_key": results.meta.cache_key},
+    }
+
+
+def summary_text(results: Results) -> str:
+    """The same figures, readable."""
+    s = summary(results)
+    lines = [f"{s['data']['n_workers']:,} workers at {s['data']['n_sites']} worksites; "
+             f"signing rate {s['data']['signing_rate']:.3f}"]
+    lines.append("Held-out workers (study's split) and held-out worksites:")
+    for name, entry in s["models"].items():
+        held, sites = entry.get("heldout", {}), entry.get("heldout_worksites", {})
+        parts = [f"  {name:<22}"]
+        for label, value in (("AUC", held.get("auc")), ("ECE", held.get("ece")),
+                             ("log loss", held.get("log_loss")),
+                             ("new-worksite AUC", sites.get("auc"))):
+            if label in ("AUC", "ECE", "log loss") and not held:
+                continue
+            if label == "new-worksite AUC" and not sites:
+                continue
+            parts.append(f"{label} " + ("undefined" if value is None else f"{value:.3f}"))
+        if "loo" in entry:
+            parts.append(f"LOO elpd {entry['loo']['elpd']:,.1f} ± {entry['loo']['se']:.1f}")
+        if entry.get("diagnostics", {}).get("flags"):
+            parts.append("FLAGGED: " + "; ".join(entry["diagnostics"]["flags"]))
+        lines.append("  ".join(parts))
+    undefined = [k for e in s["models"].values() for part in e.values() if isinstance(part, dict)
+                 for k in part if k.endswith("_undefined")]
+    if undefined:
+        lines.append(f"Some metrics are undefined: {UNDEFINED_REASON}.")
+    lines.append(f"Verdicts on the study's claims ({s['headline']['model']} model):")
+    lines.extend(f"  {c['verdict']:<13} {c['claim']} (P = {c['prob_claimed']:.2f})"
+                 for c in s["claims"])
+    for name, c in s["clustering"].items():
+        lines.append(f"Clustering of the {name} coefficient vectors: {c['verdict']} "
+                     f"(K = {c['K']}, sigma {c['sigma']:.3g})")
+    return "\n".join(lines)

@@ -1,0 +1,272 @@
+"""The typed contract between the pipeline and the book.
+
+Every result the book shows is a field of a frozen dataclass below, holding
+NumPy arrays, small pandas frames (one row per feature, worksite, bin, fold or
+model; never one row per worker) and plain numbers. Nothing here imports a
+modelling library, so a chapter loads its results without starting torch or
+JAX. Models are named by :class:`~organizing.models.ModelId`; display labels
+live in :mod:`organizing.report.labels`.
+
+The cache (:mod:`organizing.results.cache`) stores these sections as JSON and
+``.npz`` arrays, so loading one never executes code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from organizing.audit import PublishedAudit
+from organizing.clustering import MixtureSamples
+from organizing.models import ModelId
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What produced the results."""
+
+    profile: str
+    package_version: str
+    cache_key: str
+    config: dict
+    n_train: int
+    n_test: int
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Counts of a worker feature in bins (bins below the disclosure threshold merged)."""
+
+    counts: np.ndarray
+    edges: np.ndarray
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """The campaign in aggregate: counts, worksites, feature summaries, histograms."""
+
+    n_workers: int
+    n_sites: int
+    n_signed: int
+    signing_rate: float
+    unknown_gender: int
+    log_centrality_min: float
+    share_log_centrality_below_minus_50: float
+    quartile_shares: np.ndarray
+    sites: pd.DataFrame  # one row per worksite: workers, signing rate, descriptors
+    feature_summary: pd.DataFrame  # one row per feature: level, mean, sd, min, median, max
+    histograms: dict[str, Histogram]
+    checksums: dict[str, str]
+    worker_features: tuple[str, ...]
+    site_features: tuple[str, ...]
+    #: Features of the models that drop one reference level of each one-hot group.
+    reduced_worker_features: tuple[str, ...]
+    reduced_site_features: tuple[str, ...]
+    workers_per_site_median: float
+
+
+@dataclass(frozen=True)
+class SVIFit:
+    """What the book shows of an SVI fit: its ELBO trace and how it stopped."""
+
+    model: str
+    guide_kind: str
+    losses: np.ndarray
+    steps: int
+    max_steps: int
+    converged: bool
+    seconds: float
+    seed: int
+    lr: float
+    lr_decay: float
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Convergence diagnostics of one NUTS run (ArviZ: rank-normalized split R-hat, ESS)."""
+
+    max_r_hat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    min_bfmi: float
+    chains: int
+    draws: int  # per chain
+    flags: tuple[str, ...]  # readable reasons; empty when the run passes every check
+
+    @property
+    def ok(self) -> bool:
+        return not self.flags
+
+
+@dataclass(frozen=True)
+class Loo:
+    """PSIS-LOO of one model (elpd on the log scale, its standard error, Pareto k counts)."""
+
+    elpd: float
+    se: float
+    p_loo: float
+    n: int
+    k_good: int  # k <= 0.7
+    k_bad: int  # 0.7 < k <= 1
+    k_very_bad: int  # k > 1
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """Posterior summaries with feature names.
+
+    ``worksite``: the worksite coefficients β (feature, mean, sd, q5, q50, q95,
+    prob_positive). ``worker``: per worker feature, the posterior of the average
+    coefficient across worksites (mean, q5, q95), of its spread across worksites
+    (spread, spread_q5, spread_q95) and the share of worksites where it is > 0.
+    ``scalars``: the intercept and the scales (parameter, mean, sd, q5, q50, q95).
+    """
+
+    worksite: pd.DataFrame
+    worker: pd.DataFrame
+    scalars: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """One model's posterior as the book reports it."""
+
+    model: ModelId
+    method: str  # "NUTS", "mean-field SVI", "low-rank SVI"
+    coefficients: Coefficients
+    seconds: float
+    diagnostics: Diagnostics | None = None  # NUTS only
+    loo: Loo | None = None  # NUTS only
+
+
+@dataclass(frozen=True)
+class Curves:
+    """ROC points and a calibration (reliability) table for one model's predictions."""
+
+    roc: pd.DataFrame  # fpr, tpr
+    calibration: pd.DataFrame  # predicted, observed, count
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Held-out performance of every model and baseline.
+
+    ``metrics``: one row per model on the study's split (model, accuracy, auc,
+    brier, log_loss, ece, baseline_accuracy, n). ``folds``: one row per model
+    and fold of held-out worksites (model, fold, auc, log_loss, brier, …).
+    ``ppc``: the headline model's check of per-worksite signing rates on the
+    held-out workers. ``fit_seconds``: time to fit each model once.
+    """
+
+    metrics: pd.DataFrame
+    curves: dict[ModelId, Curves]
+    folds: pd.DataFrame
+    ppc: pd.DataFrame
+    fit_seconds: dict[ModelId, float]
+
+
+@dataclass(frozen=True)
+class Claims:
+    """Verdicts on the study's conclusions.
+
+    ``table``: one row per claim under the headline model (claim, quantity,
+    mean, q5, q95, prob_claimed, verdict). ``by_model``: one row per claim and
+    NUTS model (claim, model, mean, q5, q95, prob_claimed, verdict).
+    """
+
+    table: pd.DataFrame
+    by_model: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class PriorPredictive:
+    """Signing rates implied by the priors alone, per prior draw, for two priors."""
+
+    table: pd.DataFrame  # model, rate, share_extreme (p < 0.01 or > 0.99): one row per draw
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Simulation-based calibration of the headline model on small simulated campaigns."""
+
+    ranks: pd.DataFrame  # parameter, replication, rank (0..draws)
+    coverage: pd.DataFrame  # parameter, coverage_50, coverage_90, replications
+    draws: int  # posterior draws per replication (ranks run 0..draws)
+    sites: int
+    workers_per_site: int
+
+
+@dataclass(frozen=True)
+class Planning:
+    """Power of randomized organizing experiments, simulated from the headline posterior."""
+
+    power_curves: pd.DataFrame  # design, effect, n_sites, power, mc_se
+    mde: pd.DataFrame  # design, n_sites, workers_per_site, mde, mc_se
+    icc: dict[str, float]  # mean, q5, q95 (latent scale)
+    design_effect: dict[str, float]  # mean, q5, q95 at the median worksite size
+    baseline_rate: float
+    workers_per_site: int
+    sims: int
+    # The population of new worksites per posterior draw (organizing.planning.Population).
+    baseline_logit: np.ndarray
+    site_sd: np.ndarray
+    worker_sd: np.ndarray
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything the book shows."""
+
+    meta: Meta
+    data: DataSummary
+    svi: dict[ModelId, SVIFit]
+    posteriors: dict[ModelId, Posterior]
+    evaluation: Evaluation
+    audit: PublishedAudit
+    claims: Claims
+    variance: pd.DataFrame  # model, term, mean, q5, q95, prob_positive: sd of each logit part
+    prior_predictive: PriorPredictive
+    calibration: Calibration
+    clustering: ClusteringResults
+    planning: Planning
+
+    @property
+    def headline(self) -> Posterior:
+        from organizing.models import HEADLINE_MODEL
+
+        return self.posteriors[HEADLINE_MODEL]
+
+
+@dataclass(frozen=True)
+class ClusteringRun:
+    """The mixture chosen for one set of coefficient vectors, and how it was chosen."""
+
+    vectors: str  # "published" or "headline"
+    selection: pd.DataFrame  # sigma, K, heldout_lpd, se, ... (the grid)
+    comparison: pd.DataFrame  # one row per K: best sigma, lpd, paired difference vs K = 1, se
+    verdict: str  # "clusters supported", "inconclusive", "no clusters"
+    K: int
+    sigma: float
+    eta: float
+    heldout_lpd: float
+    samples: MixtureSamples  # the chosen mixture fitted to every vector
+
+
+@dataclass(frozen=True)
+class ClusteringResults:
+    """The study's mixture replicated, and chosen again for both sets of vectors."""
+
+    study_samples: MixtureSamples  # the study's settings on the published vectors
+    study_heldout_lpd: float  # computed correctly
+    study_flawed_score: float  # as the study's code computes it
+    runs: dict[str, ClusteringRun]
+    assignment_probabilities: np.ndarray  # (S, K) for the headline run
+    coassignment: np.ndarray  # (S, S)
+    features_by_cluster: pd.DataFrame
+    cluster_means: pd.DataFrame
+    sklearn_ari: float
+    train_sites: int

@@ -1,0 +1,231 @@
+"""NumPyro NUTS: parameter recovery, results, diagnostics that flag broken runs, PSIS-LOO."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from organizing.features import standardize
+from organizing.inference import nuts
+from organizing.inference.diagnostics import diagnose, loo_difference, psis_loo
+from organizing.models import logits as formulas
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+TRUTH = {
+    "alpha": -1.0,
+    "beta_group": np.array([0.6, -0.4, 0.0, 0.3]),
+    "site_scale": 0.8,
+    "beta_individual_mean": np.array([1.2, -0.6, 0.3]),
+    "beta_individual_scale": np.array([0.4, 0.5, 0.2]),
+}
+
+
+def simulate_headline(num_sites=30, workers_per_site=80, seed=0):
+    """Data from the headline model's generative process with the known values in TRUTH."""
+    rng = np.random.default_rng(seed)
+    site_x = standardize(rng.normal(size=(num_sites, len(TRUTH["beta_group"]))))
+    num_workers = num_sites * workers_per_site
+    num_features = len(TRUTH["beta_individual_mean"])
+    worker_x = standardize(rng.normal(size=(num_workers, num_features)))
+    site_index = np.repeat(np.arange(num_sites), workers_per_site)
+    site_effect = TRUTH["site_scale"] * rng.normal(size=num_sites)
+    beta_individual = TRUTH["beta_individual_mean"] + TRUTH["beta_individual_scale"] * rng.normal(
+        size=(num_sites, num_features)
+    )
+    truth = {**TRUTH, "site_effect": site_effect, "beta_individual": beta_individual}
+    draws = {k: np.asarray(v)[None] for k, v in truth.items()}
+    logit = formulas.logits("headline", draws, site_x, worker_x, site_index)[0]
+    y = rng.binomial(1, formulas.sigmoid(logit)).astype(float)
+    return (site_x, worker_x, site_index, y), truth
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    return simulate_headline()
+
+
+@pytest.fixture(scope="module")
+def healthy(simulated):
+    data, _ = simulated
+    return nuts.run_nuts("headline", *data, chains=4, warmup=500, samples=500, seed=1)
+
+
+@pytest.mark.slow
+def test_headline_recovers_the_parameters_of_simulated_data(simulated, healthy):
+    _, truth = simulated
+    draws = healthy.pooled_draws()
+    covered, total = 0, 0
+    for site in TRUTH:
+        low, high = np.quantile(draws[site], [0.05, 0.95], axis=0)
+        inside = (low <= truth[site]) & (truth[site] <= high)
+        covered, total = covered + int(np.sum(inside)), total + inside.size
+    assert covered >= 0.8 * total, f"only {covered} of {total} 90% intervals cover the truth"
+    assert np.mean(draws["site_scale"]) == pytest.approx(TRUTH["site_scale"], abs=0.25)
+    low, high = np.quantile(draws["site_effect"], [0.05, 0.95], axis=0)
+    assert np.mean((low <= truth["site_effect"]) & (truth["site_effect"] <= high)) >= 0.75
+    # the worksite intercepts are estimated, not shrunk to nothing
+    assert np.corrcoef(draws["site_effect"].mean(0), truth["site_effect"])[0, 1] > 0.8
+
+
+@pytest.mark.slow
+def test_result_holds_every_site_by_chain_and_the_sampler_statistics(simulated, healthy):
+    (site_x, worker_x, site_index, y), _ = simulated
+    result = healthy
+    assert result.settings.chains == 4 and result.settings.samples == 500
+    assert result.settings.x64
+    for site in ("alpha", "site_effect_raw", "site_effect", "beta_individual"):
+        assert result.draws[site].shape[:2] == (4, 500)
+    assert result.draws["beta_individual"].shape == (4, 500, 30, 3)
+    assert result.energy.shape == result.diverging.shape == result.num_steps.shape == (4, 500)
+    assert result.divergences.shape == (4,) and result.step_size.shape == (4,)
+    assert result.seconds > 0
+    np.testing.assert_allclose(
+        result.draws["site_effect"],
+        result.draws["site_scale"][..., None] * result.draws["site_effect_raw"],
+        rtol=1e-10,
+    )
+    log_lik = result.log_likelihood(site_x, worker_x, site_index, y)
+    assert log_lik.shape == (4, 500, len(y))
+    # the numpy log-likelihood equals NumPyro's for the per-worker model
+    from numpyro.infer.util import log_likelihood
+
+    from organizing.models.numpyro_models import MODELS, model_arguments
+
+    some = {k: v[0, :5] for k, v in result.draws.items()}
+    expected = log_likelihood(MODELS["headline"], some, *model_arguments(site_x, worker_x,
+                                                                         site_index, y))["y"]
+    np.testing.assert_allclose(log_lik[0, :5], np.asarray(expected), rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_diagnostics_pass_a_healthy_run_and_flag_a_broken_one(simulated, healthy):
+    good = diagnose(healthy)
+    assert good.ok, good.flags
+    assert good.max_r_hat <= 1.01 and good.min_ess_bulk >= 400 and good.divergences == 0
+    assert good.chains == 4 and good.draws == 500 and good.min_bfmi > 0.3
+
+    data, _ = simulated
+    broken = nuts.run_nuts("headline", *data, chains=2, warmup=5, samples=50, seed=1)
+    bad = diagnose(broken)
+    assert not bad.ok
+    assert any(flag.startswith("R-hat") for flag in bad.flags), bad.flags
+    assert any(flag.startswith("bulk ESS") for flag in bad.flags), bad.flags
+    assert bad.max_r_hat > 1.01 and bad.min_ess_bulk < 200  # 100 per chain
+
+
+def test_diagnose_flags_each_problem_in_words():
+    rng = np.random.default_rng(0)
+    chains, samples = 4, 500
+    good = {"a": rng.normal(size=(chains, samples)), "b": rng.normal(size=(chains, samples, 3))}
+    assert diagnose(good).flags == ()
+
+    shifted = dict(good, b=good["b"] + np.arange(chains)[:, None, None])
+    flags = diagnose(shifted).flags
+    assert any(f.startswith("R-hat") and "(b[" in f for f in flags), flags
+
+    sticky = {"a": np.cumsum(rng.normal(size=(chains, samples)), axis=1)}
+    flags = diagnose(sticky).flags
+    assert any(f.startswith("bulk ESS") for f in flags)
+    assert any(f.startswith("tail ESS") for f in flags)
+
+    diverging = np.zeros((chains, samples), dtype=bool)
+    diverging[1, [3, 40, 41]] = True
+    assert "3 divergences" in diagnose(good, diverging=diverging).flags
+
+    energy = np.cumsum(rng.normal(size=(chains, samples)), axis=1)  # a random walk: E-BFMI ≈ 0
+    result = diagnose(good, energy=energy)
+    assert result.min_bfmi < 0.3 and any(f.startswith("E-BFMI") for f in result.flags)
+    assert diagnose(good, energy=rng.normal(size=(chains, samples))).min_bfmi > 0.3
+
+    constant = dict(good, c=np.ones((chains, samples)))  # constant by construction: skipped
+    assert diagnose(constant).ok
+    stuck = dict(good, d=np.repeat(rng.normal(size=(chains, 1)), samples, axis=1))
+    assert not diagnose(stuck).ok  # each chain stuck at its own value
+
+
+def test_chain_method_falls_back_when_devices_are_too_few():
+    import jax
+
+    devices = jax.local_device_count()
+    assert nuts._chain_method(None, devices) == "parallel"
+    assert nuts._chain_method("parallel", devices + 1) == "sequential"
+    assert nuts._chain_method("vectorized", devices + 1) == "vectorized"
+    with pytest.raises(ValueError):
+        nuts._chain_method("threads", 2)
+
+
+# ----------------------------------------------------------------------- PSIS-LOO
+
+
+def logistic_log_lik(num_obs=120, chains=2, samples=400, seed=0):
+    """Pointwise log-likelihoods of a small logistic regression under posterior-like draws."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=num_obs)
+    y = rng.binomial(1, formulas.sigmoid(0.5 + 1.5 * x)).astype(float)
+    a = 0.5 + 0.2 * rng.normal(size=(chains, samples, 1))
+    b = 1.5 + 0.2 * rng.normal(size=(chains, samples, 1))
+    posterior = {"a": a[..., 0], "b": b[..., 0]}
+    return formulas.bernoulli_log_likelihood(a + b * x, y), posterior
+
+
+def test_psis_loo_matches_arviz_when_nothing_is_constant():
+    log_lik, posterior = logistic_log_lik()
+    ours = psis_loo(log_lik, posterior=posterior)
+    idata = az.from_dict(posterior=posterior, log_likelihood={"y": log_lik})
+    theirs = az.loo(idata, pointwise=True)
+    assert ours.elpd == pytest.approx(float(theirs["elpd_loo"]), rel=1e-10)
+    assert ours.se == pytest.approx(float(theirs["se"]), rel=1e-10)
+    assert ours.p_loo == pytest.approx(float(theirs["p_loo"]), rel=1e-8)
+    np.testing.assert_allclose(ours.pareto_k, theirs["pareto_k"].values, rtol=1e-10)
+    assert ours.exact == 0 and ours.n == 120 and ours.draws == 800
+    assert ours.k_good + ours.k_bad + ours.k_very_bad == ours.n
+    assert set(ours.as_dict()) == {"elpd", "se", "p_loo", "n", "k_good", "k_bad", "k_very_bad"}
+
+
+def test_psis_loo_handles_a_log_likelihood_near_zero_in_every_draw():
+    """Workers whose log-likelihood is about -1e-40 in every draw: ArviZ's elpd_i is NaN."""
+    log_lik, posterior = logistic_log_lik()
+    rng = np.random.default_rng(1)
+    tiny = -1e-40 * (1 + rng.uniform(size=log_lik.shape[:2] + (3,)))
+    with_tiny = np.concatenate([log_lik, tiny], axis=-1)
+
+    raw = az.loo(az.from_dict(posterior=posterior, log_likelihood={"y": with_tiny}),
+                 pointwise=True)
+    assert np.isnan(raw["loo_i"].values[-3:]).all()  # the problem this guards against
+
+    ours = psis_loo(with_tiny, posterior=posterior)
+    plain = psis_loo(log_lik, posterior=posterior)
+    assert ours.exact == 3 and np.all(np.isfinite(ours.pointwise))
+    np.testing.assert_array_equal(ours.pareto_k[-3:], 0.0)
+    np.testing.assert_allclose(ours.pointwise[-3:], tiny.mean(axis=(0, 1)), rtol=1e-6)
+    np.testing.assert_allclose(ours.pointwise[:-3], plain.pointwise, rtol=1e-12)
+    assert ours.elpd == pytest.approx(plain.elpd, rel=1e-12)
+    assert ours.p_loo == pytest.approx(plain.p_loo, rel=1e-10)
+    assert ours.n == plain.n + 3 and ours.k_good == plain.k_good + 3
+
+
+def test_loo_difference_is_the_paired_difference_as_in_arviz_compare():
+    log_lik, posterior = logistic_log_lik(seed=2)
+    rng = np.random.default_rng(3)
+    worse = log_lik - 0.05 * rng.uniform(size=log_lik.shape[-1])  # a uniformly worse model
+    a, b = psis_loo(log_lik, posterior=posterior), psis_loo(worse, posterior=posterior)
+    difference = loo_difference(a, b)
+    elpd_diff, se = difference
+    assert elpd_diff == pytest.approx(a.elpd - b.elpd)
+    assert elpd_diff > 0 and 0 < se < a.se
+    table = az.compare(
+        {
+            "a": az.from_dict(posterior=posterior, log_likelihood={"y": log_lik}),
+            "b": az.from_dict(posterior=posterior, log_likelihood={"y": worse}),
+        },
+        ic="loo",
+    )
+    assert table.loc["b", "elpd_diff"] == pytest.approx(elpd_diff, rel=1e-8)
+    assert table.loc["b", "dse"] == pytest.approx(se, rel=1e-8)
+    with pytest.raises(ValueError):
+        loo_difference(a, psis_loo(log_lik[..., :10]))
