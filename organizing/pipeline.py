@@ -75,6 +75,25 @@ class Stages:
             print(f"· {name}: {self.timings[name]:.1f} s", file=sys.stderr, flush=True)
 
 
+def enable_compilation_cache() -> None:
+    """Keep JAX's compiled samplers between runs, in the user's own cache folder.
+
+    Compiling a NUTS sampler takes longer than running it on this data; with the
+    cache a second run (a re-render, a test, another fold of the same size) starts
+    at once. The folder is per user (``$XDG_CACHE_HOME/organizing/jax``, else
+    ``~/.cache/organizing/jax``), never the project's shared results cache: compiled
+    code is code, and a shared folder must not be able to supply it. Set
+    ``ORGANIZING_JAX_CACHE=0`` to turn it off.
+    """
+    if os.environ.get("ORGANIZING_JAX_CACHE", "1") == "0":
+        return
+    import jax
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    jax.config.update("jax_compilation_cache_dir", os.path.join(base, "organizing", "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
 # ------------------------------------------------------------------------ summaries
 
 
@@ -183,6 +202,7 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
     from organizing.models.logits import complete_draws, logits, sigmoid
     from organizing.models.numpyro_models import prior_predictive_rates
 
+    enable_compilation_cache()
     stages = Stages(progress)
     seed = config.seed
     designs = {drop: build_design(campaign, drop_reference=drop) for drop in (False, True)}
@@ -306,12 +326,13 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
                          "samples": max(100, nuts_settings["samples"] // 2)}
         for fold, (fold_train, fold_test) in enumerate(folds):
             unseen = np.unique(full.site_index[fold_test])
+            fold_seed = (seed + fold + 1) % 2**32  # within NumPy's and JAX's seed range
             y = full.signed[fold_test]
             for model, (name, drop) in NUTS_SPECS.items():
                 design = designs[drop]
-                result = nuts(model, fold_train, fold_settings, seed + fold)
+                result = nuts(model, fold_train, fold_settings, fold_seed)
                 draws = evaluation.new_site_draws(name, result.pooled_draws(), unseen,
-                                                  np.random.default_rng(seed + fold))
+                                                  np.random.default_rng(fold_seed))
                 p = sigmoid(logits(name, draws, design.site_x, design.worker_x[fold_test],
                                    design.site_index[fold_test])).mean(axis=0)
                 fold_rows.append({"model": model.value, "fold": fold,
