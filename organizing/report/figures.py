@@ -698,7 +698,8 @@ def size_association(claims) -> Figure:
             style = model_style(model)
             _interval_rows(ax, [row], rows.loc[[model.value]], style.colour, None,
                            filled=model is HEADLINE_MODEL)
-        ax.set(title=title, xlabel="correlation with log(workers discovered)", xlim=(-1, 1))
+        ax.set(title=title, xlabel="correlation with log(workers discovered)", xlim=(-1, 1),
+               ylim=(-0.6, len(models) - 0.4))
         ax.grid(axis="y", visible=False)
     axes[0].set_yticks(y, [model_label(m) for m in models])
     return fig
