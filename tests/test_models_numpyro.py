@@ -216,6 +216,7 @@ def real_design(campaign):
     return build_design(campaign, drop_reference=True)
 
 
+@pytest.mark.slow
 def test_the_studys_priors_put_most_workers_at_zero_or_one_and_the_headline_priors_do_not(
     real_design,
 ):

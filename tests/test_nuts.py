@@ -52,7 +52,7 @@ def simulated():
 @pytest.fixture(scope="module")
 def healthy(simulated):
     data, _ = simulated
-    return nuts.run_nuts("headline", *data, chains=4, warmup=500, samples=500, seed=1)
+    return nuts.run_nuts("headline", *data, chains=4, warmup=500, samples=500, seed=1, x64=True)
 
 
 @pytest.mark.slow

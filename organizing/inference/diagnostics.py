@@ -270,6 +270,14 @@ def psis_loo(
             result = az.loo(data, pointwise=True, reff=reff)
         pointwise[~exact] = np.asarray(result["loo_i"].values, dtype=np.float64)
         pareto_k[~exact] = np.asarray(result["pareto_k"].values, dtype=np.float64)
+    # A column that varies only in its last digits (range just above ``constant_tol``) can
+    # still defeat the Pareto fit; its importance weights are equal to within that range,
+    # so its leave-one-out density is its full one, as for the constant columns.
+    failed = ~np.isfinite(pointwise) | ~np.isfinite(pareto_k)
+    nearly_constant = failed & (np.ptp(flat, axis=0) <= 1e-4)
+    pointwise[nearly_constant] = lppd[nearly_constant]
+    pareto_k[nearly_constant] = 0.0
+    exact = exact | nearly_constant
     if not np.all(np.isfinite(pointwise)):
         raise FloatingPointError("PSIS-LOO gave a non-finite pointwise elpd")
     k_threshold = float(min(1.0 - 1.0 / np.log10(draws), 0.7))

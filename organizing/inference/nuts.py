@@ -1,28 +1,40 @@
 r"""NUTS with NumPyro (JAX on the CPU) for the corrected, extended and headline models.
 
 :func:`run_nuts` samples a model of :mod:`organizing.models.numpyro_models` with
-NumPyro's NUTS (step size and diagonal mass matrix adapted during warm-up, Stan's
-defaults otherwise: initial values uniform on (-2, 2) in the unconstrained space,
-maximum tree depth 10) and returns a :class:`NUTSResult` of numpy arrays: draws of
+NumPyro's NUTS (step size and diagonal mass matrix adapted during warm-up; as in
+Stan, initial values uniform on (-2, 2) in the unconstrained space and a maximum
+tree depth of 10) and returns a :class:`NUTSResult` of numpy arrays: draws of
 every sample and deterministic site shaped (chains, samples, ...), and per draw
-the sampler's energy, divergence flag, leapfrog steps and acceptance probability.
-:meth:`NUTSResult.log_likelihood` gives the pointwise log-likelihood (chains,
-samples, N) with the numpy logits, for PSIS-LOO in
-:mod:`organizing.inference.diagnostics`.
+the sampler's energy (for E-BFMI), divergence flag, leapfrog steps and
+acceptance probability. :meth:`NUTSResult.log_likelihood` gives the pointwise
+log-likelihood (chains, samples, N) from the numpy logits, for PSIS-LOO with
+:func:`organizing.inference.diagnostics.psis_loo`.
 
-Chains run side by side on the CPU cores. JAX sees one CPU device unless told
-otherwise before its backend starts, so importing this module asks XLA for
-:data:`HOST_DEVICES` devices (the number of cores, at least
-:data:`DEFAULT_CHAINS`), unless ``XLA_FLAGS`` already sets a device count. If the
-backend had already started with fewer devices than chains, the chains run
-``"sequential"``. ``chain_method="parallel"`` with one device per chain was the
-fastest on a 2-core machine (``benchmarks/bench_nuts.py`` measures it).
+Three choices make it fast; ``benchmarks/bench_nuts.py`` measures them.
 
-Precision: the models run in float64 (``jax_enable_x64``, set when
-:func:`run_nuts` is called with ``x64=True``, the default): the log joint sums
-~13,000 Bernoulli terms, and float32 rounding of a potential energy of order
-10³ is of order 10⁻⁴, noise in the accept/reject step. The benchmark reports
-the cost of float64.
+* **Workers with identical rows are merged**
+  (:func:`~organizing.models.numpyro_models.group_workers`): workers of
+  one worksite with the same features share a logit, so their Bernoulli terms add
+  up to one Binomial term. On the campaign 13,068 training workers become 4,454
+  rows. This is exact (the log density changes by a constant), and the tests
+  prove it.
+* **Chains run side by side**, one JAX CPU device per chain. JAX sees one CPU
+  device unless told otherwise before its backend starts, so importing this
+  module asks XLA for :data:`HOST_DEVICES` devices (the number of cores, at least
+  :data:`DEFAULT_CHAINS`), unless ``XLA_FLAGS`` already sets a device count.
+  ``chain_method="parallel"`` (four devices sharing two cores) was the fastest
+  on a 2-core machine; "vectorized" makes every chain wait for the longest
+  trajectory, "sequential" uses one core. If JAX had already started with too
+  few devices, the chains run "sequential".
+* **float32 by default.** On the campaign the float32 and float64 posteriors of
+  the headline model agree to Monte Carlo error (differences of posterior means
+  beyond two Monte Carlo standard errors for 2-5% of the quantities, as chance
+  predicts), while float64 costs 1.5-2× more per leapfrog step (exp and log1p of
+  ~4,500 logits dominate a gradient). ``x64=True`` switches JAX to float64 for
+  the whole process; JAX's precision is global, so if anything in the process
+  enabled float64 before, the run is in float64 whatever ``x64`` says
+  (``settings.x64`` records what was used). Log-likelihoods, logits and PSIS-LOO
+  are always computed in float64 with numpy.
 """
 
 from __future__ import annotations
@@ -31,7 +43,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 #: Default number of chains; also the least number of host devices requested.
 DEFAULT_CHAINS = 4
@@ -137,9 +149,6 @@ class NUTSResult:
             self.model_name, self.draws, site_x, worker_x, site_index, y
         )
 
-    def settings_dict(self) -> dict:
-        return asdict(self.settings)
-
 
 def _chain_method(requested: str | None, chains: int) -> str:
     devices = jax.local_device_count()
@@ -166,18 +175,21 @@ def run_nuts(
     max_tree_depth: int = 10,
     seed: int = 0,
     chain_method: str | None = None,
-    x64: bool = True,
+    x64: bool = False,
     group: bool = True,
-    dense_mass=False,
+    dense_mass: bool | list[tuple[str, ...]] = False,
     progress: bool = False,
 ) -> NUTSResult:
     """Sample ``model_name`` ("corrected", "extended" or "headline") with NumPyro's NUTS.
 
     ``chain_method`` is "parallel" (one JAX device per chain), "sequential" or
     "vectorized"; by default "parallel" when there are enough devices, else
-    "sequential". ``x64`` switches JAX to float64 for the whole process (it is a
-    global JAX setting). The progress bar is shown only if ``progress`` is true and
-    standard error is a terminal.
+    "sequential". Chain k starts from its own uniform draw on (-2, 2) and all
+    randomness follows from ``seed``. ``x64=True`` switches JAX to float64 for the
+    whole process (a global JAX setting; see the module docstring). ``group``
+    merges workers with identical rows into Binomial terms (exact). ``dense_mass``
+    is passed to NumPyro's NUTS (diagonal by default). The progress bar is shown
+    only if ``progress`` is true and standard error is a terminal.
     """
     if model_name not in MODELS:
         raise KeyError(f"no NumPyro model {model_name!r}; expected one of {sorted(MODELS)}")

@@ -9,7 +9,10 @@ same code that computes them in numpy. Each takes
 Bernoulli term per worker, so that :func:`numpyro.infer.util.log_likelihood`
 gives the pointwise log-likelihood. With ``y=None`` a model samples ``y``, which
 makes it a prior or posterior predictive sampler through
-:class:`numpyro.infer.Predictive`.
+:class:`numpyro.infer.Predictive`. With the keyword ``trials``, each row stands
+for ``trials[r]`` workers with identical features at one worksite and ``y[r]``
+counts the signers (a Binomial term; see :func:`group_workers`), which NUTS uses
+to evaluate the likelihood on a third of the rows.
 
 The tests prove each mirror's log joint equal to the Pyro model's at random
 points, so a NUTS posterior here is a posterior of the Pyro model.
