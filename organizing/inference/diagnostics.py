@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import special
 
 with warnings.catch_warnings():  # ArviZ 0.2x announces its 1.0 refactor on import
     warnings.simplefilter("ignore", FutureWarning)
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 R_HAT_MAX = 1.01
 ESS_PER_CHAIN_MIN = 100
 BFMI_MIN = 0.3
+#: Largest range of a column's log-likelihood over draws handled by plain importance
+#: sampling when ArviZ's PSIS fails on it (the weights then differ by at most e^0.1).
+NEARLY_CONSTANT_RANGE = 0.1
 
 
 @dataclass(frozen=True)
@@ -270,14 +274,14 @@ def psis_loo(
             result = az.loo(data, pointwise=True, reff=reff)
         pointwise[~exact] = np.asarray(result["loo_i"].values, dtype=np.float64)
         pareto_k[~exact] = np.asarray(result["pareto_k"].values, dtype=np.float64)
-    # A column that varies only in its last digits (range just above ``constant_tol``) can
-    # still defeat the Pareto fit; its importance weights are equal to within that range,
-    # so its leave-one-out density is its full one, as for the constant columns.
-    failed = ~np.isfinite(pointwise) | ~np.isfinite(pareto_k)
-    nearly_constant = failed & (np.ptp(flat, axis=0) <= 1e-4)
-    pointwise[nearly_constant] = lppd[nearly_constant]
-    pareto_k[nearly_constant] = 0.0
-    exact = exact | nearly_constant
+    # ArviZ returns NaN for a few columns whose log-likelihood is almost 0 in every draw
+    # (a worker predicted with near certainty; seen at ranges of 1e-26 to 2e-3). Their
+    # importance weights 1/p are equal to within that range, so plain importance
+    # sampling is exact enough and stable: elpd_i = −log mean_s exp(−log p(y_i | θ_s)).
+    failed = ~np.isfinite(pointwise) & (np.ptp(flat, axis=0) <= NEARLY_CONSTANT_RANGE)
+    pointwise[failed] = -(special.logsumexp(-flat[:, failed], axis=0) - np.log(draws))
+    pareto_k[failed] = 0.0
+    exact = exact | failed
     if not np.all(np.isfinite(pointwise)):
         raise FloatingPointError("PSIS-LOO gave a non-finite pointwise elpd")
     k_threshold = float(min(1.0 - 1.0 / np.log10(draws), 0.7))
