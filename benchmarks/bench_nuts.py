@@ -8,6 +8,8 @@ of JAX CPU devices and float64 are fixed when JAX starts. It prints plain
 
 * ``nuts_seconds {model} {chain_method} {float32|float64}``: wall time of
   4 chains × (warmup + samples), compilation included;
+* ``nuts_cpu_seconds ...``: CPU time of all its threads (on a shared machine the
+  wall time depends on the other load; CPU seconds / cores is the idle-machine time);
 * ``nuts_steps_per_draw ...``: mean leapfrog steps per draw after warm-up;
 * ``nuts_min_ess_bulk_per_second ...``: the smallest bulk ESS of any quantity per second;
 * ``nuts_fastest_chain_method {precision} {method}`` for each precision.
@@ -59,6 +61,7 @@ def child(options) -> None:
     from organizing.inference.diagnostics import diagnose
 
     design = _design(options.real)
+    cpu_start = time.process_time()
     result = nuts.run_nuts(
         options.model,
         design.site_x,
@@ -72,11 +75,13 @@ def child(options) -> None:
         x64=options.precision == "float64",
         seed=0,
     )
+    cpu_seconds = time.process_time() - cpu_start  # every thread of this process
     diagnostics = diagnose(result)
     print(
         json.dumps(
             {
                 "seconds": result.seconds,
+                "cpu_seconds": cpu_seconds,
                 "steps": float(result.num_steps.mean()),
                 "min_ess_bulk": diagnostics.min_ess_bulk,
                 "divergences": diagnostics.divergences,
@@ -126,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
             key = f"{options.model} {method} {precision}"
             print(f"nuts_seconds {key} {run['seconds']:.1f}"
                   f" (devices {run['devices']}, ran as {run['method']})")
+            print(f"nuts_cpu_seconds {key} {run['cpu_seconds']:.1f}")
             print(f"nuts_steps_per_draw {key} {run['steps']:.1f}")
             print(f"nuts_min_ess_bulk_per_second {key} {run['min_ess_bulk'] / run['seconds']:.1f}")
             print(f"nuts_divergences {key} {run['divergences']}", flush=True)

@@ -164,6 +164,36 @@ def test_numpy_logits_equal_the_pyro_models_logits(name):
     assert formulas.logits(name, two_dims, *data[:3]).shape == (2, 3, len(data[3]))
 
 
+def test_logits_follow_the_formulas_worker_by_worker():
+    """Independent loops: α + x_s·β (+ u_s) + z_i·b_s, and the study's sums."""
+    site_x, worker_x, site_index, _ = small_data(10)
+    rng = np.random.default_rng(10)
+    draw = {
+        "alpha": rng.normal(),
+        "beta_group": rng.normal(size=NUM_SITE_FEATURES),
+        "site_effect": rng.normal(size=NUM_SITES),
+        "beta_individual": rng.normal(size=(NUM_SITES, NUM_WORKER_FEATURES)),
+    }
+    a, beta, u, b = (draw[k] for k in ("alpha", "beta_group", "site_effect", "beta_individual"))
+    expected = {
+        "corrected": [a + site_x[s] @ beta + worker_x[i] @ b[s] for i, s in enumerate(site_index)],
+        "headline": [
+            a + site_x[s] @ beta + u[s] + worker_x[i] @ b[s] for i, s in enumerate(site_index)
+        ],
+        "published": [
+            a
+            + sum(site_x[t] @ beta for t in range(NUM_SITES))
+            + sum(b[s] @ worker_x[j] for j in range(len(site_index)))
+            for s in site_index
+        ],
+    }
+    for name, values in expected.items():
+        draws = {k: np.asarray(v)[None] for k, v in draw.items()}
+        draws[formulas.INTERCEPT_SITE[name]] = np.array([a])
+        got = formulas.logits(name, draws, site_x, worker_x, site_index)[0]
+        np.testing.assert_allclose(got, values, rtol=1e-10, atol=1e-10)
+
+
 def test_published_logits_are_the_studys_formula_on_the_batch_given():
     """α + β·Σ_s x_s + b_s(i)·Σ_j z_j, with the sums over the rows passed in."""
     site_x, worker_x, site_index, _ = small_data(8)

@@ -187,6 +187,7 @@ def test_psis_loo_matches_arviz_when_nothing_is_constant():
     assert set(ours.as_dict()) == {"elpd", "se", "p_loo", "n", "k_good", "k_bad", "k_very_bad"}
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # ArviZ's own fit on the raw columns
 def test_psis_loo_handles_a_log_likelihood_near_zero_in_every_draw():
     """Workers whose log-likelihood is about -1e-40 in every draw: ArviZ's elpd_i is NaN."""
     log_lik, posterior = logistic_log_lik()
@@ -209,6 +210,7 @@ def test_psis_loo_handles_a_log_likelihood_near_zero_in_every_draw():
     assert ours.n == plain.n + 3 and ours.k_good == plain.k_good + 3
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
 def test_loo_difference_is_the_paired_difference_as_in_arviz_compare():
     log_lik, posterior = logistic_log_lik(seed=2)
     rng = np.random.default_rng(3)

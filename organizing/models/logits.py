@@ -12,8 +12,9 @@ Notation as in :mod:`organizing.models.pyro_models`: worker :math:`i` at worksit
 
 The formula functions (:func:`corrected_logits`, :func:`headline_logits`,
 :func:`published_logits`) use only operators, indexing and ``.sum``, so the same
-code runs on numpy arrays here and on ``jax.numpy`` arrays inside
-:mod:`organizing.models.numpyro_models`; every parameter may carry leading draw
+code runs on numpy arrays here, on ``jax.numpy`` arrays in
+:mod:`organizing.models.numpyro_models` and on torch tensors in
+:mod:`organizing.models.pyro_models`; every parameter may carry leading draw
 dimensions. :func:`logits` applies them to a batch of posterior draws in chunks
 (to bound the (draws, N, P) intermediate), and :func:`log_likelihood` gives the
 pointwise Bernoulli log-likelihood :math:`y_i \ell_i - \log(1 + e^{\ell_i})`,
@@ -68,7 +69,9 @@ def published_logits(alpha, beta_group, beta_individual, site_x, worker_x, site_
 
     Both sums run over the rows passed in. The first term is one number per draw
     (zero when ``site_x`` was standardized over its own rows); the second gives each
-    worksite's coefficients one projection, a per-worksite intercept.
+    worksite's coefficients one projection, a per-worksite intercept. Equal, up to
+    summation order, to the study's N×N formula
+    (:func:`organizing.models.pyro_models.published_logits_literal`).
     """
     site_term = beta_group @ site_x.sum(0)
     worker_term = (beta_individual @ worker_x.sum(0))[..., site_index]

@@ -70,7 +70,13 @@ import pyro
 import pyro.distributions as dist
 import torch
 
-from organizing.models.logits import complete_draws
+# The logits formulas work on torch tensors as on numpy and JAX arrays: written once.
+from organizing.models.logits import (
+    complete_draws,
+    corrected_logits,
+    headline_logits,
+    published_logits,
+)
 from organizing.models.logits import logits as numpy_logits
 
 #: Scale of the HalfCauchy priors on every scale parameter (the study's value).
@@ -145,37 +151,6 @@ def _study_priors(
 def _observe(logits: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
     with pyro.plate("worker", logits.shape[-1]):
         return pyro.sample("y", dist.Bernoulli(logits=logits), obs=y)
-
-
-def corrected_logits(
-    alpha: torch.Tensor,
-    beta_group: torch.Tensor,
-    beta_individual: torch.Tensor,
-    site_x: torch.Tensor,
-    worker_x: torch.Tensor,
-    site_index: torch.Tensor,
-) -> torch.Tensor:
-    r"""Per-worker logits :math:`α + x_{s(i)}·β + z_i·b_{s(i)}`, shape (N,)."""
-    site_term = site_x @ beta_group
-    worker_term = (worker_x * beta_individual[site_index]).sum(-1)
-    return alpha + site_term[site_index] + worker_term
-
-
-def published_logits(
-    alpha: torch.Tensor,
-    beta_group: torch.Tensor,
-    beta_individual: torch.Tensor,
-    site_x: torch.Tensor,
-    worker_x: torch.Tensor,
-    site_index: torch.Tensor,
-) -> torch.Tensor:
-    r"""The study's logits in O(N·P): :math:`α + β·Σ_s x_s + b_{s(i)}·Σ_j z_j`, shape (N,).
-
-    Identical to :func:`published_logits_literal` up to floating-point summation order.
-    """
-    site_term = beta_group @ site_x.sum(0)
-    worker_term = (beta_individual @ worker_x.sum(0))[site_index]
-    return alpha + site_term + worker_term
 
 
 def published_logits_literal(
@@ -272,20 +247,6 @@ def extended_model(
     beta_individual = pyro.deterministic("beta_individual", mean + scale * raw, event_dim=2)
     logits = corrected_logits(alpha, beta_group, beta_individual, site_x, worker_x, site_index)
     return _observe(logits, y)
-
-
-def headline_logits(
-    alpha: torch.Tensor,
-    beta_group: torch.Tensor,
-    site_effect: torch.Tensor,
-    beta_individual: torch.Tensor,
-    site_x: torch.Tensor,
-    worker_x: torch.Tensor,
-    site_index: torch.Tensor,
-) -> torch.Tensor:
-    r"""Per-worker logits :math:`α + x_{s(i)}·β + u_{s(i)} + z_i·b_{s(i)}`, shape (N,)."""
-    corrected = corrected_logits(alpha, beta_group, beta_individual, site_x, worker_x, site_index)
-    return corrected + site_effect[site_index]
 
 
 def headline_model(
