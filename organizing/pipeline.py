@@ -356,8 +356,7 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
             design = designs[drop].subset(train)
             rates = prior_predictive_rates(name, design.site_x, design.worker_x,
                                            design.site_index, seed=seed)
-            frames.append(pd.DataFrame({"model": name, "rate": rates.rate,
-                                        "share_extreme": rates.share_extreme}))
+            frames.append(rates.frame().assign(model=name))
         prior_predictive = PriorPredictive(table=pd.concat(frames, ignore_index=True))
 
     with stages.stage("simulation-based calibration"):

@@ -619,3 +619,18 @@ def scale_direction(posteriors, parameter: str) -> str:
     mean_field = _scalars(posteriors[ModelId.CORRECTED_MEAN_FIELD]).loc[parameter, "mean"]
     nuts = _scalars(posteriors[ModelId.CORRECTED]).loc[parameter, "mean"]
     return "understates" if mean_field < nuts else "overstates"
+
+
+# -------------------------------------------------------------- planning chapter
+
+
+def planning_icc(planning) -> str:
+    """The latent-scale intraclass correlation with its 90% interval."""
+    icc = planning.icc
+    return fmt.estimate(icc["mean"], icc["q5"], icc["q95"])
+
+
+def planning_design_effect(planning) -> str:
+    """The design effect at the campaign's median worksite size, with its 90% interval."""
+    effect = planning.design_effect
+    return fmt.estimate(effect["mean"], effect["q5"], effect["q95"], decimals=1)

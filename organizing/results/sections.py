@@ -186,7 +186,7 @@ class Claims:
 class PriorPredictive:
     """Signing rates implied by the priors alone, per prior draw, for two priors."""
 
-    table: pd.DataFrame  # model, rate, share_extreme (p < 0.01 or > 0.99): one row per draw
+    table: pd.DataFrame  # model, draw, overall_rate, share_extreme (p < 0.01 or > 0.99), ...
 
 
 @dataclass(frozen=True)
