@@ -7,9 +7,7 @@ plain ``name value`` lines:
   (AutoNormal, Trace_ELBO) for the study's N×N formula, its O(N·P) equivalent and
   the corrected model;
 * ``svi_seconds_to_convergence corrected`` and ``svi_steps_to_convergence corrected``;
-* ``nuts_seconds_per_iteration corrected`` (one chain, warm-up included) and
-  ``nuts_projected_seconds`` for 4 chains × (500 warm-up + 1,000 draws) on the
-  available cores.
+* NUTS is timed in ``bench_nuts.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ import torch
 from pyro.infer import SVI, Trace_ELBO
 from pyro.infer.autoguide import AutoNormal
 
-from organizing.inference.pyro_nuts import run_nuts
 from organizing.inference.svi import fit_svi
 from organizing.models.pyro_models import corrected_model, published_logits_literal, published_model
 
@@ -83,8 +80,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--literal-steps", type=int, default=8)
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--nuts-warmup", type=int, default=150)
-    parser.add_argument("--nuts-samples", type=int, default=150)
     options = parser.parse_args(argv)
 
     args = simulate_data()
@@ -102,29 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     fit = fit_svi("corrected", args, seed=0, progress=False)
     print(f"svi_seconds_to_convergence corrected {fit.seconds:.1f}")
     print(f"svi_steps_to_convergence corrected {fit.steps} converged {fit.converged}")
-
-    warmup, samples = options.nuts_warmup, options.nuts_samples
-    nuts = run_nuts(
-        "corrected",
-        args,
-        num_chains=1,
-        num_warmup=warmup,
-        num_samples=samples,
-        seed=0,
-        progress=False,
-        workers=1,
-    )
-    per_iteration = nuts.seconds / (warmup + samples)
-    cores = min(4, os.cpu_count() or 1)
-    projected = per_iteration * 4 * (500 + 1000) / cores
-    print(f"nuts_seconds_total corrected {nuts.seconds:.1f} (1 chain, {warmup}+{samples})")
-    print(f"nuts_seconds_per_iteration corrected {per_iteration:.3f}")
-    print(
-        f"nuts_gradients_per_iteration corrected "
-        f"{nuts.gradient_evaluations.sum() / (warmup + samples):.1f}"
-    )
-    print(f"nuts_projected_seconds 4x(500+1000) on {cores} cores {projected:.0f}")
-
+    # NUTS (NumPyro against Pyro's own NUTS) is timed in bench_nuts.py.
 
 if __name__ == "__main__":
     main()

@@ -8,12 +8,10 @@ import numpy as np
 import pyro
 import pytest
 import torch
-from pyro.distributions.transforms import biject_to
 
-from organizing.inference.pyro_nuts import LogDensity, run_nuts
 from organizing.inference.summaries import summarize_draws
 from organizing.inference.svi import SVIFit, elbo_converged, fit_svi, guide_draw, posterior_draws
-from organizing.models.pyro_models import LATENT_SITES, MODELS, corrected_model
+from organizing.models.pyro_models import LATENT_SITES, corrected_model
 
 
 def simulate(
@@ -148,111 +146,7 @@ def test_guide_draw_is_one_draw_and_the_fit_pickles(small_args):
         posterior_draws(restored, small_args, num_draws=1)
 
 
-# ------------------------------------------------------------------------- NUTS
-
-
-def pyro_potential(model_name, density, theta, args):
-    """-(log joint + Σ log|det J|) of the Pyro model at unconstrained θ, by poutine.trace."""
-    prototype = pyro.poutine.trace(MODELS[model_name]).get_trace(*args)
-    values, log_det_jacobian = {}, 0.0
-    for name, unconstrained in density.split(theta).items():
-        transform = biject_to(prototype.nodes[name]["fn"].support)
-        values[name] = transform(unconstrained)
-        log_det_jacobian = (
-            log_det_jacobian + transform.log_abs_det_jacobian(unconstrained, values[name]).sum()
-        )
-    conditioned = pyro.poutine.condition(MODELS[model_name], data=values)
-    trace = pyro.poutine.trace(conditioned).get_trace(*args)
-    return -(trace.log_prob_sum() + log_det_jacobian)
-
-
-@pytest.mark.parametrize("model_name", ["corrected", "extended"])
-@pytest.mark.parametrize("duplicate_features", [False, True])
-def test_potential_equals_negative_log_joint_of_the_pyro_model(model_name, duplicate_features):
-    args, _ = simulate(
-        3,
-        num_sites=7,
-        num_site_features=3,
-        workers_per_site=30,
-        num_worker_features=4,
-        duplicate_features=duplicate_features,
-    )
-    args = tuple(a.double() if a.is_floating_point() else a for a in args)
-    density = LogDensity(model_name, *args)
-    if duplicate_features:
-        assert density.counts.numel() < args[1].shape[0]  # rows were collapsed
-    generator = torch.Generator().manual_seed(4)
-    for _ in range(3):
-        theta = torch.randn(density.dim, generator=generator, dtype=torch.float64)
-        value, gradient = density.value_and_grad(theta)
-        theta_leaf = theta.clone().requires_grad_(True)
-        reference = pyro_potential(model_name, density, theta_leaf, args)
-        reference.backward()
-        torch.testing.assert_close(value, reference.detach(), rtol=1e-10, atol=1e-8)
-        torch.testing.assert_close(gradient, theta_leaf.grad, rtol=1e-8, atol=1e-8)
-        # the potential Pyro's NUTS calls gives the same value and gradient through autograd
-        theta_leaf.grad = None
-        density({"theta": theta_leaf}).backward()
-        torch.testing.assert_close(theta_leaf.grad, gradient)
-
-
-def test_tiny_nuts_run_reports_diagnostics_for_every_parameter(small_args):
-    fit = run_nuts(
-        "corrected",
-        small_args,
-        num_chains=2,
-        num_warmup=60,
-        num_samples=60,
-        seed=0,
-        progress=False,
-        workers=1,
-    )
-    num_sites, num_site_features = small_args[0].shape
-    num_worker_features = small_args[1].shape[1]
-    assert fit.draws["beta_individual"].shape == (2, 60, num_sites, num_worker_features)
-    assert fit.draws["beta_individual_scale"].min() > 0
-    table = fit.diagnostics()
-    assert len(table) == 2 + num_site_features + 1 + num_sites * num_worker_features
-    assert {"site", "index", "r_hat", "ess"} <= set(table.columns)
-    assert np.isfinite(table[["r_hat", "ess"]].to_numpy()).all()
-    assert set(table["site"]) == set(LATENT_SITES["corrected"])
-    assert fit.divergences.shape == (2,)
-    assert (fit.gradient_evaluations > 0).all()
-    pooled = fit.pooled_draws()
-    assert pooled["beta_group"].shape == (120, num_site_features)
-    # same seed, same chains
-    again = run_nuts(
-        "corrected",
-        small_args,
-        num_chains=2,
-        num_warmup=60,
-        num_samples=60,
-        seed=0,
-        progress=False,
-        workers=1,
-    )
-    np.testing.assert_array_equal(fit.draws["beta_group"], again.draws["beta_group"])
-
-
-def test_nuts_chains_in_worker_processes_for_the_extended_model(small_args):
-    fit = run_nuts(
-        "extended",
-        small_args,
-        num_chains=2,
-        num_warmup=40,
-        num_samples=40,
-        seed=1,
-        progress=False,
-        workers=2,
-    )
-    assert fit.workers == 2
-    assert fit.draws["beta_individual"].shape == (2, 40, 6, 3)
-    expected = (
-        fit.draws["beta_individual_mean"][:, :, None, :]
-        + fit.draws["beta_individual_scale"][:, :, None, :] * fit.draws["beta_individual_raw"]
-    )
-    np.testing.assert_allclose(fit.draws["beta_individual"], expected)
-    assert set(fit.diagnostics()["site"]) == {*LATENT_SITES["extended"], "beta_individual"}
+# NUTS runs in NumPyro: tests/test_nuts.py and tests/test_models_numpyro.py.
 
 
 # ------------------------------------------------------------------------ summary

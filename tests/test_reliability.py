@@ -472,17 +472,18 @@ def test_real_ctrl_c_ends_the_children_without_a_traceback(tmp_path):
         os.kill(child, 0)
 
 
-def test_summary_json_never_writes_nan(monkeypatch, capsys):
-    class Fake:
-        def summary(self):
-            return {"heldout": {"corrected": {"auc": float("nan"), "accuracy": 0.9}},
-                    "nuts": {"min_ess": [1.0, float("inf")]}}
+def test_summary_json_never_writes_nan():
+    """An undefined metric is null with a reason, and the JSON has no NaN or Infinity."""
+    import json
 
-    monkeypatch.setattr(cli, "_results", lambda args: Fake())
-    status, out = run_cli(["summary", "--json"], capsys)
-    assert status == 1
-    assert "heldout.corrected.auc, nuts.min_ess[1]" in out
-    assert "NaN" not in out and "Infinity" not in out
+    from organizing.report import summary as summary_module
+
+    row = {"accuracy": 0.9, "auc": float("nan"), "brier": float("inf")}
+    out = summary_module._metrics(row, ("accuracy", "auc", "brier"))
+    assert out["accuracy"] == 0.9 and out["auc"] is None and out["brier"] is None
+    assert out["auc_undefined"] == summary_module.UNDEFINED_REASON
+    text = json.dumps(out, allow_nan=False)
+    assert "NaN" not in text and "Infinity" not in text
 
 
 def test_simulate_force_overwrites_and_the_result_validates(tmp_path, capsys):
