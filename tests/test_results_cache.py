@@ -163,3 +163,13 @@ def test_unwritable_cache_folder_is_reported_before_fitting(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(cache.CacheError, match="cannot write results"):
         cache.check_writable(blocker / "cache")
+
+
+def test_editing_the_report_layer_keeps_the_results(tmp_path):
+    """Tables, figures and the command line present results; editing them recomputes nothing."""
+    copy = tmp_path / "organizing"
+    shutil.copytree(cache.PACKAGE_ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = cache.source_fingerprint(copy)
+    for name in ("report/figures.py", "cli.py"):
+        (copy / name).write_text((copy / name).read_text() + "\n# an edit\n")
+    assert cache.source_fingerprint(copy) == before

@@ -52,11 +52,21 @@ class CacheError(OSError):
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
+#: Parts of the package that present results but never compute them: editing them must
+#: not throw away hours of sampling.
+PRESENTATION = ("report", "cli.py")
+
+
 def source_fingerprint(root: Path = PACKAGE_ROOT) -> str:
-    """sha256 over the package's source, configuration and reference files."""
+    """sha256 over the package's source, configuration and reference files that compute results.
+
+    The report layer and the command line only present results, so they are left out.
+    """
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
-        if path.suffix in (".py", ".yml", ".csv") and "__pycache__" not in path.parts:
+        relative = path.relative_to(root).parts
+        if (path.suffix in (".py", ".yml", ".csv") and "__pycache__" not in relative
+                and relative[0] not in PRESENTATION):
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
