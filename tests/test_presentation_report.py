@@ -53,6 +53,7 @@ TABLES = {
     "claims_table": lambda r: tables.claims_table(r.claims),
     "verdict_matrix": lambda r: tables.verdict_matrix(r.claims),
     "variance_table": lambda r: tables.variance_table(r.variance),
+    "minimum_detectable_effects": lambda r: tables.minimum_detectable_effects(r.planning),
 }
 FIGURES = {
     "site_signing_rates": lambda r: figures.site_signing_rates(r.data),
@@ -76,6 +77,7 @@ FIGURES = {
     "clusters": lambda r: figures.clusters(r.clustering),
     "size_association": lambda r: figures.size_association(r.claims),
     "variance_decomposition": lambda r: figures.variance_decomposition(r.variance),
+    "power_curves": lambda r: figures.power_curves(r.planning),
 }
 
 

@@ -276,13 +276,13 @@ def approximations_forest(posteriors) -> Figure:
     for model, offset in zip(APPROXIMATIONS, offsets, strict=True):
         style = model_style(model)
         frame = frames[model].loc[features]
-        label = f"{style.label} ({posteriors[model].method})"
+        label = f"{style.label} (NUTS)" if model is ModelId.CORRECTED else style.label
         _interval_rows(ax, y + offset, frame, style.colour, label,
                        filled=model is ModelId.CORRECTED)
     ax.set_yticks(y, features, fontsize=8)
     ax.grid(axis="y", visible=False)
     ax.set(xlabel="log-odds of signing per SD of the worksite feature (mean, 90% interval)",
-           title="Worksite coefficients of the corrected model, three posteriors")
+           title="Corrected model: NUTS and two SVI guides")
     fig.legend(loc="outside lower center", ncols=3, fontsize=8)
     return fig
 
@@ -632,7 +632,7 @@ def _draw_coassignment(fig, ax, clustering) -> None:
     for edge in np.flatnonzero(np.diff(modal[order])) + 0.5:
         ax.axhline(edge, color=COLOURS["accent"], lw=1.2)
         ax.axvline(edge, color=COLOURS["accent"], lw=1.2)
-    ax.set(xlabel="worksite, ordered by most probable cluster", ylabel="worksite, same order",
+    ax.set(xlabel="worksites, by most probable cluster", ylabel="worksites, same order",
            xticks=[], yticks=[])
     ax.grid(False)
     fig.colorbar(image, ax=ax, shrink=0.85, label="probability of sharing a cluster")
@@ -733,8 +733,7 @@ def variance_decomposition(variance) -> Figure:
 
 # -------------------------------------------------------------- planning chapter
 
-DESIGN_TITLES = {"worksite": "Worksites randomized",
-                 "worker": "Workers randomized within worksites"}
+DESIGN_TITLES = labels.DESIGNS
 
 
 @styled

@@ -151,6 +151,12 @@ CLUSTERING_RUNS = {
     "headline": "Headline model's coefficients",
 }
 
+#: The designs of a randomized organizing experiment (the planning chapter).
+DESIGNS = {
+    "worksite": "Worksites randomized",
+    "worker": "Workers randomized within worksites",
+}
+
 #: The guides of the SVI fits.
 GUIDES = {
     "normal": "mean-field (AutoNormal)",

@@ -73,6 +73,11 @@ def scalar_mean(posterior, parameter: str, decimals: int = fmt.COEFFICIENT_DECIM
     return fmt.number(_scalars(posterior).loc[parameter, "mean"], decimals)
 
 
+def odds_factor(posterior, parameter: str = "site_scale") -> str:
+    """How many times the odds one posterior-mean standard deviation multiplies: ``3.4``."""
+    return fmt.number(float(np.exp(_scalars(posterior).loc[parameter, "mean"])), 1)
+
+
 def coefficient(posterior, feature: str) -> str:
     """A worksite coefficient's posterior mean and 90% interval."""
     row = posterior.coefficients.worksite.set_index("feature").loc[feature]
@@ -248,12 +253,22 @@ def diagnostics_sentence(posteriors, models=NUTS_MODELS) -> str:
         "second decimal is trusted.")
 
 
+def diagnostic_rule(chains: int) -> str:
+    """The thresholds the pipeline flags a NUTS run by, for ``chains`` chains, in words."""
+    from organizing.inference.diagnostics import BFMI_MIN, ESS_PER_CHAIN_MIN, R_HAT_MAX
+
+    return (f"whose largest R̂ exceeds {fmt.number(R_HAT_MAX)}, whose smallest bulk or "
+            f"tail effective sample size is below {fmt.count(ESS_PER_CHAIN_MIN)} per chain "
+            f"({fmt.count(ESS_PER_CHAIN_MIN * chains)} for {fmt.count(chains)} chains), that "
+            f"has any divergent transition, or whose E-BFMI is below {fmt.number(BFMI_MIN, 1)}")
+
+
 def pareto_sentence(posterior) -> str:
     """How many training workers have a large Pareto k in a model's PSIS-LOO."""
     loo = posterior.loo
     large = loo.k_bad + loo.k_very_bad
     return (f"{fmt.count(large)} of the {fmt.count(loo.n)} training workers have a Pareto k "
-            f"above 0.7 ({fmt.count(loo.k_very_bad)} above 1)")
+            f"above the threshold ({fmt.count(loo.k_very_bad)} above 1)")
 
 
 def sbc_sentence(calibration) -> str:
@@ -336,9 +351,9 @@ def published_scale_sentence(audit) -> str:
     return (
         f"a vector of length {fmt.number(norm, 0)} over the training workers, so a coefficient "
         f"of only {fmt.number(1 / norm, 4)} in that direction already shifts a worksite's "
-        f"log-odds by one unit. The published scale times that length is "
-        f"{fmt.number(scale * norm)}, the prior spread of the worksite intercepts; the refit's "
-        f"intercepts have a standard deviation of "
+        f"log-odds by one unit. Times that length, the published scale gives the worksite "
+        f"intercepts a spread of {fmt.number(scale * norm)} log-odds; the refit's intercepts "
+        f"(posterior means) have a standard deviation of "
         f"{fmt.number(float(np.std(audit.intercept_train)))} across worksites"
     )
 

@@ -37,9 +37,13 @@ def house_style(table: GT) -> GT:
         .opt_vertical_padding(scale=0.6)
         .tab_options(table_font_size="13px", column_labels_font_weight="bold",
                      table_width="100%")
-        .sub_missing(missing_text="")
         .tab_source_note(SOURCE)
     )
+
+
+def new_table(frame: pd.DataFrame, **kwargs) -> GT:
+    """A ``GT`` whose missing values print blank (a later ``sub_missing`` can say otherwise)."""
+    return GT(frame, **kwargs).sub_missing(missing_text="")
 
 
 def interval(table: GT, low: str, high: str, decimals: int = COEFFICIENT_DECIMALS) -> GT:
@@ -122,7 +126,7 @@ def column_table() -> GT:
                                                        schemas.COLUMN_MEANINGS.get(name, "")),
             })
     return (
-        GT(pd.DataFrame(rows), groupname_col="file")
+        new_table(pd.DataFrame(rows), groupname_col="file")
         .cols_label(column="Column", role="Role", type="Type", rules="Checked rules",
                     meaning="Meaning")
         .pipe(house_style)
@@ -150,13 +154,13 @@ def data_overview(results) -> GT:
          f"{count(results.meta.n_train)} / {count(results.meta.n_test)}"),
     ]
     frame = pd.DataFrame(rows, columns=["quantity", "value"])
-    return GT(frame).cols_label(quantity="", value="").pipe(house_style)
+    return new_table(frame).cols_label(quantity="", value="").pipe(house_style)
 
 
 def feature_summary(data) -> GT:
     """Mean, sd and range of every regression feature before standardizing."""
     return (
-        GT(data.feature_summary, groupname_col="level")
+        new_table(data.feature_summary, groupname_col="level")
         .cols_label(feature="Feature", mean="Mean", sd="SD", min="Min", median="Median",
                     max="Max")
         .fmt_number(columns=["mean", "sd", "min", "median", "max"], n_sigfig=3)
@@ -185,7 +189,7 @@ def model_features(data) -> GT:
                 "corrected": "kept",
             })
     return (
-        GT(pd.DataFrame(rows), groupname_col="level")
+        new_table(pd.DataFrame(rows), groupname_col="level")
         .cols_label(feature="Feature", group="One-hot group",
                     headline="Headline and extended models", corrected="Corrected model")
         .pipe(house_style)
@@ -246,7 +250,7 @@ def headline_priors(priors=None) -> GT:
              "reason": reason.format(**values), "parameter": labels.parameter_label(site)}
             for site, (symbol, prior, reason) in PRIOR_REASONS.items()]
     return (
-        GT(pd.DataFrame(rows)[["symbol", "parameter", "prior", "reason"]])
+        new_table(pd.DataFrame(rows)[["symbol", "parameter", "prior", "reason"]])
         .cols_label(symbol="", parameter="Parameter", prior="Prior", reason="Why")
         .pipe(house_style)
     )
@@ -274,7 +278,7 @@ def prior_predictive(prior) -> GT:
         })
     percent = ["rate", "rate_q5", "rate_q95", "extreme", "extreme_q5", "extreme_q95", "mostly"]
     return (
-        GT(pd.DataFrame(rows), rowname_col="priors")
+        new_table(pd.DataFrame(rows), rowname_col="priors")
         .tab_spanner("Overall signing rate", columns=["rate", "rate_q5", "rate_q95"])
         .tab_spanner("Workers with p < 1% or > 99%",
                      columns=["extreme", "extreme_q5", "extreme_q95"])
@@ -303,7 +307,7 @@ def svi_fits(results) -> GT:
             "loss": losses[-window:].mean(),
         })
     return (
-        GT(pd.DataFrame(rows))
+        new_table(pd.DataFrame(rows))
         .cols_label(model="Model", guide="Guide", steps="Steps", stopped="Stopped by",
                     ms="ms per step", loss="Final ELBO loss")
         .fmt_integer(columns=["steps", "loss"])
@@ -329,13 +333,14 @@ def nuts_diagnostics(posteriors) -> GT:
         })
     frame = pd.DataFrame(rows)
     table = (
-        GT(frame, rowname_col="model")
+        new_table(frame, rowname_col="model")
         .tab_spanner("Convergence", columns=["r_hat", "ess_bulk", "ess_tail", "divergences",
                                              "bfmi"])
         .tab_spanner("Pareto k", columns=["k_bad", "k_very_bad"])
         .cols_label(draws="Chains × draws", r_hat="Max R̂", ess_bulk="Min bulk ESS",
                     ess_tail="Min tail ESS", divergences="Divergences", bfmi="Min E-BFMI",
-                    k_bad="0.7 to 1", k_very_bad="> 1", seconds="Seconds", flags="Flags")
+                    k_bad="Above threshold, ≤ 1", k_very_bad="> 1", seconds="Seconds",
+                    flags="Flags")
         .fmt_number(columns="r_hat", decimals=RHAT_DECIMALS)
         .fmt_integer(columns=["ess_bulk", "ess_tail", "divergences", "k_bad", "k_very_bad"])
         .fmt_number(columns="bfmi", decimals=2)
@@ -353,7 +358,7 @@ def sbc_coverage(calibration) -> GT:
     frame = calibration.coverage.copy()
     frame["parameter"] = frame["parameter"].map(labels.parameter_label)
     return (
-        GT(frame[["parameter", "coverage_50", "coverage_90", "replications"]],
+        new_table(frame[["parameter", "coverage_50", "coverage_90", "replications"]],
            rowname_col="parameter")
         .cols_label(coverage_50="In the 50% interval", coverage_90="In the 90% interval",
                     replications="Simulated campaigns")
@@ -376,7 +381,7 @@ def published_one_draw(audit) -> GT:
     frame.insert(1, "published", frame["feature"].map(_published_shared()))
     columns = ["published", "one draw", "posterior mean"]
     return (
-        GT(frame)
+        new_table(frame)
         .cols_label(feature="Worksite feature", published="Published",
                     **{"one draw": "One guide draw", "posterior mean": "Posterior mean"})
         .tab_spanner("Refit of the published specification",
@@ -405,7 +410,7 @@ def replication(results) -> GT:
             frame[f"{model.value}_{stat}"] = frame["feature"].map(coefficients[stat])
         columns.append(f"{model.value}_mean")
     table = (
-        GT(frame)
+        new_table(frame)
         .cols_label(feature="Worksite feature", published="Published", refit="Refit, mean")
         .fmt_number(columns=columns, decimals=COEFFICIENT_DECIMALS)
     )
@@ -437,7 +442,7 @@ def approximations(posteriors) -> GT:
                          "method": posterior.method,
                          **scalars.loc[parameter, ["mean", "sd", "q5", "q95"]].to_dict()})
     return (
-        GT(pd.DataFrame(rows), rowname_col="method", groupname_col="parameter")
+        new_table(pd.DataFrame(rows), rowname_col="method", groupname_col="parameter")
         .cols_label(mean="Mean", sd="SD", q5="90% interval")
         .fmt_number(columns=["mean", "sd"], decimals=COEFFICIENT_DECIMALS)
         .pipe(interval, "q5", "q95")
@@ -467,7 +472,7 @@ def worksite_effects(posterior) -> GT:
     frame["parameter"] = frame["parameter"].map(labels.parameter_label)
     log_odds = frame.index[frame["group"] != "Scales"].tolist()
     return (
-        GT(frame, rowname_col="parameter", groupname_col="group")
+        new_table(frame, rowname_col="parameter", groupname_col="group")
         .cols_label(mean="Mean", q5="90% interval", prob_positive="P(> 0)")
         .fmt_number(columns="mean", decimals=COEFFICIENT_DECIMALS)
         .pipe(interval, "q5", "q95")
@@ -483,7 +488,7 @@ def worker_effects(posterior) -> GT:
         ["feature", "mean", "q5", "q95", "spread", "spread_q5", "spread_q95", "share_positive"]
     ].copy()
     return (
-        GT(frame, rowname_col="feature")
+        new_table(frame, rowname_col="feature")
         .tab_spanner("Average across worksites", columns=["mean", "q5", "q95"])
         .tab_spanner("Spread across worksites (SD)", columns=["spread", "spread_q5",
                                                               "spread_q95"])
@@ -525,7 +530,7 @@ def model_comparison(results) -> GT:
     metric_columns = ["auc", "brier", "log_loss", "ece", "fold_auc", "fold_log_loss"]
     headline = frame.index[frame["model"] == labels.model_label(HEADLINE_MODEL)].tolist()
     return (
-        GT(frame, rowname_col="model", groupname_col="group")
+        new_table(frame, rowname_col="model", groupname_col="group")
         .tab_spanner("PSIS-LOO", columns=["elpd", "elpd_se"])
         .tab_spanner("Held-out workers (study's split)", columns=["auc", "brier", "log_loss",
                                                                   "ece"])
@@ -560,7 +565,7 @@ def cluster_comparison(clustering) -> GT:
                "diff_vs_one_se", "occupied_clusters", "fitted"]
     columns = [c for c in columns if c in frame.columns]
     return (
-        GT(frame[columns], groupname_col="run")
+        new_table(frame[columns], groupname_col="run")
         .cols_label(K="K", sigma="Best σ", heldout_lpd="Held-out lpd", heldout_lpd_se="SE",
                     diff_vs_one="Difference vs K = 1", diff_vs_one_se="SE of difference",
                     occupied_clusters="Occupied clusters", fitted="")
@@ -582,7 +587,7 @@ def cluster_features(clustering) -> GT:
                           columns=wide.columns)
     frame = pd.concat([weight, wide], ignore_index=True)
     return (
-        GT(frame)
+        new_table(frame)
         .cols_label(feature="")
         .fmt_number(columns=list(names.values()), n_sigfig=3)
         .pipe(house_style)
@@ -597,7 +602,7 @@ def claims_table(claims) -> GT:
     frame = claims.table[["claim", "quantity", "mean", "q5", "q95", "prob_claimed",
                           "verdict"]].reset_index(drop=True)
     return (
-        GT(frame)
+        new_table(frame)
         .cols_label(claim="Published conclusion", quantity="Tested by", mean="Posterior mean",
                     q5="90% interval", prob_claimed="P(as claimed)", verdict="Verdict")
         .fmt_number(columns="mean", decimals=COEFFICIENT_DECIMALS)
@@ -622,7 +627,7 @@ def verdict_matrix(claims) -> GT:
             f"{rows.loc[c, 'verdict']} ({probability(rows.loc[c, 'prob_claimed'])})"
             if c in rows.index
             else "" for c in claims_order]
-    table = GT(frame).cols_label(claim="Published conclusion",
+    table = new_table(frame).cols_label(claim="Published conclusion",
                                  **{m.value: labels.model_label(m).capitalize() for m in models})
     for model in models:
         for verdict, (_, colour) in labels.VERDICTS.items():
@@ -642,7 +647,7 @@ def variance_table(variance) -> GT:
     frame["model"] = frame["model"].map(labels.model_label)
     frame = frame.set_index("model").loc[[labels.model_label(m) for m in models]].reset_index()
     return (
-        GT(frame[["model", "term", "mean", "q5", "q95", "prob_positive"]],
+        new_table(frame[["model", "term", "mean", "q5", "q95", "prob_positive"]],
            rowname_col="term", groupname_col="model")
         .cols_label(mean="Mean sd", q5="90% interval", prob_positive="P(> 0)")
         .fmt_number(columns="mean", decimals=COEFFICIENT_DECIMALS)
@@ -650,7 +655,6 @@ def variance_table(variance) -> GT:
         .fmt_percent(columns="prob_positive", decimals=0)
         .pipe(house_style)
     )
-
 
 
 # -------------------------------------------------------------- planning chapter
@@ -661,8 +665,7 @@ def minimum_detectable_effects(planning) -> GT:
     frame = planning.mde.copy()
     frame["mde"] = 100 * frame["mde"]
     frame["mc_se"] = 100 * frame["mc_se"]
-    frame["design"] = frame["design"].map({"worksite": "worksites randomized",
-                                           "worker": "workers randomized within worksites"})
+    frame["design"] = frame["design"].map(labels.DESIGNS)
     return (
         GT(frame[["design", "n_sites", "mde", "mc_se"]], groupname_col="design")
         .cols_label(n_sites="Worksites", mde="Minimum detectable effect (points)",
