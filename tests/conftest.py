@@ -24,6 +24,6 @@ def quick_results(data_dir):
     Tests of tables, figures and chapters build on these; the quick profile runs
     the same code path as the book's full profile with fewer steps and draws.
     """
-    from organizing import results
+    from organizing.pipeline import load
 
-    return results.load(profile="quick", data_dir=data_dir, progress=False)
+    return load(profile="quick", data_dir=data_dir, progress=False)

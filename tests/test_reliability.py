@@ -9,7 +9,6 @@ accepts, privacy of the messages, bounded memory, a clean Ctrl-C and strict JSON
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -422,7 +421,8 @@ def test_peak_memory_stays_bounded_on_a_large_bad_file(tmp_path):
     assert status == 1
     assert "in 150,000 rows" in done.stdout
     assert (peak - baseline) * 1024 < 250 * 2**20, f"peak grew by {(peak - baseline) // 1024} MB"
-    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 < 2**30
+    # (RUSAGE_CHILDREN is not checked: it holds the largest of every child the test
+    # process ever waited for, e.g. the pipeline's, not this one's.)
 
 
 # --------------------------------------------------------------------------- Ctrl-C and JSON
