@@ -181,7 +181,7 @@ def coefficient_tables(draws: dict, worker_features, site_features) -> Coefficie
     return Coefficients(worksite=worksite, worker=worker, scalars=pd.DataFrame(scalars))
 
 
-def _thin(draws: dict, n: int, seed: int) -> dict:
+def _thin(draws: dict, n: int) -> dict:
     """At most ``n`` draws, spread evenly over the pooled draws."""
     total = len(next(iter(draws.values())))
     keep = np.linspace(0, total - 1, min(n, total)).round().astype(int)
@@ -272,7 +272,7 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
         probabilities = {}
         for model, (name, drop) in NUTS_SPECS.items():
             design = designs[drop]
-            draws = _thin(nuts_draws[model], PREDICTION_DRAWS, seed)
+            draws = _thin(nuts_draws[model], PREDICTION_DRAWS)
             probabilities[model] = sigmoid(logits(name, draws, design.site_x,
                                                   design.worker_x[test],
                                                   design.site_index[test])).mean(axis=0)
@@ -310,8 +310,7 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
         rng = np.random.default_rng(seed)
         name, drop = NUTS_SPECS[HEADLINE_MODEL]
         design = designs[drop]
-        draws = _thin(nuts_draws[HEADLINE_MODEL], config.section("evaluation")["ppc_draws"],
-                      seed)
+        draws = _thin(nuts_draws[HEADLINE_MODEL], config.section("evaluation")["ppc_draws"])
         p_rep = sigmoid(logits(name, draws, design.site_x, design.worker_x[test],
                                design.site_index[test]))
         ppc = evaluation.site_rate_check(rng.random(p_rep.shape) < p_rep, y_test,
@@ -505,7 +504,7 @@ def _planning(config: Config, headline_draws: dict, design, train, workers_per_s
     from organizing.results.sections import Planning
 
     settings = config.section("planning")
-    draws = _thin(headline_draws, PREDICTION_DRAWS, 0)
+    draws = _thin(headline_draws, PREDICTION_DRAWS)
     population = planning.population_from_draws(
         draws["alpha"], draws["site_scale"], draws["beta_group"], draws["beta_individual"],
         design.site_x, design.worker_x[train], design.site_index[train])

@@ -195,8 +195,9 @@ def run_nuts(
         raise KeyError(f"no NumPyro model {model_name!r}; expected one of {sorted(MODELS)}")
     if y is None:
         raise ValueError("NUTS needs the observed outcomes y")
-    if x64:
-        jax.config.update("jax_enable_x64", True)
+    # Set the precision on every call: it is a process-wide JAX switch that other stages
+    # (simulation-based calibration) turn on, and a run must not depend on what ran before.
+    jax.config.update("jax_enable_x64", bool(x64))
     method = _chain_method(chain_method, chains)
     kwargs = {}
     if group:
