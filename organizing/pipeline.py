@@ -188,6 +188,35 @@ def _thin(draws: dict, n: int) -> dict:
     return {k: np.asarray(v)[keep] for k, v in draws.items()}
 
 
+# --------------------------------------------------------------------------- claims
+
+
+def claims_for(model: ModelId, draws: dict, design, size: np.ndarray, *,
+               variance: pd.DataFrame | None = None, metrics: pd.DataFrame | None = None,
+               clustering=None) -> pd.DataFrame:
+    """The verdict on each of the study's claims under one model's posterior draws.
+
+    ``model``: the model the draws come from (its name fills the ``model`` column).
+    ``draws``: posterior draws as NUTS returns them (``beta_group`` (D, Q),
+    ``beta_individual`` (D, S, P), ...). ``design``: the model's design restricted to
+    the workers it was fitted on (``designs[drop].subset(train)``). ``size``: log of
+    workers discovered per worksite, (S,). ``variance``: this model's rows of
+    :func:`organizing.audit.variance_decomposition`, computed from ``design`` when
+    omitted. ``metrics``: the held-out metrics table (for the model-fit claim) and
+    ``clustering``: the clustering run whose verdict tests the two-cluster claim;
+    each claim that needs one of them is marked "not evaluated" when it is omitted.
+    Returns one row per claim; see :mod:`organizing.claims` for the columns.
+    """
+    from organizing import audit
+
+    if variance is None:
+        variance = audit.variance_decomposition(model, draws, design.site_x, design.worker_x,
+                                                design.site_index)
+    worksite = coefficient_tables(draws, design.worker_features, design.site_features).worksite
+    return audit.claims_table(model, worksite, variance,
+                              audit.size_associations(draws, design.worker_features, size))
+
+
 # ------------------------------------------------------------------------------ run
 
 
@@ -373,11 +402,8 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
             for model, (_, drop) in NUTS_SPECS.items()], ignore_index=True)
         size = np.log(campaign.site_descriptors["No. workers discovered"].to_numpy(dtype=float))
         by_model = pd.concat([
-            audit.claims_table(model, posteriors[model].coefficients.worksite,
-                               variance[variance["model"] == model.value],
-                               audit.size_associations(nuts_draws[model],
-                                                       designs[NUTS_SPECS[model][1]]
-                                                       .worker_features, size))
+            claims_for(model, nuts_draws[model], designs[NUTS_SPECS[model][1]].subset(train),
+                       size, variance=variance[variance["model"] == model.value])
             for model in NUTS_MODELS], ignore_index=True)
         claims = Claims(table=by_model[by_model["model"] == HEADLINE_MODEL.value]
                         .reset_index(drop=True), by_model=by_model)
