@@ -3,6 +3,10 @@
     organizing validate [DIR] [--config F] [--profile P]
                                      check both campaign files, and whether the campaign
                                      can be analysed with these settings; exit 1 if not
+    organizing prepare IN_DIR OUT_DIR [--recompute] [--force]
+                                     compute the derived columns (logs, quintiles,
+                                     per-worksite counts) from the required ones, write
+                                     both files to OUT_DIR and validate them there
     organizing run                   compute every result of the book (cached)
     organizing summary [--json]      the headline figures of the cached results
     organizing plan [--design D] [--sites N] [--effect E | --odds-ratio R] [--json]
@@ -61,6 +65,28 @@ def _validate(args: argparse.Namespace) -> int:
     print(f"Campaign data in {directory}")
     print(f"Settings: profile {config.profile!r}"
           + (f" with {args.config}" if args.config else ""))
+    print(report.render())
+    return 0 if report.ok else 1
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from organizing.data.prepare import prepare
+
+    try:
+        config = load_config(args.config, profile=args.profile)
+    except ConfigError as error:
+        return _error(str(error))
+    try:
+        result = prepare(args.in_dir, args.out_dir, recompute=args.recompute,
+                         overwrite=args.force)
+    except FileExistsError as error:
+        return _error(str(error), 2)
+    except DataError as error:
+        return _error(str(error))
+    print(f"Wrote {WORKER_FILE} and {WORKSITE_FILE} to {args.out_dir}: "
+          f"{len(result.computed)} derived column(s) computed, {len(result.kept)} kept "
+          f"from the input" + (" (pass --recompute to compute them all)" if result.kept else ""))
+    report, _ = read_and_validate(Path(args.out_dir), config)
     print(report.render())
     return 0 if report.ok else 1
 
@@ -182,6 +208,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     settings(validate)
     validate.set_defaults(handler=_validate)
+
+    prepare = commands.add_parser(
+        "prepare", help="compute the derived columns of a campaign's two files from the "
+        "required ones, write them to OUT_DIR, and validate the result")
+    prepare.add_argument("in_dir", type=Path, help="folder with the two CSVs (required columns)")
+    prepare.add_argument("out_dir", type=Path, help="folder to write the completed CSVs to")
+    prepare.add_argument("--recompute", action="store_true",
+                         help="recompute derived columns the input already has")
+    prepare.add_argument("--force", action="store_true",
+                         help="overwrite campaign files already in OUT_DIR")
+    settings(prepare)
+    prepare.set_defaults(handler=_prepare)
 
     for name, handler, text in (
         ("run", _run, "compute every result of the book into the cache"),

@@ -1,0 +1,272 @@
+"""The data contract, and ``organizing prepare``: derived columns from required ones.
+
+A campaign's two files hold two kinds of column:
+
+- **required** columns come from the organizers' records, the coworker network
+  or public statistics, and the package cannot compute them (a worker's
+  centrality, the quartile of their first conversation, a store's ZIP-code
+  shares, its number of edges);
+- **derived** columns are functions of the required ones. Each is defined
+  once here, in :data:`DERIVED`, by a formula (shown in the book's appendix)
+  and the code that computes it.
+
+The derived columns, with ``s(i)`` the worksite of worker ``i`` and
+``W_s = {i : s(i) = s}`` the worker rows of worksite ``s``:
+
+    Log(X)                      = ln X                  (−∞ where X = 0)
+    No. workers signed_s        = Σ_{i ∈ W_s} Signed_i
+    Percent male_s              = mean of Is Male_i over i ∈ W_s with Is Male_i ≠ 0.5
+                                  (0.5 when no worker of the worksite has a known gender)
+    Mean degree_s               = No. edges_s / |W_s|
+    Campaign length (Quint. k)_s = 1[Campaign length_s is in the k-th fifth of the
+                                   worksites ordered by campaign length] (pandas.qcut)
+
+On the study's files the counts, shares, mean degrees and logs agree with
+these formulas to float precision. The quintiles do not, quite: the study's
+cut points are not recoverable from its 120 worksites (``qcut`` places 3 of
+them one quintile lower). :func:`prepare` therefore computes a derived column
+only when the files lack it, and keeps the file's own values otherwise, unless
+asked to recompute every derived column.
+
+:func:`prepare` reads ``IN_DIR``, computes the derived columns, writes both
+files to ``OUT_DIR`` (every input column kept, derived ones appended) and
+leaves validation to :func:`organizing.data.read_and_validate`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from organizing.data.io import (
+    SITE_DESCRIPTORS,
+    UNKNOWN_GENDER,
+    WORKER_FILE,
+    WORKSITE_FILE,
+    DataError,
+    read_table,
+    unreadable,
+)
+from organizing.data.schemas import QUINTILES, WorkerSchema, WorksiteSchema
+
+#: Levels whose natural log is a derived column, per file (in the files' order).
+LOGGED: dict[str, tuple[str, ...]] = {
+    WORKER_FILE: ("Eigen. Centrality", "No. Notes"),
+    WORKSITE_FILE: ("Mean AGI in ZIP", "No. organizer convers.", "No. workers contacted",
+                    "No. workers discovered", "No. edges", "Mean degree",
+                    "Centrality variance", "Centrality mean"),
+}
+
+
+@dataclass(frozen=True)
+class Derived:
+    """One derived column: its file, its formula in words, the columns it needs, and
+    the function computing it from the worker and worksite frames (row-aligned with
+    its own file)."""
+
+    column: str
+    file: str
+    formula: str
+    inputs: tuple[str, ...]
+    compute: Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
+
+
+def _number(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+
+
+def _site_rows(workers: pd.DataFrame, sites: pd.DataFrame) -> np.ndarray:
+    """For every worker row, the position of its worksite in ``sites`` (−1: none)."""
+    position = pd.Series(np.arange(len(sites)), index=sites["Worksite ID"].to_numpy())
+    found = position.reindex(workers["Worksite ID"].to_numpy())
+    return found.fillna(-1).to_numpy(dtype=int)
+
+
+def _per_site_sum(workers, sites, values: np.ndarray) -> np.ndarray:
+    rows = _site_rows(workers, sites)
+    keep = rows >= 0
+    return np.bincount(rows[keep], values[keep], minlength=len(sites))
+
+
+def _workers_per_site(workers, sites) -> np.ndarray:
+    return _per_site_sum(workers, sites, np.ones(len(workers)))
+
+
+def _log(level: str, file: str) -> Derived:
+    def compute(workers, sites):
+        frame = workers if file == WORKER_FILE else sites
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(_number(frame, level))
+
+    formula = f"ln({level})" + (", −∞ where it is 0" if level == "No. Notes" else "")
+    return Derived(f"Log({level})", file, formula, (level,), compute)
+
+
+def _signed(workers, sites):
+    return _per_site_sum(workers, sites, _number(workers, "Signed"))
+
+
+def _percent_male(workers, sites):
+    male = _number(workers, "Is Male")
+    known = (male != UNKNOWN_GENDER).astype(float)
+    men = _per_site_sum(workers, sites, np.where(known > 0, male, 0.0))
+    n_known = _per_site_sum(workers, sites, known)
+    with np.errstate(divide="ignore", invalid="ignore"):  # no known gender: 0.5, as the study
+        return np.where(n_known > 0, men / np.where(n_known > 0, n_known, 1), UNKNOWN_GENDER)
+
+
+def _mean_degree(workers, sites):
+    n = _workers_per_site(workers, sites)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, _number(sites, "No. edges") / np.where(n > 0, n, 1), np.nan)
+
+
+def _quintile(k: int) -> Callable:
+    def compute(workers, sites):
+        length = _number(sites, "Campaign length")
+        try:
+            fifth = pd.qcut(length, 5, labels=False)
+        except ValueError as error:  # too few distinct lengths for five bins
+            raise DataError(
+                f"{WORKSITE_FILE}: the campaign-length quintiles cannot be derived ({error}); "
+                "add the five Campaign length (Quint. k) columns yourself") from None
+        return (np.asarray(fifth) == k - 1).astype(float)
+
+    return compute
+
+
+_BY_SITE = "over the worksite's rows in the worker file"
+DERIVED: tuple[Derived, ...] = (
+    *(_log(level, WORKER_FILE) for level in LOGGED[WORKER_FILE]),
+    Derived("No. workers signed", WORKSITE_FILE, f"Σ Signed {_BY_SITE}",
+            ("Signed", "Worksite ID"), _signed),
+    Derived("Percent male", WORKSITE_FILE,
+            f"mean of Is Male {_BY_SITE}, leaving out unknown gender (0.5); 0.5 when "
+            "no worker's gender is known",
+            ("Is Male", "Worksite ID"), _percent_male),
+    Derived("Mean degree", WORKSITE_FILE,
+            "No. edges / number of the worksite's rows in the worker file",
+            ("No. edges", "Worksite ID"), _mean_degree),
+    *(Derived(column, WORKSITE_FILE,
+              f"1 if Campaign length is in the {k}. fifth of worksites by length "
+              "(pandas.qcut), else 0; kept from the file when present",
+              ("Campaign length",), _quintile(k))
+      for k, column in enumerate(QUINTILES, start=1)),
+    *(_log(level, WORKSITE_FILE) for level in LOGGED[WORKSITE_FILE]),
+)
+DERIVED_BY_NAME: dict[tuple[str, str], Derived] = {(d.file, d.column): d for d in DERIVED}
+
+
+def _schema_columns(file: str) -> tuple[str, ...]:
+    schema = {WORKER_FILE: WorkerSchema, WORKSITE_FILE: WorksiteSchema}[file].to_schema()
+    names = tuple(schema.columns)
+    if file == WORKSITE_FILE:  # descriptors the analysis reads beyond the schema's columns
+        names += tuple(c for c in SITE_DESCRIPTORS if c not in names)
+    return names
+
+
+#: Every column the analysis reads, per file, in the schemas' order.
+COLUMNS: dict[str, tuple[str, ...]] = {f: _schema_columns(f) for f in (WORKER_FILE,
+                                                                      WORKSITE_FILE)}
+#: The columns a campaign's files must hold: everything the analysis reads, less the derived.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    f: tuple(c for c in names if (f, c) not in DERIVED_BY_NAME) for f, names in COLUMNS.items()
+}
+
+
+def is_derived(file: str, column: str) -> bool:
+    """True for a column :func:`prepare` can compute from the required ones."""
+    return (file, column) in DERIVED_BY_NAME
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What :func:`prepare` did: the columns it computed and the ones it kept."""
+
+    workers: pd.DataFrame
+    worksites: pd.DataFrame
+    computed: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+def derive(workers: pd.DataFrame, sites: pd.DataFrame, *,
+           recompute: bool = False) -> Prepared:
+    """Add every derived column to copies of the two frames.
+
+    A derived column already present is kept unless ``recompute``. Raises a
+    one-line :class:`DataError` naming the first file and required column that
+    is missing.
+    """
+    frames = {WORKER_FILE: workers.copy(), WORKSITE_FILE: sites.copy()}
+    for file, names in REQUIRED.items():
+        missing = [c for c in names if c not in frames[file].columns]
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise DataError(f"{file}: required column {missing[0]!r} is missing{more}; "
+                            "the data contract lists every required column")
+    computed, kept = [], []
+    for rule in DERIVED:
+        frame = frames[rule.file]
+        label = f"{rule.file}: {rule.column}"
+        if rule.column in frame.columns and not recompute:
+            kept.append(label)
+            continue
+        frame[rule.column] = rule.compute(frames[WORKER_FILE], frames[WORKSITE_FILE])
+        computed.append(label)
+    return Prepared(frames[WORKER_FILE], frames[WORKSITE_FILE], tuple(computed), tuple(kept))
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    """Write under a temporary name, then rename: no partial file is ever left."""
+    umask = os.umask(0)
+    os.umask(umask)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.chmod(temporary, 0o666 & ~umask)
+        with os.fdopen(handle, "w", newline="") as stream:
+            frame.to_csv(stream, index=False)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def prepare(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+            recompute: bool = False, overwrite: bool = False) -> Prepared:
+    """Read both files from ``in_dir``, add the derived columns, write them to ``out_dir``.
+
+    Every problem is a one-line :class:`DataError` (a missing folder, file or
+    required column). Refuses (FileExistsError, one line) to replace campaign files
+    in ``out_dir`` unless ``overwrite``.
+    """
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    why = unreadable(in_dir, directory=True)
+    if why:
+        raise DataError(f"{in_dir}: {why}")
+    frames = {}
+    for name in (WORKER_FILE, WORKSITE_FILE):
+        try:
+            frames[name] = read_table(in_dir / name, REQUIRED[name])
+        except DataError as error:
+            raise DataError(f"{in_dir / name}: {error}") from None
+    result = derive(frames[WORKER_FILE], frames[WORKSITE_FILE], recompute=recompute)
+    if out_dir.exists() and unreadable(out_dir, directory=True):
+        raise DataError(f"{out_dir}: {unreadable(out_dir, directory=True)}")
+    existing = [n for n in frames if (out_dir / n).exists() or (out_dir / n).is_symlink()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{out_dir} already holds {' and '.join(existing)}; pass --force "
+                              "to overwrite, or choose another folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write(result.workers, out_dir / WORKER_FILE)
+        _write(result.worksites, out_dir / WORKSITE_FILE)
+    except OSError as error:
+        raise DataError(f"{out_dir}: cannot write the campaign there "
+                        f"({error.strerror or error})") from None
+    return result

@@ -1,0 +1,123 @@
+"""The data contract and ``organizing prepare``: derived columns from required ones.
+
+The round trip runs on the real files: keep only the required columns, let
+``prepare`` compute the rest, and compare with the columns the study shipped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from organizing.cli import main
+from organizing.config import load_config
+from organizing.data import WORKER_FILE, WORKSITE_FILE, DataError, read_and_validate
+from organizing.data.prepare import COLUMNS, DERIVED, REQUIRED, derive, is_derived, prepare
+from organizing.data.schemas import QUINTILES, WorkerSchema, WorksiteSchema
+
+FILES = (WORKER_FILE, WORKSITE_FILE)
+
+
+@pytest.fixture(scope="module")
+def shipped(data_dir):
+    return {name: pd.read_csv(data_dir / name) for name in FILES}
+
+
+@pytest.fixture()
+def required_only(tmp_path, shipped):
+    """The real campaign with every derived column removed."""
+    folder = tmp_path / "required"
+    folder.mkdir()
+    for name in FILES:
+        shipped[name][list(REQUIRED[name])].to_csv(folder / name, index=False)
+    return folder
+
+
+def _agree(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    return np.isclose(new, old, rtol=1e-9, atol=1e-12) | (np.isneginf(new) & np.isneginf(old))
+
+
+def test_contract_covers_every_schema_column_once():
+    for name, schema in ((WORKER_FILE, WorkerSchema), (WORKSITE_FILE, WorksiteSchema)):
+        checked = set(schema.to_schema().columns)
+        assert checked <= set(COLUMNS[name])
+        derived = {c for c in COLUMNS[name] if is_derived(name, c)}
+        assert derived and set(REQUIRED[name]) | derived == set(COLUMNS[name])
+        assert not set(REQUIRED[name]) & derived
+    for rule in DERIVED:  # every input of a formula is in the contract
+        assert all(c in COLUMNS[WORKER_FILE] or c in COLUMNS[WORKSITE_FILE] for c in rule.inputs)
+
+
+def test_prepare_round_trips_the_real_campaign(required_only, tmp_path, shipped):
+    out = tmp_path / "prepared"
+    result = prepare(required_only, out)
+    assert len(result.computed) == len(DERIVED) and not result.kept
+    for rule in DERIVED:
+        new = pd.read_csv(out / rule.file)[rule.column].to_numpy(dtype=float)
+        old = shipped[rule.file][rule.column].to_numpy(dtype=float)
+        if rule.column in QUINTILES:
+            continue
+        assert _agree(new, old).all(), rule.column
+    # The study's quintile cut points are not recoverable exactly: qcut agrees on most
+    # worksites and is never more than one quintile away.
+    new = pd.read_csv(out / WORKSITE_FILE)[list(QUINTILES)].to_numpy().argmax(axis=1)
+    old = shipped[WORKSITE_FILE][list(QUINTILES)].to_numpy().argmax(axis=1)
+    assert np.mean(new == old) >= 0.95 and np.abs(new - old).max() <= 1
+    report, _ = read_and_validate(out, load_config(profile="quick"))
+    assert report.ok, report.render()
+
+
+def test_derived_columns_present_are_kept_unless_recomputed(shipped):
+    workers, sites = shipped[WORKER_FILE], shipped[WORKSITE_FILE]
+    kept = derive(workers, sites)
+    assert not kept.computed and len(kept.kept) == len(DERIVED)
+    pd.testing.assert_frame_equal(kept.worksites, sites)
+    fresh = derive(workers, sites, recompute=True)
+    assert len(fresh.computed) == len(DERIVED)
+    assert (fresh.worksites[list(QUINTILES)].sum(axis=1) == 1).all()
+    # a wrong count in the input is replaced by the formula's value
+    broken = sites.assign(**{"No. workers signed": sites["No. workers signed"] + 1})
+    fixed = derive(workers, broken, recompute=True).worksites["No. workers signed"]
+    np.testing.assert_array_equal(fixed.to_numpy(), sites["No. workers signed"].to_numpy())
+
+
+def test_missing_required_column_is_one_line(required_only, tmp_path, capsys):
+    frame = pd.read_csv(required_only / WORKER_FILE).drop(columns="Eigen. Centrality")
+    frame.to_csv(required_only / WORKER_FILE, index=False)
+    with pytest.raises(DataError, match="required column 'Eigen. Centrality' is missing"):
+        prepare(required_only, tmp_path / "out")
+    assert main(["prepare", str(required_only), str(tmp_path / "out2")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Eigen. Centrality" in err and "Traceback" not in err
+    assert not (tmp_path / "out2").exists()  # nothing written
+
+
+def test_cli_prepare_writes_valid_files_and_refuses_to_overwrite(required_only, tmp_path,
+                                                                capsys):
+    out = tmp_path / "out"
+    assert main(["prepare", str(required_only), str(out), "--profile", "quick"]) == 0
+    text = capsys.readouterr().out
+    assert f"{len(DERIVED)} derived column(s) computed" in text
+    assert "can be analysed" in text
+    assert main(["prepare", str(required_only), str(out)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["prepare", str(required_only), str(out), "--force", "--profile",
+                 "quick"]) == 0
+
+
+def test_missing_input_folder_or_file_is_one_line(tmp_path, required_only):
+    with pytest.raises(DataError, match="directory not found"):
+        prepare(tmp_path / "nowhere", tmp_path / "out")
+    (required_only / WORKSITE_FILE).unlink()
+    with pytest.raises(DataError, match=f"{WORKSITE_FILE}: file not found"):
+        prepare(required_only, tmp_path / "out")
+
+
+def test_percent_male_without_known_gender_is_one_half():
+    workers = pd.DataFrame({"Worksite ID": [1, 1, 2, 2, 2], "Is Male": [0.5, 0.5, 1, 0, 0.5]})
+    sites = pd.DataFrame({"Worksite ID": [1, 2]})
+    rule = next(r for r in DERIVED if r.column == "Percent male")
+    np.testing.assert_allclose(rule.compute(workers, sites), [0.5, 0.5])
+    workers["Is Male"] = [0.0, 1.0, 1.0, 1.0, 0.0]
+    np.testing.assert_allclose(rule.compute(workers, sites), [0.5, 2 / 3])
