@@ -5,6 +5,12 @@ workers, worksites over the 120 worksites) before splitting; this module does
 the same so that the replication sees the same inputs. The extended model
 drops the first level of each one-hot group, so that its columns are not
 collinear with the intercept.
+
+:func:`sensitivity_design` builds the headline design of a sensitivity analysis
+(:data:`SENSITIVITY_VARIANTS`): the eigenvector centrality split into an
+"outside the network" indicator and the log of the centralities that are not
+zero in floating point, the design without ``No. Notes``, and the headline
+design itself for the fit on every worker (:func:`variant_rows`).
 """
 
 from __future__ import annotations
@@ -90,4 +96,105 @@ def build_design(campaign: Campaign, *, drop_reference: bool = False) -> Design:
         site_features=site_names,
     )
 
-__all__ = ["Design", "build_design", "standardize", "study_split", "worksite_folds"]
+
+# ------------------------------------------------------------------ sensitivity analyses
+
+#: The sensitivity analyses of the headline model, by key.
+SENSITIVITY_VARIANTS: tuple[str, ...] = ("centrality", "no_notes", "all_workers")
+CENTRALITY = "Log(Eigen. Centrality)"
+NOTES = "No. Notes"
+#: Names of the two columns that replace ``Log(Eigen. Centrality)`` in the centrality variant.
+OUTSIDE_NETWORK = "Outside the network"
+LOG_CENTRALITY_INSIDE = "Log(Eigen. Centrality), inside"
+#: log ε of double precision, log(2.2e-16) = -36.04: below it a centrality is zero in
+#: floating point (see :func:`outside_network`).
+OUTSIDE_NETWORK_CUT = float(np.log(np.finfo(np.float64).eps))
+
+
+def outside_network(log_centrality: np.ndarray, cut: float = OUTSIDE_NETWORK_CUT) -> np.ndarray:
+    r"""Which workers' eigenvector centrality is zero in floating point.
+
+    Eigenvector centrality is the leading eigenvector :math:`c` of the worksite's
+    network scaled to unit norm, :math:`\lVert c\rVert_2 = 1`, so every entry is at
+    most 1. A unit vector computed in double precision carries its entries to an
+    absolute accuracy of about machine epsilon :math:`ε = 2^{-52} ≈ 2.2·10^{-16}`;
+    an entry :math:`c_i < ε` cannot be told from 0. Such a value is the residue of
+    the power iteration for a worker outside the part of the network that carries
+    the eigenvector, where the exact centrality is 0. The rule is
+    :math:`\log c_i < \log ε = -36.04`; a non-finite log (a centrality of exactly 0)
+    counts as outside too.
+    """
+    log_centrality = np.asarray(log_centrality, dtype=float)
+    if log_centrality.ndim != 1:
+        raise ValueError("log centralities must be a 1-d array, one value per worker")
+    if np.isnan(log_centrality).any():
+        raise ValueError("log centralities contain NaN")
+    return ~(log_centrality >= cut)
+
+
+def centrality_columns(log_centrality: np.ndarray, cut: float = OUTSIDE_NETWORK_CUT,
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    r"""The two columns that replace the log centrality: an indicator and an inside log.
+
+    With :math:`o_i = 1[\log c_i < \text{cut}]` (:func:`outside_network`), the
+    indicator is :math:`o_i` standardized over all workers, like every other column
+    of the design, and the inside log is
+    :math:`(1 - o_i)\,(\log c_i - m)/s`, where :math:`m` and :math:`s` are the mean
+    and population sd of :math:`\log c` over the workers inside: a worker outside
+    gets 0, the inside mean. The indicator's coefficient then contrasts a worker
+    outside with an average worker inside; the log's coefficient is the change per sd
+    of log centrality among workers inside the network.
+    """
+    outside = outside_network(log_centrality, cut)
+    inside_values = np.asarray(log_centrality, dtype=float)[~outside]
+    log_inside = np.zeros(len(outside))
+    if len(inside_values):
+        log_inside[~outside] = standardize(inside_values[:, None])[:, 0]
+    return standardize(outside.astype(float)[:, None])[:, 0], log_inside
+
+
+def sensitivity_design(campaign: Campaign, variant: str) -> Design:
+    """The headline design (one reference level dropped) for a sensitivity analysis.
+
+    ``centrality``: ``Log(Eigen. Centrality)`` replaced, in place, by the indicator
+    ``Outside the network`` and the inside log of :func:`centrality_columns`.
+    ``no_notes``: the ``No. Notes`` column dropped. ``all_workers``: the headline
+    design unchanged (the variant differs in its rows, :func:`variant_rows`).
+    """
+    if variant not in SENSITIVITY_VARIANTS:
+        raise ValueError(f"unknown sensitivity variant {variant!r}; "
+                         f"expected one of {', '.join(SENSITIVITY_VARIANTS)}")
+    design = build_design(campaign, drop_reference=True)
+    names = list(design.worker_features)
+    if variant == "centrality":
+        if CENTRALITY not in names:
+            raise ValueError(f"the campaign has no {CENTRALITY!r} column")
+        j = names.index(CENTRALITY)
+        raw = campaign.worker_x[:, list(campaign.worker_features).index(CENTRALITY)]
+        indicator, log_inside = centrality_columns(raw)
+        worker_x = np.column_stack([design.worker_x[:, :j], indicator, log_inside,
+                                    design.worker_x[:, j + 1:]])
+        names[j:j + 1] = [OUTSIDE_NETWORK, LOG_CENTRALITY_INSIDE]
+        return replace(design, worker_x=worker_x, worker_features=tuple(names))
+    if variant == "no_notes":
+        if NOTES not in names:
+            raise ValueError(f"the campaign has no {NOTES!r} column")
+        keep = [i for i, name in enumerate(names) if name != NOTES]
+        return replace(design, worker_x=design.worker_x[:, keep],
+                       worker_features=tuple(names[i] for i in keep))
+    return design
+
+
+def variant_rows(variant: str, train: np.ndarray, n_workers: int) -> np.ndarray:
+    """The workers a sensitivity analysis is fitted on: every worker for ``all_workers``,
+    the study's training split otherwise."""
+    if variant not in SENSITIVITY_VARIANTS:
+        raise ValueError(f"unknown sensitivity variant {variant!r}; "
+                         f"expected one of {', '.join(SENSITIVITY_VARIANTS)}")
+    return np.arange(n_workers) if variant == "all_workers" else np.asarray(train)
+
+
+__all__ = ["CENTRALITY", "LOG_CENTRALITY_INSIDE", "NOTES", "OUTSIDE_NETWORK",
+           "OUTSIDE_NETWORK_CUT", "SENSITIVITY_VARIANTS", "Design", "build_design",
+           "centrality_columns", "outside_network", "sensitivity_design", "standardize",
+           "study_split", "variant_rows", "worksite_folds"]

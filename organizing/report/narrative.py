@@ -649,3 +649,81 @@ def planning_design_effect(planning) -> str:
     """The design effect at the campaign's median worksite size, with its 90% interval."""
     effect = planning.design_effect
     return fmt.estimate(effect["mean"], effect["q5"], effect["q95"], decimals=1)
+
+
+# ------------------------------------------------------------ sensitivity analyses
+
+#: Display labels of the sensitivity analyses (keys as in organizing.features).
+SENSITIVITY_LABELS = {
+    "centrality": "centrality as an outside-network indicator and an inside log",
+    "no_notes": "without No. Notes",
+    "all_workers": "fitted on all workers",
+}
+
+
+def sensitivity_label(variant: str) -> str:
+    """The display label of a sensitivity analysis (its key when it has none)."""
+    return SENSITIVITY_LABELS.get(variant, variant)
+
+
+def sensitivity_marks(results) -> dict[str, list[str]]:
+    """For each claim whose verdict changes under a sensitivity analysis, the analyses
+    (display labels) that change it: what the conclusions' scorecard marks."""
+    verdicts = results.sensitivity.verdicts
+    marks: dict[str, list[str]] = {}
+    for _, row in verdicts[verdicts["changed"]].iterrows():
+        marks.setdefault(row["claim"], []).append(sensitivity_label(row["variant"]))
+    return marks
+
+
+def sensitivity_changes(results, variant: str) -> str:
+    """The verdicts one sensitivity analysis changes, in words (``no verdict changes``)."""
+    verdicts = results.sensitivity.verdicts
+    changed = verdicts[(verdicts["variant"] == variant) & verdicts["changed"]]
+    if changed.empty:
+        return "no verdict changes"
+    return fmt.listing(f"*{row['claim']}* goes from {row['headline_verdict']} to "
+                       f"{row['verdict']}" for _, row in changed.iterrows())
+
+
+def sensitivity_sentence(results) -> str:
+    """One clause per sensitivity analysis: the verdicts it changes."""
+    variants = list(dict.fromkeys(results.sensitivity.verdicts["variant"]))
+    return "; ".join(f"{sensitivity_label(v)}, {sensitivity_changes(results, v)}"
+                     for v in variants)
+
+
+def n_sensitivity_changes(results) -> str:
+    """How many (analysis, claim) verdicts differ from the headline model's."""
+    return fmt.count(int(results.sensitivity.verdicts["changed"].sum()))
+
+
+def moved_coefficients_sentence(results, variant: str) -> str:
+    """The coefficients one sensitivity analysis moves, headline estimate → variant's."""
+    frame = results.sensitivity.coefficients
+    moved = frame[(frame["variant"] == variant) & frame["moved"]]
+    if moved.empty:
+        return "no shared coefficient moves"
+    return fmt.listing(
+        f"{row['feature']} from "
+        f"{fmt.estimate(row['headline_mean'], row['headline_q5'], row['headline_q95'])} "
+        f"to {fmt.estimate(row['mean'], row['q5'], row['q95'])}" for _, row in moved.iterrows())
+
+
+def outside_network_sentence(results) -> str:
+    """The outside-network cut and how many workers it puts outside, with signing rates."""
+    s = results.sensitivity
+    return (f"a log centrality below {fmt.number(s.outside_cut)} puts "
+            f"{fmt.share(s.share_outside)} of workers outside the network; they signed at "
+            f"{fmt.share(s.signing_outside)}, against {fmt.share(s.signing_inside)} of the "
+            f"workers inside")
+
+
+def sensitivity_diagnostics(results) -> str:
+    """Whether every sensitivity fit passed the NUTS checks, and which did not."""
+    failed = [sensitivity_label(v) for v, run in results.sensitivity.runs.items()
+              if not run.diagnostics.ok]
+    if not failed:
+        return "every sensitivity fit passes the convergence checks"
+    fits, verb = ("fit", "is") if len(failed) == 1 else ("fits", "are")
+    return f"the {fits} {fmt.listing(failed)} {verb} flagged by the convergence checks"

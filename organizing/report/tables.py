@@ -675,3 +675,86 @@ def minimum_detectable_effects(planning) -> GT:
         .sub_missing(columns=["mde", "mc_se"], missing_text="not reached")
         .pipe(house_style)
     )
+
+
+# ------------------------------------------------------------ sensitivity analyses
+
+#: How a verdict that differs from the headline model's is marked in the tables.
+CHANGED_MARK = "▲"
+CHANGED_FILL = "#fff2cc"
+
+
+def sensitivity_verdicts(results) -> GT:
+    """Each claim's verdict (with P(as claimed)) under the headline model and under each
+    sensitivity analysis; a verdict that differs from the headline's is marked and filled."""
+    from organizing.report.formatting import probability
+    from organizing.report.narrative import sensitivity_label
+
+    verdicts = results.sensitivity.verdicts
+    variants = list(dict.fromkeys(verdicts["variant"]))
+    claims_order = list(dict.fromkeys(verdicts["claim"]))
+
+    def cell(verdict: str, prob: float, changed: bool = False) -> str:
+        text = verdict if not np.isfinite(prob) else f"{verdict} ({probability(prob)})"
+        return f"{CHANGED_MARK} {text}" if changed else text
+
+    first = verdicts.drop_duplicates("claim").set_index("claim")
+    frame = pd.DataFrame({"claim": claims_order})
+    frame["headline"] = [cell(first.loc[c, "headline_verdict"], first.loc[c, "headline_prob"])
+                         for c in claims_order]
+    for variant in variants:
+        rows = verdicts[verdicts["variant"] == variant].set_index("claim")
+        frame[variant] = [cell(rows.loc[c, "verdict"], rows.loc[c, "prob_claimed"],
+                               bool(rows.loc[c, "changed"])) for c in claims_order]
+    table = new_table(frame).cols_label(
+        claim="Published conclusion", headline="Headline model",
+        **{v: sensitivity_label(v).capitalize() for v in variants})
+    for column in ["headline", *variants]:
+        for verdict, (_, colour) in labels.VERDICTS.items():
+            rows = frame.index[frame[column].str.startswith(verdict)].tolist()
+            if rows:
+                table = table.tab_style(style=style.fill(color=colour),
+                                        locations=loc.body(columns=column, rows=rows))
+    for variant in variants:
+        rows = frame.index[frame[variant].str.startswith(CHANGED_MARK)].tolist()
+        if rows:
+            table = table.tab_style(style=[style.fill(color=CHANGED_FILL),
+                                           style.text(weight="bold")],
+                                    locations=loc.body(columns=variant, rows=rows))
+    return table.tab_spanner("Sensitivity analyses", columns=variants).pipe(house_style)
+
+
+def sensitivity_table(results) -> GT:
+    """One row per sensitivity analysis against the headline model: the workers it was
+    fitted on, its convergence checks, the verdicts it changes and the coefficients that
+    move (headline estimate → the analysis's)."""
+    from organizing.report.formatting import estimate
+    from organizing.report.narrative import sensitivity_label
+
+    sensitivity = results.sensitivity
+    verdicts, coefficients = sensitivity.verdicts, sensitivity.coefficients
+    rows = []
+    for variant, run in sensitivity.runs.items():
+        changed = verdicts[(verdicts["variant"] == variant) & verdicts["changed"]]
+        moved = coefficients[(coefficients["variant"] == variant) & coefficients["moved"]]
+        rows.append({
+            "variant": sensitivity_label(variant).capitalize(),
+            "workers": run.n_workers,
+            "checks": "pass" if run.diagnostics.ok else "; ".join(run.diagnostics.flags),
+            "verdicts": "; ".join(f"{CHANGED_MARK} {r['claim']}: {r['headline_verdict']} → "
+                                  f"{r['verdict']}" for _, r in changed.iterrows()) or "none",
+            "coefficients": "; ".join(
+                f"{r['feature']}: "
+                f"{estimate(r['headline_mean'], r['headline_q5'], r['headline_q95'])} → "
+                f"{estimate(r['mean'], r['q5'], r['q95'])}" for _, r in moved.iterrows())
+            or "none",
+        })
+    frame = pd.DataFrame(rows, columns=["variant", "workers", "checks", "verdicts",
+                                        "coefficients"])
+    return (
+        new_table(frame, rowname_col="variant")
+        .cols_label(workers="Workers fitted", checks="Convergence checks",
+                    verdicts="Verdicts that change", coefficients="Coefficients that move")
+        .fmt_integer(columns="workers")
+        .pipe(house_style)
+    )

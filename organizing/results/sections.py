@@ -218,6 +218,44 @@ class Planning:
 
 
 @dataclass(frozen=True)
+class SensitivityRun:
+    """One sensitivity analysis of the headline model: its NUTS fit and coefficients."""
+
+    variant: str  # "centrality", "no_notes", "all_workers" (organizing.features)
+    n_workers: int  # workers the model was fitted on
+    worker_features: tuple[str, ...]
+    site_features: tuple[str, ...]
+    coefficients: Coefficients
+    diagnostics: Diagnostics
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """The headline model refitted three ways, against the headline fit.
+
+    ``verdicts``: one row per variant and claim (variant, claim, verdict,
+    prob_claimed, headline_verdict, headline_prob, changed); ``changed`` is True
+    when both verdicts were evaluated and differ. ``coefficients``: one row per
+    variant and coefficient the variant shares with the headline model (variant,
+    level "worksite" or "worker", feature, mean, q5, q95, headline_mean,
+    headline_q5, headline_q95, moved); a coefficient moves when the variant's mean
+    leaves the headline's 90% interval or the variant's interval changes whether it
+    excludes zero. ``outside_cut``: the log centrality below which a worker counts
+    as outside the network; ``share_outside``: the share of workers below it;
+    ``signing_outside`` and ``signing_inside``: their signing rates.
+    """
+
+    runs: dict[str, SensitivityRun]
+    verdicts: pd.DataFrame
+    coefficients: pd.DataFrame
+    outside_cut: float
+    share_outside: float
+    signing_outside: float
+    signing_inside: float
+
+
+@dataclass(frozen=True)
 class Results:
     """Everything the book shows."""
 
@@ -233,6 +271,7 @@ class Results:
     calibration: Calibration
     clustering: ClusteringResults
     planning: Planning
+    sensitivity: Sensitivity
 
     @property
     def headline(self) -> Posterior:

@@ -1,0 +1,262 @@
+"""Sensitivity analyses: the variant designs, the verdict comparison and its tables."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from organizing.data import load_campaign
+from organizing.features import (
+    CENTRALITY,
+    LOG_CENTRALITY_INSIDE,
+    NOTES,
+    OUTSIDE_NETWORK,
+    OUTSIDE_NETWORK_CUT,
+    SENSITIVITY_VARIANTS,
+    build_design,
+    centrality_columns,
+    outside_network,
+    sensitivity_design,
+    study_split,
+    variant_rows,
+)
+from organizing.pipeline import (
+    NOT_EVALUATED,
+    _mark_not_evaluated,
+    _pad_missing,
+    compare_verdicts,
+    moved_coefficients,
+)
+from organizing.report import narrative, tables
+from organizing.results.sections import (
+    Coefficients,
+    Diagnostics,
+    Sensitivity,
+    SensitivityRun,
+)
+from organizing.simulate import simulate_campaign
+
+
+@pytest.fixture(scope="module")
+def small_campaign(tmp_path_factory):
+    """A simulated campaign whose log centralities straddle the outside-network cut."""
+    folder = tmp_path_factory.mktemp("sensitivity")
+    simulate_campaign(n_sites=12, n_workers=400, seed=5).write(folder)
+    campaign = load_campaign(folder)
+    j = campaign.worker_features.index(CENTRALITY)
+    worker_x = campaign.worker_x.copy()
+    rng = np.random.default_rng(1)
+    pushed = rng.choice(campaign.n_workers, 80, replace=False)
+    worker_x[pushed, j] = rng.uniform(-600, -37, len(pushed))
+    return dataclasses.replace(campaign, worker_x=worker_x)
+
+
+def test_outside_network_is_below_machine_epsilon():
+    np.testing.assert_allclose(OUTSIDE_NETWORK_CUT, np.log(2.0**-52))
+    values = np.array([-600.0, -np.inf, OUTSIDE_NETWORK_CUT - 1e-9, OUTSIDE_NETWORK_CUT, -3.0])
+    np.testing.assert_array_equal(outside_network(values), [True, True, True, False, False])
+    with pytest.raises(ValueError, match="NaN"):
+        outside_network(np.array([-1.0, np.nan]))
+
+
+def test_centrality_columns_split_indicator_and_inside_log():
+    log_c = np.array([-500.0, -2.0, -40.0, -4.0, -6.0, -100.0])
+    indicator, inside = centrality_columns(log_c)
+    outside = log_c < OUTSIDE_NETWORK_CUT
+    # The indicator is the standardized 0/1 of the cut: higher exactly for workers outside.
+    assert set(np.round(indicator[outside], 9)) == {np.round(indicator[outside][0], 9)}
+    assert indicator[outside][0] > indicator[~outside][0]
+    np.testing.assert_allclose([indicator.mean(), indicator.std()], [0, 1], atol=1e-12)
+    # The inside log is 0 outside and standardized over the workers inside.
+    np.testing.assert_array_equal(inside[outside], 0.0)
+    expected = (log_c[~outside] - log_c[~outside].mean()) / log_c[~outside].std()
+    np.testing.assert_allclose(inside[~outside], expected)
+
+
+def test_centrality_variant_replaces_one_column(small_campaign):
+    headline = build_design(small_campaign, drop_reference=True)
+    variant = sensitivity_design(small_campaign, "centrality")
+    names = list(headline.worker_features)
+    j = names.index(CENTRALITY)
+    assert list(variant.worker_features) == (
+        names[:j] + [OUTSIDE_NETWORK, LOG_CENTRALITY_INSIDE] + names[j + 1:])
+    raw = small_campaign.worker_x[:, small_campaign.worker_features.index(CENTRALITY)]
+    outside = raw < OUTSIDE_NETWORK_CUT
+    assert 80 <= outside.sum() < small_campaign.n_workers
+    indicator = variant.worker_x[:, j]
+    np.testing.assert_array_equal(indicator > indicator.mean(), outside)
+    np.testing.assert_array_equal(variant.worker_x[outside, j + 1], 0.0)
+    # Every other column, and the worksite side, are the headline design's.
+    others = [k for k in range(len(names)) if k != j]
+    np.testing.assert_array_equal(variant.worker_x[:, [k if k < j else k + 1 for k in others]],
+                                  headline.worker_x[:, others])
+    np.testing.assert_array_equal(variant.site_x, headline.site_x)
+    np.testing.assert_array_equal(variant.signed, headline.signed)
+
+
+def test_centrality_variant_on_the_real_campaign(campaign):
+    variant = sensitivity_design(campaign, "centrality")
+    j = variant.worker_features.index(OUTSIDE_NETWORK)
+    raw = campaign.worker_x[:, campaign.worker_features.index(CENTRALITY)]
+    indicator = variant.worker_x[:, j]
+    np.testing.assert_array_equal(indicator > indicator.mean(), raw < OUTSIDE_NETWORK_CUT)
+    # More workers are outside by this rule than below -50, fewer than all of them.
+    assert np.mean(raw < -50) < np.mean(indicator > indicator.mean()) < 1
+
+
+def test_no_notes_variant_drops_exactly_that_column(small_campaign):
+    headline = build_design(small_campaign, drop_reference=True)
+    variant = sensitivity_design(small_campaign, "no_notes")
+    keep = [k for k, name in enumerate(headline.worker_features) if name != NOTES]
+    assert len(keep) == len(headline.worker_features) - 1
+    assert variant.worker_features == tuple(headline.worker_features[k] for k in keep)
+    np.testing.assert_array_equal(variant.worker_x, headline.worker_x[:, keep])
+    np.testing.assert_array_equal(variant.site_x, headline.site_x)
+
+
+def test_all_workers_variant_uses_every_row(small_campaign):
+    n = small_campaign.n_workers
+    train, test = study_split(n)
+    rows = variant_rows("all_workers", train, n)
+    np.testing.assert_array_equal(rows, np.arange(n))
+    for variant in ("centrality", "no_notes"):
+        np.testing.assert_array_equal(variant_rows(variant, train, n), train)
+    headline = build_design(small_campaign, drop_reference=True)
+    design = sensitivity_design(small_campaign, "all_workers")
+    np.testing.assert_array_equal(design.worker_x, headline.worker_x)
+    assert design.subset(rows).n_workers == n > len(train)
+
+
+def test_unknown_variant_is_refused(small_campaign):
+    for variant in SENSITIVITY_VARIANTS:
+        assert sensitivity_design(small_campaign, variant).n_workers == small_campaign.n_workers
+    with pytest.raises(ValueError, match="unknown sensitivity variant 'bogus'"):
+        sensitivity_design(small_campaign, "bogus")
+    with pytest.raises(ValueError, match="unknown sensitivity variant"):
+        variant_rows("bogus", np.arange(3), 3)
+
+
+def test_missing_features_are_padded_with_zero_slopes(small_campaign):
+    headline = build_design(small_campaign, drop_reference=True)
+    design = sensitivity_design(small_campaign, "no_notes")
+    p, s = len(design.worker_features), small_campaign.n_sites
+    rng = np.random.default_rng(0)
+    draws = {"beta_individual": rng.normal(size=(5, s, p)),
+             "beta_individual_mean": rng.normal(size=(5, p)),
+             "beta_group": rng.normal(size=(5, len(design.site_features)))}
+    padded_draws, padded = _pad_missing(draws, design, headline.worker_features)
+    j = headline.worker_features.index(NOTES)
+    assert padded.worker_features == headline.worker_features
+    np.testing.assert_array_equal(padded.worker_x[:, j], 0.0)
+    np.testing.assert_array_equal(padded_draws["beta_individual"][:, :, j], 0.0)
+    np.testing.assert_array_equal(np.delete(padded_draws["beta_individual"], j, axis=-1),
+                                  draws["beta_individual"])
+    np.testing.assert_array_equal(padded_draws["beta_group"], draws["beta_group"])
+    # The logit of every worker is unchanged by the padding.
+    logit = np.einsum("np,np->n", draws["beta_individual"][0][design.site_index],
+                      design.worker_x)
+    padded_logit = np.einsum("np,np->n", padded_draws["beta_individual"][0][padded.site_index],
+                             padded.worker_x)
+    np.testing.assert_allclose(padded_logit, logit)
+
+
+def test_undefined_claims_are_not_evaluated():
+    claims = pd.DataFrame({"claim": ["a", "b", "c"], "mean": [0.3, np.nan, 0.1],
+                           "quantity": ["coefficient of x", "correlation",
+                                        "coefficient of No. Notes"],
+                           "prob_claimed": [0.97, 0.0, 0.6],
+                           "verdict": ["supported", "contradicted", "inconclusive"]})
+    marked = _mark_not_evaluated(claims, [NOTES])
+    assert list(marked["verdict"]) == ["supported", NOT_EVALUATED, NOT_EVALUATED]
+    assert np.isnan(marked["prob_claimed"].iloc[1:]).all()
+    assert list(claims["verdict"]) == ["supported", "contradicted", "inconclusive"]
+
+
+def _claims(verdicts, probs):
+    return pd.DataFrame({"claim": ["size", "notes", "network"], "verdict": verdicts,
+                         "prob_claimed": probs})
+
+
+def test_compare_verdicts_marks_a_changed_verdict():
+    headline = _claims(["supported", "inconclusive", "contradicted"], [0.97, 0.6, 0.02])
+    variants = {
+        "no_notes": _claims(["inconclusive", NOT_EVALUATED, "contradicted"], [0.8, np.nan, 0.01]),
+        "all_workers": _claims(["supported", "inconclusive", "contradicted"], [0.99, 0.7, 0.03]),
+    }
+    frame = compare_verdicts(headline, variants)
+    assert len(frame) == 6
+    changed = frame[frame["changed"]]
+    assert list(zip(changed["variant"], changed["claim"], strict=True)) == [("no_notes", "size")]
+    row = changed.iloc[0]
+    assert (row["headline_verdict"], row["verdict"]) == ("supported", "inconclusive")
+    # A claim the variant could not evaluate is not a change.
+    notes = frame[(frame["variant"] == "no_notes") & (frame["claim"] == "notes")].iloc[0]
+    assert notes["verdict"] == NOT_EVALUATED and not notes["changed"]
+    with pytest.raises(ValueError, match="prob_claimed"):
+        compare_verdicts(headline, {"x": headline.drop(columns="prob_claimed")})
+
+
+def _coefficients(worksite_rows, worker_rows):
+    columns = ["feature", "mean", "q5", "q95"]
+    return Coefficients(worksite=pd.DataFrame(worksite_rows, columns=columns),
+                        worker=pd.DataFrame(worker_rows, columns=columns),
+                        scalars=pd.DataFrame())
+
+
+def test_moved_coefficients():
+    headline = _coefficients([("size", -0.5, -1.0, 0.1), ("ndo", 0.3, 0.1, 0.5)],
+                             [("notes", 2.0, 1.5, 2.5), ("centrality", 0.2, -0.1, 0.5)])
+    variant = _coefficients([("size", -0.6, -0.9, -0.2), ("ndo", 0.35, 0.15, 0.55)],
+                            [("centrality", 0.9, 0.7, 1.1), ("outside", 0.1, 0.0, 0.2)])
+    frame = moved_coefficients(headline, {"centrality": variant}).set_index("feature")
+    assert list(frame.index) == ["size", "ndo", "centrality"]  # shared coefficients only
+    # size: mean inside the headline interval, but its interval now excludes zero.
+    assert frame.loc["size", "moved"]
+    assert not frame.loc["ndo", "moved"]
+    assert frame.loc["centrality", "moved"]  # mean outside the headline interval
+    assert frame.loc["centrality", "headline_mean"] == 0.2
+
+
+def _sensitivity_results():
+    headline = _claims(["supported", "inconclusive", "contradicted"], [0.97, 0.6, 0.02])
+    verdicts = compare_verdicts(headline, {
+        "centrality": _claims(["supported", "supported", "contradicted"], [0.96, 0.98, 0.04]),
+        "no_notes": _claims(["inconclusive", NOT_EVALUATED, "contradicted"], [0.8, np.nan, 0.0]),
+    })
+    coefficients = moved_coefficients(
+        _coefficients([("ndo", 0.3, 0.1, 0.5)], []),
+        {"centrality": _coefficients([("ndo", 0.9, 0.6, 1.2)], []),
+         "no_notes": _coefficients([("ndo", 0.31, 0.1, 0.5)], [])})
+    diagnostics = Diagnostics(max_r_hat=1.0, min_ess_bulk=500.0, min_ess_tail=400.0,
+                              divergences=0, min_bfmi=0.9, chains=2, draws=300, flags=())
+    runs = {v: SensitivityRun(variant=v, n_workers=100, worker_features=("a",),
+                              site_features=("b",),
+                              coefficients=_coefficients([], []), diagnostics=diagnostics,
+                              seconds=1.0)
+            for v in ("centrality", "no_notes")}
+    section = Sensitivity(runs=runs, verdicts=verdicts, coefficients=coefficients,
+                          outside_cut=OUTSIDE_NETWORK_CUT, share_outside=0.4,
+                          signing_outside=0.15, signing_inside=0.2)
+    return SimpleNamespace(sensitivity=section)
+
+
+def test_sensitivity_marks_and_tables_show_changed_verdicts():
+    results = _sensitivity_results()
+    marks = narrative.sensitivity_marks(results)
+    assert marks == {"notes": [narrative.sensitivity_label("centrality")],
+                     "size": [narrative.sensitivity_label("no_notes")]}
+    html = tables.sensitivity_verdicts(results).as_raw_html()
+    assert html.count(tables.CHANGED_MARK) == 2
+    assert f"{tables.CHANGED_MARK} supported (98%)" in html
+    assert f"{tables.CHANGED_MARK} inconclusive (80%)" in html
+    summary = tables.sensitivity_table(results).as_raw_html()
+    assert "notes: inconclusive → supported" in summary
+    assert "ndo: 0.30 (0.10 to 0.50) → 0.90 (0.60 to 1.20)" in summary
+    assert "none" in summary  # no_notes moves no coefficient
+    sentence = narrative.sensitivity_sentence(results)
+    assert "*size* goes from supported to inconclusive" in sentence
+    assert narrative.n_sensitivity_changes(results) == "2"
