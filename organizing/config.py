@@ -106,13 +106,41 @@ class SplitConfig(_Section):
     random_state: Seed
 
 
+Beta = Annotated[Number, Field(ge=0, lt=1)]
+
+
+class CodeOptimizerConfig(_Section):
+    """The optimizer as the study's code runs it: a fixed number of steps, no stopping rule."""
+
+    lr: Number = Field(gt=0)
+    lr_decay: Number = Field(gt=0, le=1)
+    betas: tuple[Beta, Beta]
+    steps: Count = Field(gt=0)
+
+
 class SviConfig(_Section):
     lr: Number = Field(gt=0)
     lr_decay: Number = Field(gt=0, le=1)
+    betas: tuple[Beta, Beta]
     max_steps: Count = Field(gt=0)
     min_steps: Count = Field(ge=0)
     window: Count = Field(gt=0)
     rtol: Number = Field(gt=0)
+    code_optimizer: CodeOptimizerConfig
+
+    @property
+    def fit_settings(self) -> dict:
+        """The keyword arguments of ``fit_svi`` for the replication (the report's optimizer)."""
+        return {"lr": self.lr, "lr_decay": self.lr_decay, "betas": self.betas,
+                "max_steps": self.max_steps, "min_steps": self.min_steps,
+                "window": self.window, "rtol": self.rtol}
+
+    @property
+    def code_fit_settings(self) -> dict:
+        """The keyword arguments of ``fit_svi`` for the code's optimizer: fixed steps."""
+        code = self.code_optimizer
+        return {"lr": code.lr, "lr_decay": code.lr_decay, "betas": code.betas,
+                "max_steps": code.steps, "stop_early": False}
 
     @model_validator(mode="after")
     def _steps(self):

@@ -28,6 +28,40 @@ def test_defaults_reproduce_the_study_settings():
     assert config.section("posterior")["draws"] >= 1000
 
 
+def test_svi_settings_follow_the_report_and_the_code():
+    """The replication: the report's optimizer, run to at least the report's 18,000 steps
+    unless the plateau rule stops it; the second fit: the code's optimizer, fixed steps."""
+    from organizing.inference.svi import ADAM_BETAS, CODE_OPTIMIZER, REPORT_OPTIMIZER
+
+    full, quick = load_config(profile="full"), load_config(profile="quick")
+    report = full.svi.fit_settings
+    assert (report["lr"], report["lr_decay"], report["betas"]) == (
+        REPORT_OPTIMIZER.lr, REPORT_OPTIMIZER.lr_decay, ADAM_BETAS)
+    assert report["max_steps"] >= REPORT_OPTIMIZER.converged_at
+    code = full.svi.code_fit_settings
+    assert code == {"lr": CODE_OPTIMIZER.lr, "lr_decay": CODE_OPTIMIZER.lr_decay,
+                    "betas": CODE_OPTIMIZER.betas, "max_steps": CODE_OPTIMIZER.steps,
+                    "stop_early": False}
+    assert (CODE_OPTIMIZER.lr, CODE_OPTIMIZER.betas, CODE_OPTIMIZER.lr_decay,
+            CODE_OPTIMIZER.steps) == (0.05, (0.95, 0.999), 0.999, 8000)
+    # the quick profile stays quick: short fits, same optimizers
+    assert quick.svi.max_steps <= 1000 and quick.svi.code_optimizer.steps <= 1000
+    assert quick.svi.code_fit_settings["lr"] == code["lr"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("svi: {betas: [0.9]}", "svi.betas"),
+    ("svi: {betas: [0.9, 1.0]}", "svi.betas[1] must be < 1 (got 1.0)"),
+    ("svi: {code_optimizer: {steps: 0}}", "svi.code_optimizer.steps must be > 0 (got 0)"),
+    ("svi: {code_optimizer: {momentum: 0.9}}",
+     "unknown configuration key 'svi.code_optimizer.momentum' (known here: lr, lr_decay, betas"),
+])
+def test_svi_optimizer_settings_are_checked(tmp_path, text, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text))
+    assert message in str(error.value)
+
+
 def test_quick_profile_only_lowers_effort():
     full, quick = load_config(profile="full"), load_config(profile="quick")
     assert quick.section("svi")["max_steps"] < full.section("svi")["max_steps"]

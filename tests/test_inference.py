@@ -87,6 +87,48 @@ def test_fit_svi_stops_before_max_steps_on_an_easy_problem():
     assert fit.losses[-100:].mean() < fit.losses[:100].mean()  # it did learn
 
 
+def test_fixed_steps_run_past_the_point_where_the_rule_stops():
+    """Without the rule a fit runs exactly max_steps, and its first steps are the same fit."""
+    args, _ = simulate(
+        1, num_sites=5, num_site_features=2, workers_per_site=60, num_worker_features=2
+    )
+    settings = dict(min_steps=200, window=100, rtol=1e-3, seed=0, progress=False)
+    stopped = fit_svi("corrected", args, max_steps=6000, **settings)
+    assert stopped.converged and stopped.stop_early
+    fixed = fit_svi("corrected", args, max_steps=stopped.steps + 150, stop_early=False,
+                    **settings)
+    assert fixed.steps == stopped.steps + 150 and not fixed.converged and not fixed.stop_early
+    np.testing.assert_array_equal(fixed.losses[: stopped.steps], stopped.losses)
+
+
+def test_adam_betas_and_decay_reach_the_optimizer(small_args):
+    """Adam's first update is lr * sign(gradient) whatever its betas (up to rounding); the
+    decay acts from the second update on. So the first two losses agree and the third
+    differs, for each setting."""
+    def losses(**kwargs):
+        fit = fit_svi("corrected", small_args, max_steps=6, min_steps=6, seed=5,
+                      progress=False, **kwargs)
+        return fit.losses, fit
+
+    base, fit = losses(lr=0.05, lr_decay=0.999, betas=(0.9, 0.999))
+    assert fit.betas == (0.9, 0.999) and fit.lr == 0.05 and fit.lr_decay == 0.999
+    for changed in ({"betas": (0.5, 0.9)}, {"lr_decay": 0.5}):
+        other, _ = losses(**{"lr": 0.05, "lr_decay": 0.999, "betas": (0.9, 0.999), **changed})
+        np.testing.assert_allclose(other[:2], base[:2], rtol=1e-6)  # equal up to rounding
+        assert abs(other[2] - base[2]) > 1e-4 * abs(base[2])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"betas": (0.9,)}, "betas must be two numbers"),
+    ({"betas": (0.9, 1.0)}, "betas must be two numbers"),
+    ({"lr_decay": 0.0}, "lr_decay in"),
+    ({"max_steps": 0}, "max_steps must be positive"),
+])
+def test_bad_optimizer_settings_raise(small_args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fit_svi("corrected", small_args, progress=False, **kwargs)
+
+
 # ----------------------------------------------------------------- guides and seeds
 
 

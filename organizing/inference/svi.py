@@ -1,19 +1,19 @@
-r"""Posterior inference: stochastic variational inference and a NUTS reference.
+r"""Stochastic variational inference, the study's method.
 
 Everything returned is a plain, picklable dataclass of numpy arrays and floats
 (no live Pyro parameter store, no torch modules), so the pipeline can cache it.
 
 * :func:`fit_svi` runs Pyro's SVI (Trace_ELBO, Adam with exponential learning-rate
-  decay, the study's settings by default) with a mean-field ``AutoNormal`` guide
-  (the study's) or a richer ``AutoLowRankMultivariateNormal`` guide, and stops
-  when :func:`elbo_converged` says the smoothed ELBO has flattened.
+  decay) with a mean-field ``AutoNormal`` guide (the study's) or a richer
+  ``AutoLowRankMultivariateNormal`` guide. It stops when :func:`elbo_converged`
+  says the smoothed ELBO has flattened, or after a fixed number of steps when the
+  rule is switched off (``stop_early=False``, as the study's code ran).
+* :data:`REPORT_OPTIMIZER` and :data:`CODE_OPTIMIZER`: the optimizer as the
+  study's report states it and as its code (``hblr.py``) runs it.
 * :func:`posterior_draws` rebuilds the guide and draws many joint samples;
   :func:`guide_draw` draws exactly one, which is how the study made its table.
-* :func:`run_nuts` samples the corrected (or extended) model with Pyro's NUTS on a
-  hand-written log density with an analytic gradient (:class:`LogDensity`), one
-  process per chain, and reports split R-hat, effective sample size and
-  divergences for every element of every site.
-* :func:`summarize_draws` turns draws into a tidy table.
+
+NUTS lives in :mod:`organizing.inference.nuts`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,39 @@ from organizing.models.pyro_models import (
 ModelArgs = Sequence[torch.Tensor | None]
 
 GUIDES: dict[str, type] = {"normal": AutoNormal, "lowrank": AutoLowRankMultivariateNormal}
+
+#: Adam's own moment decay rates (``torch.optim.Adam``'s defaults).
+ADAM_BETAS = (0.9, 0.999)
+
+#: The study's code repository and the commit whose ``hblr.py`` runs the optimizer.
+STUDY_REPOSITORY = "rfspringer/walmart-modelling-bayesian"
+STUDY_CODE_COMMIT = "9c5472806a747eb4e9a06f40448266f29843cbd0"
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """Adam with exponential learning-rate decay, as one source describes it.
+
+    ``steps`` is the number of steps that source ran; ``converged_at`` the step at
+    which it says the loss had converged (None where it says nothing).
+    """
+
+    source: str
+    lr: float
+    betas: tuple[float, float]
+    lr_decay: float
+    steps: int
+    converged_at: int | None
+
+
+#: The report: Adam, learning rate 0.015 decayed by 0.95 every 100 steps (0.9995 per
+#: step), 80,000 steps, converged after about 18,000. It names no betas: Adam's defaults.
+REPORT_OPTIMIZER = Optimizer("report", 0.015, ADAM_BETAS, 0.9995, 80_000, 18_000)
+#: The code, ``hblr.py`` lines 127-139 at :data:`STUDY_CODE_COMMIT`:
+#: ``ExponentialLR({'optimizer': torch.optim.Adam, 'optim_args': {"lr": 0.05, "betas":
+#: (0.95, 0.999)}, 'gamma': 0.999})``, ``scheduler.step()`` after every ``svi.step``,
+#: ``num_iterations = 8000`` with no stopping rule.
+CODE_OPTIMIZER = Optimizer("code", 0.05, (0.95, 0.999), 0.999, 8_000, None)
 
 
 # --------------------------------------------------------------------------- SVI
@@ -86,6 +119,8 @@ class SVIFit:
     guide_params: dict[str, np.ndarray]
     lr: float
     lr_decay: float
+    betas: tuple[float, float] = ADAM_BETAS
+    stop_early: bool = True
 
 
 def _resolve_model(model: str | Callable) -> tuple[str, Callable]:
@@ -124,9 +159,11 @@ def fit_svi(
     args: ModelArgs,
     *,
     guide: str = "normal",
-    lr: float = 0.015,
-    lr_decay: float = 0.9995,
+    lr: float = REPORT_OPTIMIZER.lr,
+    lr_decay: float = REPORT_OPTIMIZER.lr_decay,
+    betas: Sequence[float] = ADAM_BETAS,
     max_steps: int = 10_000,
+    stop_early: bool = True,
     min_steps: int = 500,
     window: int = 200,
     rtol: float = 1e-3,
@@ -135,37 +172,50 @@ def fit_svi(
     progress: bool = True,
     label: str | None = None,
 ) -> SVIFit:
-    """Fit ``model`` to ``args = (site_x, worker_x, site_index, y)`` by SVI.
+    r"""Fit ``model`` to ``args = (site_x, worker_x, site_index, y)`` by SVI.
 
-    Adam with learning rate ``lr`` multiplied by ``lr_decay`` after every step
-    (``pyro.optim.ExponentialLR``), the single-sample ``Trace_ELBO``, and an
+    Adam with moment decay rates ``betas`` and learning rate
+    :math:`\mathrm{lr}_t = \mathrm{lr} \cdot \gamma^{t}` after :math:`t` steps
+    (``pyro.optim.ExponentialLR`` with :math:`\gamma` = ``lr_decay``, stepped after every
+    SVI step, as the study's code does), the single-sample ``Trace_ELBO``, and an
     ``AutoNormal`` (``guide="normal"``, the study's) or
-    ``AutoLowRankMultivariateNormal`` (``guide="lowrank"``) guide. Every
-    ``check_every`` steps past ``min_steps`` it asks :func:`elbo_converged`; it
-    stops there or at ``max_steps``. The parameter store is cleared first and the
-    seed set with ``pyro.set_rng_seed``, so equal seeds give identical fits.
+    ``AutoLowRankMultivariateNormal`` (``guide="lowrank"``) guide. With
+    ``stop_early`` it asks :func:`elbo_converged` every ``check_every`` steps past
+    ``min_steps`` and stops there or at ``max_steps``; without, it runs exactly
+    ``max_steps`` steps, as the study's code ran its 8,000. The parameter store is
+    cleared first and the seed set with ``pyro.set_rng_seed``, so equal seeds give
+    identical fits.
     """
+    betas = tuple(float(b) for b in betas)
+    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {betas}")
+    if not (lr > 0 and 0 < lr_decay <= 1):
+        raise ValueError(f"lr must be > 0 and lr_decay in (0, 1], got {lr} and {lr_decay}")
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be positive, got {max_steps}")
     model_name, model_fn = _resolve_model(model)
     pyro.clear_param_store()
     pyro.set_rng_seed(seed)
     auto_guide = _make_guide(model_fn, guide)
     scheduler = pyro.optim.ExponentialLR(
-        {"optimizer": torch.optim.Adam, "optim_args": {"lr": lr}, "gamma": lr_decay}
+        {"optimizer": torch.optim.Adam, "optim_args": {"lr": lr, "betas": betas},
+         "gamma": lr_decay}
     )
     svi = SVI(model_fn, auto_guide, scheduler, loss=Trace_ELBO())
     losses: list[float] = []
     converged = False
     start = time.perf_counter()
     # A bar only on a terminal (tqdm's disable=None), named after the fit it tracks.
+    default_label = f"SVI {model_name} ({'low-rank' if guide == 'lowrank' else 'mean-field'})"
     with one_thread(), tqdm(total=max_steps, disable=None if progress else True,
-                            desc=label or f"SVI {model_name} ({guide})") as bar:
+                            desc=label or default_label) as bar:
         for step in range(1, max_steps + 1):
             losses.append(svi.step(*args))
             scheduler.step()
             bar.update()
             if step % check_every == 0:
                 bar.set_postfix(elbo_loss=f"{np.mean(losses[-check_every:]):.1f}")
-                if step >= min_steps and elbo_converged(losses, window, rtol):
+                if stop_early and step >= min_steps and elbo_converged(losses, window, rtol):
                     converged = True
                     break
     seconds = time.perf_counter() - start
@@ -184,6 +234,8 @@ def fit_svi(
         guide_params=params,
         lr=lr,
         lr_decay=lr_decay,
+        betas=betas,
+        stop_early=stop_early,
     )
 
 

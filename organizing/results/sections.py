@@ -70,7 +70,19 @@ class DataSummary:
 
 @dataclass(frozen=True)
 class SVIFit:
-    """What the book shows of an SVI fit: its ELBO trace and how it stopped."""
+    """What the book shows of an SVI fit: its ELBO trace, its optimizer and how it stopped.
+
+    ``optimizer``: "report" (the settings the study's report states, which the
+    replication follows) or "code" (the settings its ``hblr.py`` runs). ``stop_early``:
+    whether the ELBO-plateau rule could stop the fit before ``max_steps``.
+    ``audit_facts`` (published specification only, else empty): the audit's facts
+    computed from this fit's posterior draws: ``site_term_max`` (largest
+    |Σ_s x_s·β| over draws), ``sign_flip_correlation`` (learned against applied
+    per-worksite intercepts), ``heldout_auc`` (held-out workers, predicted as the
+    study's code predicts) and ``heldout_auc_as_learned`` (with the training sums).
+    ``code_optimizer``: on the published refit, its second fit with the code's
+    optimizer (None elsewhere).
+    """
 
     model: str
     guide_kind: str
@@ -82,6 +94,11 @@ class SVIFit:
     seed: int
     lr: float
     lr_decay: float
+    betas: tuple[float, float]
+    optimizer: str
+    stop_early: bool
+    audit_facts: dict[str, float]
+    code_optimizer: SVIFit | None = None
 
 
 @dataclass(frozen=True)
