@@ -1,5 +1,6 @@
 # Two commands do all the setup on a fresh machine:
 #   make report   environment, data (found or downloaded and checked), results, book
+#                 (Quarto installed into the environment when it is missing)
 #   make test     environment, then the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -27,16 +28,13 @@ results: setup
 	$(BIN)/organizing run --profile $(PROFILE)
 	$(BIN)/organizing summary
 
-book: results
-	@if command -v quarto >/dev/null 2>&1; then \
-		PATH="$(abspath $(BIN)):$$PATH" ORGANIZING_PROFILE=$(PROFILE) quarto render; \
-	else \
-		echo ""; \
-		echo "Quarto was not found, so the book was not rendered. The computed results"; \
-		echo "are cached under .cache/organizing/. To render the book, install Quarto"; \
-		echo "(>= 1.9.18): '$(BIN)/pip install quarto-cli' on a machine with internet access,"; \
-		echo "or https://quarto.org/docs/get-started/, then run 'make report' again."; \
-	fi
+# The book: Quarto renders HTML and a Typst PDF (no TeX). tools/render_book.sh uses the
+# Quarto on PATH, else installs the `render` extra (quarto-cli) into the environment; if
+# that fails it prints one line saying why, keeps the results and exits 0.
+# `make book RESULTS=` renders without recomputing (the tests use it).
+RESULTS ?= results
+book: $(RESULTS)
+	@VENV="$(VENV)" PROFILE="$(PROFILE)" sh tools/render_book.sh
 
 report: book
 
