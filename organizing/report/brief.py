@@ -1,0 +1,354 @@
+"""The brief for organizers on the book's front page, as sentences built from typed results.
+
+The front page answers, in under a page, what an organizer needs: how well the book's
+main model predicts at a store it has never seen, against the simplest baselines
+(:func:`honest_headline`); five to seven takeaways, each with its size in percentage
+points for a typical worker, how sure the analysis is, and what it does not show
+(:func:`takeaways`); the study's claims by name with their verdicts
+(:func:`verdict_list`); and what to test next with a randomized experiment
+(:func:`candidate_tactic`, :func:`trial_sizes`).
+
+Every number comes from the results: the held-out metrics of
+:class:`~organizing.results.sections.Evaluation`, the claims register of
+:class:`~organizing.results.sections.Claims` (its percentage-point effects are computed
+by the pipeline, in :mod:`organizing.claims`), and the minimum detectable effects of
+:class:`~organizing.results.sections.Planning`. Nothing here estimates anything: it
+looks values up, orders rows, and words them.
+
+How sure the analysis is, is said in words from one scale, :data:`CERTAINTY_SCALE`, used
+everywhere in the book. A posterior probability ``p`` that an effect runs a given way
+maps to the word of the first threshold it reaches,
+
+    p ≥ 0.99 virtually certain;  p ≥ 0.95 very likely;  p ≥ 0.80 likely;
+    0.20 < p < 0.80 uncertain;  p ≤ 0.20 unlikely;  p ≤ 0.05 very unlikely;
+    p ≤ 0.01 virtually ruled out,
+
+so that the scale is symmetric (the word for ``p`` mirrors the word for ``1 - p``) and
+its 95% and 5% steps coincide with the verdicts: a claim is *supported* exactly when its
+probability reads "very likely" or "virtually certain", and *contradicted* exactly when it
+reads "very unlikely" or "virtually ruled out".
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from organizing.models import HEADLINE_MODEL, ModelId
+from organizing.report import formatting as fmt
+from organizing.report import narrative
+from organizing.report.labels import VERDICTS, model_label
+
+# ------------------------------------------------------------------- certainty in words
+
+#: (threshold, word for p at or above it, word for p at or below 1 - threshold), most
+#: certain first; a probability between the last pair of steps is "uncertain".
+CERTAINTY_SCALE: tuple[tuple[float, str, str], ...] = (
+    (0.99, "virtually certain", "virtually ruled out"),
+    (0.95, "very likely", "very unlikely"),
+    (0.80, "likely", "unlikely"),
+)
+UNCERTAIN = "uncertain"
+NOT_EVALUATED = "not evaluated"
+
+
+def certainty_word(p: float) -> str:
+    """The word of :data:`CERTAINTY_SCALE` for a posterior probability ``p`` in [0, 1]."""
+    p = float(p)
+    if math.isnan(p):
+        return NOT_EVALUATED
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"a probability must lie between 0 and 1, got {p}")
+    for threshold, likely, unlikely in CERTAINTY_SCALE:
+        if p >= threshold:
+            return likely
+        if 1.0 - p >= threshold:
+            return unlikely
+    return UNCERTAIN
+
+
+def certainty(p: float) -> str:
+    """The word with the probability in parentheses: ``very likely (97%)``."""
+    word = certainty_word(p)
+    return word if word == NOT_EVALUATED else f"{word} ({fmt.probability(p)})"
+
+
+def certainty_scale_sentence() -> str:
+    """The scale in words, for the glossary: ``“virtually certain” at 99% or more, …``."""
+    high = [f"“{likely}” at {fmt.share(t, 0)} or more" for t, likely, _ in CERTAINTY_SCALE]
+    low = [f"“{unlikely}” at {fmt.share(1 - t, 0)} or less"
+           for t, _, unlikely in reversed(CERTAINTY_SCALE)]
+    edge = CERTAINTY_SCALE[-1][0]
+    middle = f"“{UNCERTAIN}” in between ({fmt.share(1 - edge, 0)} to {fmt.share(edge, 0)})"
+    return fmt.listing([*high, middle, *low])
+
+
+# ------------------------------------------------------------------------- the headline
+
+
+def points(x: float, decimals: int = 1) -> str:
+    """A difference of two chances, given as a proportion, in percentage points: ``4.1``."""
+    return fmt.number(100 * float(x), decimals)
+
+
+def _fold_metric(means: pd.DataFrame, model: ModelId, name: str) -> float:
+    if model.value not in means.index:
+        raise KeyError(f"the held-out-worksite folds have no rows for model {model.value!r}")
+    return float(means.loc[model.value, name])
+
+
+def honest_headline(evaluation, model: ModelId = HEADLINE_MODEL) -> str:
+    """How well ``model`` predicts at worksites it has not seen, against the two baselines.
+
+    Compares the model's mean AUC and mean Brier score over the folds of held-out
+    worksites with those of the intercept-only baseline (everyone gets the training
+    signing rate) and the pooled logistic regression, then says on which side each
+    comparison falls (:func:`organizing.report.narrative.compared`), and ends with the
+    model's AUC on held-out workers of worksites it has seen.
+    """
+    means = narrative.fold_means(evaluation)
+    base, pooled = ModelId.INTERCEPT_ONLY, ModelId.POOLED_LOGISTIC
+    auc = {m: _fold_metric(means, m, "auc") for m in (model, base, pooled)}
+    brier = {m: _fold_metric(means, m, "brier") for m in (model, base, pooled)}
+    decimals = fmt.METRIC_DECIMALS
+    auc_vs_pooled = narrative.compared(auc[model], auc[pooled])
+    brier_vs_pooled = narrative.compared(brier[model], brier[pooled], higher_is_better=False)
+    brier_vs_base = narrative.compared(brier[model], brier[base], higher_is_better=False)
+    label = model_label(model)
+    text = (
+        f"Trained on the other stores and asked about stores it has never seen "
+        f"({narrative.n_folds(evaluation)} folds of held-out worksites), the {label} model "
+        f"ranks signers above non-signers with a mean AUC of {fmt.number(auc[model], decimals)}."
+        f" The simplest baseline, which gives every worker the campaign's signing rate, "
+        f"scores {fmt.number(auc[base], decimals)}, a coin toss; a plain "
+        f"{model_label(pooled)} regression scores {fmt.number(auc[pooled], decimals)}. "
+        f"The {label} model's predicted chances have a mean Brier score of "
+        f"{fmt.number(brier[model], decimals)} (lower is better), {brier_vs_base} the "
+        f"baseline's {fmt.number(brier[base], decimals)} and {brier_vs_pooled} the plain "
+        f"regression's {fmt.number(brier[pooled], decimals)}. "
+    )
+    return text + _headline_verdict(label, auc_vs_pooled, brier_vs_pooled, brier_vs_base)
+
+
+def _headline_verdict(label: str, auc_vs_pooled: str, brier_vs_pooled: str,
+                      brier_vs_base: str) -> str:
+    """The comparison in plain words: is the model a better guide to a new store?"""
+    if brier_vs_base == "worse than":
+        return (f"At a new store, then, the {label} model's chances are worse than simply "
+                f"assuming the campaign's average signing rate for everyone.")
+    if auc_vs_pooled == "better than" and brier_vs_pooled != "worse than":
+        return f"At a new store, then, the {label} model is a better guide than a plain regression."
+    if "worse than" in (auc_vs_pooled, brier_vs_pooled):
+        return (f"At a new store, then, the {label} model is a worse guide than a plain "
+                f"regression: its extra structure does not pay off in prediction there.")
+    return (f"At a new store, then, the {label} model is no better a guide than a plain "
+            f"regression: its extra structure does not pay off in prediction there.")
+
+
+# ------------------------------------------------------------------------- the takeaways
+
+#: Columns of the claims register (``Claims.table``, one row per claim under the headline
+#: model, :func:`organizing.claims.evaluate_claims`) that the brief reads.
+CLAIM_COLUMNS = ("id", "claim", "verdict", "prob_claimed")
+#: Columns of the percentage-point effects (``Claims.effects``, one row per feature of the
+#: headline model, :func:`organizing.claims.percentage_point_effects`): the change in a
+#: typical worker's probability of signing, in percentage points, for the move ``change``.
+EFFECT_COLUMNS = ("level", "feature", "change", "mean", "q5", "q95", "prob_positive")
+#: The move a continuous feature's effect is reported for.
+ONE_SD = "+1 SD"
+
+#: How many takeaways the front page gives at most.
+MOST_TAKEAWAYS = 6
+
+#: Each feature in plain words, as the subject of "… goes with a rise in signing".
+PLAIN_WORDS: dict[str, str] = {
+    "No. Notes": "More organizer notes about a worker",
+    "Log(Eigen. Centrality)": "A more central place in the coworker network",
+    "Is Male": "Being a man rather than a woman",
+    "Time To First Convo (Quart. 2)": "A first conversation in the second quarter of workers "
+                                      "reached, rather than the first",
+    "Time To First Convo (Quart. 3)": "A first conversation in the third quarter of workers "
+                                      "reached, rather than the first",
+    "Time To First Convo (Quart. 4)": "A first conversation among the last quarter of workers "
+                                      "reached, rather than the first",
+    "NDO (Eigen., Pearson)": "More network-driven organizing at the store (notes going to "
+                             "the most connected workers)",
+    "Mobilizing (Pearson)": "More mobilizing at the store",
+    "Log(No. organizer convers.)": "More organizer conversations at the store",
+    "Log(No. workers contacted)": "More workers contacted at the store",
+    "Log(No. workers discovered)": "A larger store (more workers discovered)",
+    "Log(No. edges)": "More ties in the store's coworker network",
+    "Log(Mean degree)": "More ties per worker in the store's network",
+    "Log(Centrality mean)": "A higher average centrality at the store",
+    "Log(Centrality variance)": "More unequal centrality at the store",
+    "Percent black in ZIP": "A higher share of Black residents in the store's ZIP code",
+    "Percent Latino in ZIP": "A higher share of Latino residents in the store's ZIP code",
+    "Percent male": "A higher share of men among the store's workers",
+    "Log(Mean AGI in ZIP)": "A higher mean income in the store's ZIP code",
+    **{f"Campaign length (Quint. {k})": f"A campaign in the {fifth} fifth by length, rather "
+                                       f"than the shortest fifth"
+       for k, fifth in ((2, "second-shortest"), (3, "middle"), (4, "second-longest"),
+                        (5, "longest"))},
+}
+
+#: What an association at each level does not show.
+NOT_SHOWN = {
+    "worker": "*Not shown:* that it causes signing; organizers chose whom to talk to.",
+    "worksite": "*Not shown:* that it causes signing; stores differ in ways nobody recorded.",
+}
+
+#: Organizing tactics among the features (chosen by organizers, not given by the store).
+TACTICS: dict[str, str] = {
+    "NDO (Eigen., Pearson)": "network-driven organizing",
+    "No. Notes": "more organizer attention to each worker (what the notes record)",
+    "Log(No. organizer convers.)": "more organizer conversations",
+    "Mobilizing (Pearson)": "mobilizing",
+}
+
+
+def _table(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> pd.DataFrame:
+    if missing := [c for c in columns if c not in frame]:
+        raise KeyError(f"the {what} lack the columns {', '.join(missing)}; are the results "
+                       "from before the claims register? Run the pipeline again")
+    return frame
+
+
+def _register(claims) -> pd.DataFrame:
+    return _table(claims.table, CLAIM_COLUMNS, "claims")
+
+
+def _effects(claims) -> pd.DataFrame:
+    effects = getattr(claims, "effects", None)
+    if effects is None:
+        raise KeyError("the claims have no percentage-point effects; are the results from "
+                       "before the claims register? Run the pipeline again")
+    return _table(effects, EFFECT_COLUMNS, "percentage-point effects")
+
+
+def _one_hot_group(feature: str) -> str:
+    from organizing.data import ONE_HOT_GROUPS
+
+    return next((group for group, levels in ONE_HOT_GROUPS.items() if feature in levels),
+                feature)
+
+
+def direction_probability(row) -> float:
+    """The posterior probability that an effect has the sign of its mean."""
+    p = float(row["prob_positive"])
+    return p if float(row["mean"]) >= 0 else 1.0 - p
+
+
+def takeaway_rows(claims, most: int = MOST_TAKEAWAYS) -> pd.DataFrame:
+    """The features whose direction is most certain, one per one-hot group, at most ``most``.
+
+    Features are ordered by the posterior probability of the sign of their mean effect
+    (:func:`direction_probability`), then by the size of the effect in percentage
+    points; of the levels of a one-hot group only the first in that order is kept.
+    """
+    effects = _effects(claims)
+    rows = effects[effects["mean"].notna()]
+    order = rows.assign(_sure=[direction_probability(r) for _, r in rows.iterrows()],
+                        _size=rows["mean"].abs(), _group=rows["feature"].map(_one_hot_group))
+    order = order.sort_values(["_sure", "_size"], ascending=False, kind="stable")
+    order = order.drop_duplicates("_group")
+    return order.drop(columns=["_sure", "_size", "_group"]).head(most)
+
+
+def size_phrase(row) -> str:
+    """``a rise of 4.1 percentage points in a typical worker's chance of signing (90% …)``."""
+    mean = float(row["mean"])
+    word = "a rise" if mean > 0 else "a drop" if mean < 0 else "no change"
+    return (f"{word} of {fmt.number(abs(mean), 1)} percentage points in a typical worker's "
+            f"chance of signing (90% interval {fmt.number(row['q5'], 1)} to "
+            f"{fmt.number(row['q95'], 1)})")
+
+
+def takeaway(row) -> str:
+    """One takeaway: the association in plain words, its size, how sure, and what is not shown."""
+    feature = row["feature"]
+    subject = PLAIN_WORDS.get(feature, feature)
+    step = " (by one standard deviation)" if row["change"] == ONE_SD else ""
+    sign = "positive" if float(row["mean"]) >= 0 else "negative"
+    caveat = NOT_SHOWN.get(row["level"], NOT_SHOWN["worksite"])
+    return (f"**{subject}**{step} goes with {size_phrase(row)}, "
+            f"{certainty(direction_probability(row))} to be {sign}. {caveat}")
+
+
+def takeaways(claims, most: int = MOST_TAKEAWAYS) -> str:
+    """The takeaways as a markdown list (print it from an ``output: asis`` cell)."""
+    rows = takeaway_rows(claims, most)
+    if rows.empty:
+        raise ValueError("the results hold no percentage-point effect to take away")
+    return "\n".join(f"- {takeaway(row)}" for _, row in rows.iterrows())
+
+
+# ------------------------------------------------------------------------- the verdicts
+
+
+def verdict_list(claims) -> str:
+    """The study's claims by name, grouped by verdict: one markdown bullet per verdict.
+
+    ``- **Supported** (2): “Network-driven organizing goes with signing” and …``. The
+    three verdicts come first, in their order, then any other label (such as "not
+    evaluated"), except claims that cannot be tested at all, which are only counted.
+    """
+    from organizing.claims import NOT_TESTABLE
+
+    table = _register(claims)
+    present = set(table["verdict"])
+    order = [v for v in VERDICTS if v in present]
+    order += sorted(present - set(VERDICTS) - {NOT_TESTABLE})
+    lines = []
+    for verdict in order:
+        names = [f"“{c}”" for c in table.loc[table["verdict"] == verdict, "claim"]]
+        lines.append(f"- **{verdict[0].upper()}{verdict[1:]}** ({fmt.count(len(names))}): "
+                     f"{fmt.listing(names)}.")
+    untestable = int((table["verdict"] == NOT_TESTABLE).sum())
+    if untestable:
+        lines.append(f"- **Not testable** with these data: {fmt.count(untestable)} more "
+                     f"{'claim' if untestable == 1 else 'claims'}.")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------- the next test
+
+
+def candidate_tactic(claims) -> str:
+    """A sentence naming the tactic the records favour most, as a first one to test.
+
+    Of the organizing tactics among the features (:data:`TACTICS`), the one with the
+    highest posterior probability of a positive association with signing; the sentence
+    is empty when the results have none of them.
+    """
+    effects = _effects(claims)
+    rows = effects[effects["feature"].isin(list(TACTICS)) & effects["prob_positive"].notna()]
+    if rows.empty:
+        return ""
+    favoured = rows.loc[rows["prob_positive"].idxmax()]
+    return (f"Of the tactics in the records, {TACTICS[favoured['feature']]} has the most "
+            f"certain positive association ({certainty(favoured['prob_positive'])}), which "
+            f"makes it a natural first candidate.")
+
+
+def mde_at_largest(planning, design: str) -> tuple[int, float]:
+    """The largest number of worksites planned for a design, and its minimum detectable effect."""
+    rows = planning.mde[planning.mde["design"] == design]
+    if rows.empty:
+        raise KeyError(f"the planning results have no design {design!r}")
+    row = rows.loc[rows["n_sites"].idxmax()]
+    return int(row["n_sites"]), float(row["mde"])
+
+
+def trial_sizes(planning) -> str:
+    """The smallest effects the largest planned store- and worker-randomized trials detect.
+
+    ``a trial that randomizes 40 whole stores can detect an effect of 35.0 percentage
+    points with 80% power; one that randomizes workers within 40 stores, 12.2 points``.
+    """
+    sites, store_mde = mde_at_largest(planning, "worksite")
+    worker_sites, worker_mde = mde_at_largest(planning, "worker")
+    return (f"a trial that randomizes {fmt.count(sites)} whole stores can detect an effect of "
+            f"{points(store_mde)} percentage points with 80% power; one that randomizes "
+            f"workers within {fmt.count(worker_sites)} stores can detect {points(worker_mde)} "
+            f"points, if coworkers do not pass the tactic on to each other")
