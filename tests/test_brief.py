@@ -121,10 +121,13 @@ def test_honest_headline_says_when_the_model_is_the_better_guide():
     assert "better guide than a plain regression" in good
     worse = brief.honest_headline(evaluation({H: 0.7, BASE: 0.5, POOLED: 0.8},
                                              {H: 0.12, BASE: 0.14, POOLED: 0.1}))
-    assert "worse guide than a plain regression" in worse
+    assert "no better a guide than a plain regression" in worse
     same = brief.honest_headline(evaluation({H: 0.801, BASE: 0.5, POOLED: 0.8},
                                             {H: 0.101, BASE: 0.14, POOLED: 0.1}))
     assert "no better a guide" in same
+    mixed = brief.honest_headline(evaluation({H: 0.9, BASE: 0.5, POOLED: 0.8},
+                                             {H: 0.12, BASE: 0.14, POOLED: 0.1}))
+    assert "neither is clearly the better guide" in mixed
 
 
 def test_honest_headline_needs_the_baselines():
@@ -194,21 +197,23 @@ def test_each_takeaway_has_a_size_a_certainty_and_a_caveat():
         assert "*Not shown:* that it causes signing" in item
     notes = items[0]
     assert "More organizer notes" in notes and "a rise of 25.3 percentage points" in notes
-    assert "(90% interval 23.1 to 27.4)" in notes and "(by one standard deviation)" in notes
-    assert "virtually certain (more than 99%) to be positive" in notes
+    assert "(90% interval of the change 23.1 to 27.4)" in notes
+    assert "by one standard deviation" in notes
+    assert "virtually certain (more than 99%) that it is positive" in notes
     assert "organizers chose whom to talk to" in notes
     late = items[1]
-    assert "a drop of 9.1 percentage points" in late and "to be negative" in late
+    assert "a drop of 9.1 percentage points" in late and "that it is negative" in late
+    assert "(90% interval of the change −10.2 to −8.0)" in late
     assert "standard deviation" not in late  # a level is compared with its reference
     ndo = items[2]
-    assert "very likely (97%) to be positive" in ndo and "stores differ" in ndo
+    assert "very likely (97%) that it is positive" in ndo and "stores differ" in ndo
 
 
 def test_takeaways_follow_the_results():
     flipped = EFFECTS.assign(mean=-EFFECTS["mean"], q5=-EFFECTS["q95"], q95=-EFFECTS["q5"],
                              prob_positive=1 - EFFECTS["prob_positive"])
     first = brief.takeaways(claims(effects=flipped)).split("\n")[0]
-    assert "a drop of 25.3 percentage points" in first and "to be negative" in first
+    assert "a drop of 25.3 percentage points" in first and "that it is negative" in first
 
 
 def test_takeaways_say_clearly_when_results_predate_the_register():

@@ -133,15 +133,22 @@ def honest_headline(evaluation, model: ModelId = HEADLINE_MODEL) -> str:
 
 def _headline_verdict(label: str, auc_vs_pooled: str, brier_vs_pooled: str,
                       brier_vs_base: str) -> str:
-    """The comparison in plain words: is the model a better guide to a new store?"""
+    """The comparison in plain words: is the model a better guide to a new store?
+
+    Worse chances than the intercept-only baseline trump everything; otherwise the model
+    is the better guide when it beats the plain regression on one score and loses on
+    neither, gives a mixed picture when it wins on one and loses on the other, and is no
+    better a guide when it wins on neither.
+    """
     if brier_vs_base == "worse than":
         return (f"At a new store, then, the {label} model's chances are worse than simply "
                 f"assuming the campaign's average signing rate for everyone.")
-    if auc_vs_pooled == "better than" and brier_vs_pooled != "worse than":
+    results = {auc_vs_pooled, brier_vs_pooled}
+    if "better than" in results and "worse than" not in results:
         return f"At a new store, then, the {label} model is a better guide than a plain regression."
-    if "worse than" in (auc_vs_pooled, brier_vs_pooled):
-        return (f"At a new store, then, the {label} model is a worse guide than a plain "
-                f"regression: its extra structure does not pay off in prediction there.")
+    if results == {"better than", "worse than"}:
+        return (f"At a new store, then, the {label} model and a plain regression each do "
+                f"better on one score: neither is clearly the better guide.")
     return (f"At a new store, then, the {label} model is no better a guide than a plain "
             f"regression: its extra structure does not pay off in prediction there.")
 
@@ -172,8 +179,7 @@ PLAIN_WORDS: dict[str, str] = {
                                       "reached, rather than the first",
     "Time To First Convo (Quart. 4)": "A first conversation among the last quarter of workers "
                                       "reached, rather than the first",
-    "NDO (Eigen., Pearson)": "More network-driven organizing at the store (notes going to "
-                             "the most connected workers)",
+    "NDO (Eigen., Pearson)": "More network-driven organizing at the store",
     "Mobilizing (Pearson)": "More mobilizing at the store",
     "Log(No. organizer convers.)": "More organizer conversations at the store",
     "Log(No. workers contacted)": "More workers contacted at the store",
@@ -260,7 +266,7 @@ def size_phrase(row) -> str:
     mean = float(row["mean"])
     word = "a rise" if mean > 0 else "a drop" if mean < 0 else "no change"
     return (f"{word} of {fmt.number(abs(mean), 1)} percentage points in a typical worker's "
-            f"chance of signing (90% interval {fmt.number(row['q5'], 1)} to "
+            f"chance of signing (90% interval of the change {fmt.number(row['q5'], 1)} to "
             f"{fmt.number(row['q95'], 1)})")
 
 
@@ -268,11 +274,11 @@ def takeaway(row) -> str:
     """One takeaway: the association in plain words, its size, how sure, and what is not shown."""
     feature = row["feature"]
     subject = PLAIN_WORDS.get(feature, feature)
-    step = " (by one standard deviation)" if row["change"] == ONE_SD else ""
+    step = ", by one standard deviation," if row["change"] == ONE_SD else ""
     sign = "positive" if float(row["mean"]) >= 0 else "negative"
     caveat = NOT_SHOWN.get(row["level"], NOT_SHOWN["worksite"])
-    return (f"**{subject}**{step} goes with {size_phrase(row)}, "
-            f"{certainty(direction_probability(row))} to be {sign}. {caveat}")
+    return (f"**{subject}**{step} goes with {size_phrase(row)}; "
+            f"{certainty(direction_probability(row))} that it is {sign}. {caveat}")
 
 
 def takeaways(claims, most: int = MOST_TAKEAWAYS) -> str:
@@ -327,8 +333,8 @@ def candidate_tactic(claims) -> str:
         return ""
     favoured = rows.loc[rows["prob_positive"].idxmax()]
     return (f"Of the tactics in the records, {TACTICS[favoured['feature']]} has the most "
-            f"certain positive association ({certainty(favoured['prob_positive'])}), which "
-            f"makes it a natural first candidate.")
+            f"certain positive association with signing, "
+            f"{certainty(favoured['prob_positive'])}: a natural first candidate for a test.")
 
 
 def mde_at_largest(planning, design: str) -> tuple[int, float]:
