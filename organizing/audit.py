@@ -1,4 +1,4 @@
-"""The replication audit and the verdicts on the study's conclusions.
+"""The replication audit of the published specification, and the spread of the logit.
 
 Pure functions of design matrices and posterior draws. Each fact the book
 states about the published specification is computed here, on the data:
@@ -12,13 +12,10 @@ states about the published specification is computed here, on the data:
   held-out column sums are exactly minus the training ones: at prediction time
   every worksite's learned projection changes sign.
 
-It also turns posterior draws into verdicts on the study's conclusions. A claim
-says an effect has a sign; its verdict rests on the posterior probability of
-that sign, P(claimed):
-
-* **supported** when P(claimed) ≥ 0.95,
-* **contradicted** when P(claimed) ≤ 0.05,
-* **inconclusive** otherwise.
+It also measures the spread of each part of the logit
+(:func:`variance_decomposition`), which tests the study's claim that worksite
+features matter more than individual ones. The study's claims and their
+verdicts are in :mod:`organizing.claims`.
 """
 
 from __future__ import annotations
@@ -28,13 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from organizing.clustering import coefficient_size_association
 from organizing.models import ModelId
 from organizing.models.logits import complete_draws, sigmoid
-
-#: Posterior probability of the claimed sign needed to call a claim supported; one minus it
-#: is the probability below which the claim is contradicted.
-SUPPORT_THRESHOLD = 0.95
 
 
 def published_site_term(beta_draws: np.ndarray, site_x: np.ndarray) -> np.ndarray:
@@ -135,79 +127,7 @@ def variance_decomposition(
                          for term, values in parts.items()])
 
 
-def size_associations(draws: dict[str, np.ndarray], worker_features: tuple[str, ...],
-                      size: np.ndarray) -> dict[str, np.ndarray]:
-    """Draws of the correlation across worksites between a worker coefficient and size.
-
-    ``notes``: the coefficient of No. Notes; ``early_contact``: minus the coefficient of
-    the latest first-conversation quartile (earliest against latest contact).
-    """
-    b = np.asarray(draws["beta_individual"])
-    out = {}
-    for key, feature, sign in (("notes", "No. Notes", 1.0),
-                               ("early_contact", "Time To First Convo (Quart. 4)", -1.0)):
-        coefficient = sign * b[:, :, list(worker_features).index(feature)]
-        out[key] = coefficient_size_association(coefficient, size).correlation
-    return out
-
-
-def verdict(prob_claimed: float) -> str:
-    """Three levels from the posterior probability of the claimed sign (module docstring)."""
-    if prob_claimed >= SUPPORT_THRESHOLD:
-        return "supported"
-    if prob_claimed <= 1 - SUPPORT_THRESHOLD:
-        return "contradicted"
-    return "inconclusive"
-
-
 def _summary(values: np.ndarray) -> dict[str, float]:
     q5, q95 = np.quantile(values, [0.05, 0.95])
     return {"mean": float(np.mean(values)), "q5": float(q5), "q95": float(q95),
             "prob_positive": float(np.mean(values > 0))}
-
-
-# The study's conclusions about single worksite features: (feature, claimed sign, wording).
-PUBLISHED_FEATURE_CLAIMS: tuple[tuple[str, int, str], ...] = (
-    ("NDO (Eigen., Pearson)", +1, "Network-driven organizing goes with signing"),
-    ("Log(No. organizer convers.)", +1, "More organizer conversations go with signing"),
-    ("Log(Centrality mean)", +1, "High average workplace centrality goes with signing"),
-    ("Campaign length (Quint. 3)", -1, "Mid-length campaigns go with less signing"),
-    ("Log(No. workers discovered)", -1, "Large worksites go with less signing"),
-    ("Percent Latino in ZIP", -1, "A higher Latino share in the ZIP code goes with less signing"),
-)
-
-
-def claims_table(
-    model: ModelId,
-    worksite: pd.DataFrame,
-    variance: pd.DataFrame,
-    association: dict[str, np.ndarray],
-) -> pd.DataFrame:
-    """Verdict on each published conclusion under one model, with the numbers behind it.
-
-    ``worksite`` holds the model's worksite coefficients (feature, mean, q5, q95,
-    prob_positive); ``variance`` its :func:`variance_decomposition`; ``association``
-    its :func:`size_associations`. Columns: model, claim, quantity, mean, q5, q95,
-    prob_claimed, verdict.
-    """
-    rows = []
-
-    def add(claim, quantity, summary, sign):
-        prob = summary["prob_positive"] if sign > 0 else 1 - summary["prob_positive"]
-        rows.append({"model": model.value, "claim": claim, "quantity": quantity,
-                     "mean": summary["mean"], "q5": summary["q5"], "q95": summary["q95"],
-                     "prob_claimed": float(prob), "verdict": verdict(prob)})
-
-    by_feature = worksite.set_index("feature")
-    for feature, sign, claim in PUBLISHED_FEATURE_CLAIMS:
-        add(claim, f"coefficient of {feature}", by_feature.loc[feature], sign)
-    difference = variance.set_index("term").loc["features: worksite minus worker"]
-    add("Worksite features predict signing better than individual ones",
-        "sd of the worksite-feature term minus sd of the worker term (logit scale)",
-        difference, +1)
-    for name, label, verb in (("notes", "organizer notes", "matter"),
-                              ("early_contact", "early contact", "matters")):
-        add(f"At larger worksites, {label} {verb} more",
-            f"correlation of the {label} coefficient with log workers discovered",
-            _summary(association[name]), +1)
-    return pd.DataFrame(rows)

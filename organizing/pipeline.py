@@ -206,17 +206,19 @@ def claims_for(model: ModelId, draws: dict, design, size: np.ndarray, *,
     :func:`organizing.audit.variance_decomposition`, computed from ``design`` when
     omitted. ``metrics``: the held-out metrics table (for the model-fit claim) and
     ``clustering``: the clustering run whose verdict tests the two-cluster claim;
-    each claim that needs one of them is marked "not evaluated" when it is omitted.
-    Returns one row per claim; see :mod:`organizing.claims` for the columns.
+    each claim that needs one of them is marked "not evaluated" when it is omitted, as
+    is a claim whose measure is not in the design or does not vary in it.
+    Returns one row per claim of :data:`organizing.claims.REGISTER`, with the columns
+    of :func:`organizing.claims.evaluate_claims` (model, id, claim, source, quote, kind,
+    measures, direction, quantity, mean, q5, q95, prob_claimed, verdict, reason).
     """
-    from organizing import audit
+    from organizing import audit, claims
 
     if variance is None:
         variance = audit.variance_decomposition(model, draws, design.site_x, design.worker_x,
                                                 design.site_index)
-    worksite = coefficient_tables(draws, design.worker_features, design.site_features).worksite
-    return audit.claims_table(model, worksite, variance,
-                              audit.size_associations(draws, design.worker_features, size))
+    return claims.evaluate_claims(model, draws, design, size, variance=variance,
+                                  metrics=metrics, clustering=clustering)
 
 
 # ------------------------------------------------------------------------------ run
@@ -430,10 +432,10 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
         size = np.log(campaign.site_descriptors["No. workers discovered"].to_numpy(dtype=float))
         by_model = pd.concat([
             claims_for(model, nuts_draws[model], designs[NUTS_SPECS[model][1]].subset(train),
-                       size, variance=variance[variance["model"] == model.value])
+                       size, variance=variance[variance["model"] == model.value],
+                       metrics=evaluation_section.metrics)
             for model in NUTS_MODELS], ignore_index=True)
-        claims = Claims(table=by_model[by_model["model"] == HEADLINE_MODEL.value]
-                        .reset_index(drop=True), by_model=by_model)
+        claims = _claims_section(by_model, nuts_draws[HEADLINE_MODEL], reduced, campaign)
 
     # 5b. Sensitivity analyses: the headline model refitted three ways, against the headline.
     with stages.stage("sensitivity analyses"):
@@ -444,6 +446,9 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
     with stages.stage("clustering"):
         clustering = _clustering(campaign, config, one_draw["beta_individual"],
                                  nuts_draws[HEADLINE_MODEL], reduced, progress)
+        # The two-cluster claim is judged on the headline run's paired verdict.
+        claims = _claims_section(claims.by_model, nuts_draws[HEADLINE_MODEL], reduced,
+                                 campaign, clustering.runs["headline"])
     with stages.stage("planning"):
         workers_per_site = int(np.median(np.bincount(campaign.site_index)))
         planning = _planning(config, nuts_draws[HEADLINE_MODEL], reduced, train,
@@ -467,6 +472,24 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
         planning=planning,
         sensitivity=sensitivity,
     )
+
+
+def _claims_section(by_model: pd.DataFrame, headline_draws: dict, design,
+                    campaign: Campaign, clustering_run=None) -> Claims:
+    """The claims of every NUTS model, the headline model's rows, and its effects in
+    percentage points at the campaign's signing rate (:mod:`organizing.claims`). With
+    ``clustering_run``, the headline model's two-cluster claim takes its verdict."""
+    from organizing import claims as claims_mod
+
+    if clustering_run is not None:
+        by_model = claims_mod.with_clustering(by_model, clustering_run, HEADLINE_MODEL)
+    p0 = float(np.mean(campaign.signed))
+    steps = {**claims_mod.feature_steps(campaign.worker_x, campaign.worker_features),
+             **claims_mod.feature_steps(campaign.site_x, campaign.site_features)}
+    return Claims(table=by_model[by_model["model"] == HEADLINE_MODEL.value]
+                  .reset_index(drop=True), by_model=by_model,
+                  effects=claims_mod.percentage_point_effects(headline_draws, design, p0, steps),
+                  signing_rate=p0)
 
 
 def _calibration(config: Config, reduced, progress: bool):

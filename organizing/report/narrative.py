@@ -522,7 +522,30 @@ VERDICT_WORDS = {
     "supported": "is supported by",
     "inconclusive": "is neither supported nor contradicted by",
     "contradicted": "is contradicted by",
+    "not evaluated": "is not evaluated by",
 }
+
+
+def _probability(p: float) -> str:
+    return fmt.probability(p) if np.isfinite(p) else "undefined"
+
+
+def verdict_rule() -> str:
+    """The three-level rule, with its threshold, in words."""
+    from organizing.claims import SUPPORT_THRESHOLD
+
+    return (f"*supported* when the posterior probability of the claimed sign is at least "
+            f"{fmt.share(SUPPORT_THRESHOLD, 0)}, *contradicted* when it is at most "
+            f"{fmt.share(1 - SUPPORT_THRESHOLD, 0)}, and *inconclusive* otherwise")
+
+
+def source_links() -> str:
+    """Markdown links to the study's two documents, at the commit the register quotes."""
+    from organizing.claims import SOURCE_URLS, STUDY_COMMIT
+
+    return (f"the final report ([report.pdf]({SOURCE_URLS['report']})) and the README "
+            f"([README.md]({SOURCE_URLS['README']})) of the study's repository at commit "
+            f"`{STUDY_COMMIT[:7]}`")
 
 
 def claim_row(claims_frame, starts_with: str, model: ModelId | None = None):
@@ -545,12 +568,16 @@ def claim_evidence(claims, starts_with: str) -> str:
     """The quantity behind a headline verdict, its 90% interval and P(as claimed)."""
     row = claim_row(claims.table, starts_with)
     return (f"{row['quantity']}: {fmt.estimate(row['mean'], row['q5'], row['q95'])}, "
-            f"P(as claimed) {fmt.probability(row['prob_claimed'])}")
+            f"P(as claimed) {_probability(row['prob_claimed'])}")
+
+
+def _tested(claims) -> pd.DataFrame:
+    return claims.table[claims.table["verdict"].isin(VERDICTS)]
 
 
 def verdict_counts(claims) -> str:
     """``2 are supported, 6 are inconclusive and 1 is contradicted`` (headline model)."""
-    counts = claims.table["verdict"].value_counts()
+    counts = _tested(claims)["verdict"].value_counts()
     parts = []
     for verdict in VERDICTS:
         k = int(counts.get(verdict, 0))
@@ -558,37 +585,92 @@ def verdict_counts(claims) -> str:
     return fmt.listing(parts)
 
 
+def verdict_classes(claims) -> str:
+    """Which claims are in each verdict class, by name: the summary the chapter gives."""
+    tested = _tested(claims)
+    parts = []
+    for verdict in VERDICTS:
+        names = [f"“{c}”" for c in tested.loc[tested["verdict"] == verdict, "claim"]]
+        if names:
+            parts.append(f"*{verdict}*: {'; '.join(names)}")
+    return ". ".join(parts) + "." if parts else "No claim could be tested."
+
+
 def n_claims(claims) -> str:
-    """How many published conclusions are checked."""
+    """How many conclusions the register lists."""
     return fmt.count(len(claims.table))
 
 
-def claim_sentences(claims, models=NUTS_MODELS) -> str:
-    """One sentence per claim: the headline verdict, and where the other models differ."""
+def n_tested(claims) -> str:
+    """How many of them get a three-level verdict under the headline model."""
+    return fmt.count(len(_tested(claims)))
+
+
+def untested_claims(claims) -> str:
+    """One bullet per claim without a verdict: the claim, its source and the reason."""
+    rows = claims.table[~claims.table["verdict"].isin(VERDICTS)]
+    return "\n\n".join(f"- *{r['claim']}* ({r['source']}): {r['verdict']}, because "
+                        f"{r['reason']}." for _, r in rows.iterrows())
+
+
+def claim_sentences(claims, models=NUTS_MODELS, sensitivity=None) -> str:
+    """One sentence per tested claim, naming it: the headline verdict with its evidence,
+    its source, where the other models differ and the sensitivity analyses that move it
+    (pass ``getattr(results, "sensitivity", None)``)."""
+    from organizing.claims import moved_verdicts
+
     by_model = claims.by_model
+    moved = moved_verdicts(claims.table, sensitivity)
     sentences = []
-    for _, row in claims.table.iterrows():
+    for _, row in _tested(claims).iterrows():
         others = by_model[(by_model["claim"] == row["claim"])
                           & (by_model["model"] != HEADLINE_MODEL.value)]
         differing = [f"{r['verdict']} under the {model_label(r['model'])} model"
                      for _, r in others.iterrows()
-                     if r["verdict"] != row["verdict"] and ModelId(r["model"]) in models]
+                     if r["verdict"] != row["verdict"] and r["verdict"] in VERDICTS
+                     and ModelId(r["model"]) in models]
         contrast = (f"; it was {fmt.listing(differing)}" if differing
                     else "; the models without worksite intercepts agree")
+        shifts = moved.get(row["claim"], [])
+        shift = (f"; its verdict moves {fmt.listing(sensitivity_label(v) for v in shifts)}"
+                 if shifts else "")
         sentences.append(
-            f"*{row['claim']}*: {row['verdict']} "
+            f"*{row['claim']}* ({row['source']}): {row['verdict']} "
             f"({row['quantity']} {fmt.estimate(row['mean'], row['q5'], row['q95'])}, "
-            f"P(as claimed) {fmt.probability(row['prob_claimed'])}){contrast}.")
+            f"P(as claimed) {_probability(row['prob_claimed'])}){contrast}{shift}.")
     return "\n\n".join(f"- {s}" for s in sentences)
 
 
 def changed_verdicts(claims, model: ModelId = ModelId.CORRECTED) -> str:
-    """How many headline verdicts differ from another model's."""
+    """How many of the headline model's three-level verdicts differ from another model's."""
     by_model = claims.by_model.set_index(["model", "claim"])["verdict"]
-    table = claims.table.set_index("claim")["verdict"]
+    table = _tested(claims).set_index("claim")["verdict"]
     other = by_model.loc[ModelId(model).value].reindex(table.index)
-    changed = int((other != table).sum())
+    changed = int(((other != table) & other.isin(VERDICTS)).sum())
     return f"{fmt.count(changed)} of the {fmt.count(len(table))}"
+
+
+def typical_worker(claims) -> str:
+    """The typical worker's chance of signing, the baseline of the percentage points."""
+    return fmt.share(claims.signing_rate)
+
+
+def effect_points(claims, feature: str) -> str:
+    """One feature's effect in percentage points: ``+5.1 points (2.0 to 8.3)``."""
+    rows = claims.effects[claims.effects["feature"] == feature]
+    if len(rows) != 1:
+        raise KeyError(f"no percentage-point effect for feature {feature!r}")
+    row = rows.iloc[0]
+    sign = "+" if row["mean"] > 0 else ""
+    return f"{sign}{fmt.estimate(row['mean'], row['q5'], row['q95'], 1)} points"
+
+
+def largest_effects(claims, n: int = 3) -> str:
+    """The ``n`` features with the largest effects in points, with their moves."""
+    frame = claims.effects.assign(size=claims.effects["mean"].abs()).sort_values(
+        "size", ascending=False).head(n)
+    return fmt.listing(f"{r['feature']} ({r['change']}: {effect_points(claims, r['feature'])})"
+                       for _, r in frame.iterrows())
 
 
 def strongest_worker_features(worker: pd.DataFrame, n: int = 2) -> str:

@@ -29,6 +29,31 @@ def _metrics(row, names) -> dict:
     return out
 
 
+THREE_LEVELS = ("supported", "inconclusive", "contradicted")
+
+
+def claims_summary(claims) -> tuple[list[dict], list[dict]]:
+    """The ``claims`` and ``claims_not_tested`` entries of the summary.
+
+    ``claims``: one entry per claim with a three-level verdict under the headline model
+    (id, claim, source, feature (the quantity tested), verdict, prob_claimed (null where
+    undefined), verdict_by_model); ``claims_not_tested``: the others (id, claim, source,
+    verdict "not testable" or "not evaluated", reason).
+    """
+    verdicts = claims.by_model.pivot(index="claim", columns="model", values="verdict")
+    tested, not_tested = [], []
+    for row in claims.table.itertuples():
+        if row.verdict in THREE_LEVELS:
+            tested.append({"id": row.id, "claim": row.claim, "source": row.source,
+                           "feature": row.quantity, "verdict": row.verdict,
+                           "prob_claimed": _number(row.prob_claimed),
+                           "verdict_by_model": verdicts.loc[row.claim].to_dict()})
+        else:
+            not_tested.append({"id": row.id, "claim": row.claim, "source": row.source,
+                               "verdict": row.verdict, "reason": row.reason})
+    return tested, not_tested
+
+
 def summary(results: Results) -> dict:
     """Every headline figure as a JSON-safe dict (keys documented in the README)."""
     evaluation = results.evaluation
@@ -64,11 +89,7 @@ def summary(results: Results) -> dict:
         return {row.feature: {"mean": _number(row.mean), "q5": _number(row.q5),
                               "q95": _number(row.q95)} for row in frame.itertuples()}
 
-    verdicts = results.claims.by_model.pivot(index="claim", columns="model", values="verdict")
-    claims = [{"claim": row.claim, "feature": row.quantity, "verdict": row.verdict,
-               "prob_claimed": _number(row.prob_claimed),
-               "verdict_by_model": verdicts.loc[row.claim].to_dict()}
-              for row in results.claims.table.itertuples()]
+    claims, not_tested = claims_summary(results.claims)
     data = results.data
     clustering = {name: {"K": run.K, "sigma": _number(run.sigma, 8), "verdict": run.verdict,
                          "heldout_lpd": _number(run.heldout_lpd, 3)}
@@ -84,6 +105,7 @@ def summary(results: Results) -> dict:
                              "worker_mean": coefficients(headline.worker)},
         },
         "claims": claims,
+        "claims_not_tested": not_tested,
         "clustering": clustering,
         "planning": {"icc_latent": {k: _number(v) for k, v in planning.icc.items()},
                      "design_effect": {k: _number(v) for k, v in
@@ -123,8 +145,10 @@ def summary_text(results: Results) -> str:
     if undefined:
         lines.append(f"Some metrics are undefined: {UNDEFINED_REASON}.")
     lines.append(f"Verdicts on the study's claims ({s['headline']['model']} model):")
-    lines.extend(f"  {c['verdict']:<13} {c['claim']} (P = {c['prob_claimed']:.2f})"
-                 for c in s["claims"])
+    lines.extend(f"  {c['verdict']:<13} {c['claim']} (P = "
+                 + ("undefined" if c["prob_claimed"] is None else f"{c['prob_claimed']:.2f}")
+                 + ")" for c in s["claims"])
+    lines.extend(f"  {c['verdict']:<13} {c['claim']}" for c in s["claims_not_tested"])
     for name, c in s["clustering"].items():
         lines.append(f"Clustering of the {name} coefficient vectors: {c['verdict']} "
                      f"(K = {c['K']}, sigma {c['sigma']:.3g})")

@@ -597,14 +597,37 @@ def cluster_features(clustering) -> GT:
 # ---------------------------------------------------------- conclusions chapter
 
 
-def claims_table(claims) -> GT:
-    """Each published conclusion under the headline model: the quantity, P(claimed), verdict."""
-    frame = claims.table[["claim", "quantity", "mean", "q5", "q95", "prob_claimed",
-                          "verdict"]].reset_index(drop=True)
+def _moves(claims, sensitivity) -> list[str]:
+    """Per headline claim, the sensitivity analyses that move its verdict, as text."""
+    from organizing.claims import moved_verdicts
+    from organizing.report.narrative import sensitivity_label
+
+    moved = moved_verdicts(claims.table, sensitivity)
+    return [", ".join(sensitivity_label(v) for v in moved.get(c, []))
+            for c in claims.table["claim"]]
+
+
+def claims_table(claims, sensitivity=None) -> GT:
+    """The scorecard: every claim of the study's register under the headline model.
+
+    Its source, the quantity that tests it (for an untestable claim, why not), the
+    posterior mean and 90% interval, P(as claimed), the verdict, and the sensitivity
+    analyses under which the verdict moves (blank when none, or when ``sensitivity`` is
+    None: pass ``getattr(results, "sensitivity", None)``).
+    """
+    table = claims.table.reset_index(drop=True)
+    tested_by = [q if v != "not testable" else f"not testable: {r}"
+                 for q, v, r in zip(table["quantity"], table["verdict"], table["reason"],
+                                    strict=True)]
+    frame = pd.DataFrame({"claim": table["claim"], "source": table["source"],
+                          "quantity": tested_by, "mean": table["mean"], "q5": table["q5"],
+                          "q95": table["q95"], "prob_claimed": table["prob_claimed"],
+                          "verdict": table["verdict"], "moves": _moves(claims, sensitivity)})
     return (
         new_table(frame)
-        .cols_label(claim="Published conclusion", quantity="Tested by", mean="Posterior mean",
-                    q5="90% interval", prob_claimed="P(as claimed)", verdict="Verdict")
+        .cols_label(claim="The study's conclusion", source="Source", quantity="Tested by",
+                    mean="Estimate", q5="90% interval", prob_claimed="P(as claimed)",
+                    verdict="Verdict", moves="Moves under")
         .fmt_number(columns="mean", decimals=COEFFICIENT_DECIMALS)
         .pipe(interval, "q5", "q95")
         .fmt_percent(columns="prob_claimed", decimals=0)
@@ -614,20 +637,21 @@ def claims_table(claims) -> GT:
 
 
 def verdict_matrix(claims) -> GT:
-    """The verdict on each claim under each NUTS model, with P(as claimed)."""
-    by_model = claims.by_model
-    models = labels.model_order(m for m in NUTS_MODELS if m.value in set(by_model["model"]))
+    """The verdict on each testable claim under each NUTS model, with P(as claimed)."""
     from organizing.report.formatting import probability
 
+    by_model = claims.by_model[claims.by_model["verdict"] != "not testable"]
+    models = labels.model_order(m for m in NUTS_MODELS if m.value in set(by_model["model"]))
     claims_order = list(dict.fromkeys(by_model["claim"]))
     frame = pd.DataFrame({"claim": claims_order})
     for model in models:
         rows = by_model[by_model["model"] == model.value].set_index("claim")
         frame[model.value] = [
-            f"{rows.loc[c, 'verdict']} ({probability(rows.loc[c, 'prob_claimed'])})"
-            if c in rows.index
-            else "" for c in claims_order]
-    table = new_table(frame).cols_label(claim="Published conclusion",
+            "" if c not in rows.index else rows.loc[c, "verdict"] if not np.isfinite(
+                rows.loc[c, "prob_claimed"])
+            else f"{rows.loc[c, 'verdict']} ({probability(rows.loc[c, 'prob_claimed'])})"
+            for c in claims_order]
+    table = new_table(frame).cols_label(claim="The study's conclusion",
                                  **{m.value: labels.model_label(m).capitalize() for m in models})
     for model in models:
         for verdict, (_, colour) in labels.VERDICTS.items():
@@ -637,6 +661,25 @@ def verdict_matrix(claims) -> GT:
                                         locations=loc.body(columns=model.value, rows=rows))
     return table.tab_spanner("Verdict (P(as claimed))",
                              columns=[m.value for m in models]).pipe(house_style)
+
+
+def effects_table(claims) -> GT:
+    """Each feature's effect on a typical worker's chance of signing, in percentage points.
+
+    Headline model; the typical worker signs with the campaign's signing rate; the move is
+    +1 SD, or from the reference level (or from 0) to the level for a 0/1 feature.
+    """
+    frame = claims.effects[["level", "feature", "change", "mean", "q5", "q95",
+                            "prob_positive"]].reset_index(drop=True)
+    return (
+        new_table(frame, groupname_col="level")
+        .cols_label(feature="Feature", change="Move", mean="Change (points)",
+                    q5="90% interval", prob_positive="P(> 0)")
+        .fmt_number(columns="mean", decimals=1)
+        .pipe(interval, "q5", "q95", 1)
+        .fmt_percent(columns="prob_positive", decimals=0)
+        .pipe(house_style)
+    )
 
 
 def variance_table(variance) -> GT:

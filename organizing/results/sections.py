@@ -188,15 +188,23 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class Claims:
-    """Verdicts on the study's conclusions.
+    """Verdicts on the study's conclusions (:mod:`organizing.claims`).
 
-    ``table``: one row per claim under the headline model (claim, quantity,
-    mean, q5, q95, prob_claimed, verdict). ``by_model``: one row per claim and
-    NUTS model (claim, model, mean, q5, q95, prob_claimed, verdict).
+    ``table``: one row per claim of the register under the headline model (model, id,
+    claim, source, quote, kind, measures, direction, quantity, mean, q5, q95,
+    prob_claimed, verdict, reason); verdict is supported, inconclusive, contradicted,
+    not testable or not evaluated, and prob_claimed is NaN where undefined.
+    ``by_model``: the same rows for every NUTS model. ``effects``: per worker and
+    worksite feature, the change in a typical worker's probability of signing in
+    percentage points under the headline model (level, feature, change, mean, q5, q95,
+    prob_positive). ``signing_rate``: the typical worker's probability, the campaign's
+    signing rate.
     """
 
     table: pd.DataFrame
     by_model: pd.DataFrame
+    effects: pd.DataFrame
+    signing_rate: float
 
 
 @dataclass(frozen=True)
