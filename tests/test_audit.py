@@ -1,48 +1,13 @@
-"""Verdicts on the study's claims, the variance decomposition and disclosure control."""
+"""The variance decomposition and disclosure control (verdicts: tests/test_claims.py)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from organizing import audit
 from organizing.data.disclosure import merge_small_bins
 from organizing.models import ModelId
-
-
-@pytest.mark.parametrize(("effect", "sign", "expected"), [
-    (1.0, +1, "supported"),       # clearly positive, claimed positive
-    (1.0, -1, "contradicted"),    # clearly positive, claimed negative
-    (0.05, +1, "inconclusive"),   # too small to tell from its uncertainty
-])
-def test_a_known_effect_gets_the_right_verdict(effect, sign, expected):
-    """Posterior draws of a coefficient with a known effect and sd 0.3."""
-    rng = np.random.default_rng(1)
-    draws = rng.normal(effect, 0.3, 4000)
-    worksite = pd.DataFrame([{"feature": f, "mean": draws.mean(),
-                              "q5": np.quantile(draws, 0.05), "q95": np.quantile(draws, 0.95),
-                              "prob_positive": (draws > 0).mean()}
-                             for f, _, _ in audit.PUBLISHED_FEATURE_CLAIMS])
-    variance = pd.DataFrame([{"term": "features: worksite minus worker", "mean": 0.0,
-                              "q5": -1.0, "q95": 1.0, "prob_positive": 0.5}])
-    association = {"notes": draws, "early_contact": draws}
-    table = audit.claims_table(ModelId.HEADLINE, worksite, variance, association)
-    for feature, claimed, claim in audit.PUBLISHED_FEATURE_CLAIMS:
-        row = table.set_index("claim").loc[claim]
-        verdict = expected if claimed == sign or expected == "inconclusive" else {
-            "supported": "contradicted", "contradicted": "supported"}[expected]
-        assert row["verdict"] == verdict, feature
-        assert 0 <= row["prob_claimed"] <= 1
-    assert table.set_index("claim").loc[
-        "Worksite features predict signing better than individual ones", "verdict"] == (
-        "inconclusive")
-
-
-def test_verdict_thresholds_are_symmetric():
-    assert audit.verdict(audit.SUPPORT_THRESHOLD) == "supported"
-    assert audit.verdict(1 - audit.SUPPORT_THRESHOLD) == "contradicted"
-    assert audit.verdict(0.5) == "inconclusive"
 
 
 def test_variance_decomposition_matches_a_direct_computation():

@@ -188,8 +188,12 @@ def test_claims_table_and_verdict_matrix(r):
     matrix = tables.verdict_matrix(r.claims).as_raw_html()
     for model in NUTS_MODELS:
         assert labels.model_label(model).capitalize() in matrix
-    for claim in r.claims.by_model["claim"].unique():
+    testable = r.claims.by_model[r.claims.by_model["verdict"] != "not testable"]
+    for claim in testable["claim"].unique():
         assert _html(claim) in matrix
+    effects = tables.effects_table(r.claims).as_raw_html()
+    for feature in r.headline.coefficients.worker["feature"]:
+        assert _html(feature) in effects
 
 
 def test_variance_table_and_figure(r):
@@ -205,7 +209,10 @@ def test_conclusion_sentences_on_the_real_results(r):
     assert narrative.claim_status(claims, "Worksite features") in narrative.VERDICT_WORDS.values()
     assert "P(as claimed)" in narrative.claim_evidence(claims, "Worksite features")
     bullets = narrative.claim_sentences(claims).split("\n\n")
-    assert len(bullets) == len(claims.table) and all(b.startswith("- *") for b in bullets)
+    tested = claims.table[claims.table["verdict"].isin(list(narrative.VERDICTS))]
+    assert len(bullets) == len(tested) and all(b.startswith("- *") for b in bullets)
+    for claim in tested["claim"]:
+        assert f"“{claim}”" in narrative.verdict_classes(claims)
     assert " of the " in narrative.changed_verdicts(claims)
     assert "worksite intercepts" in narrative.signal_sentence(r.variance)
     assert narrative.scale_direction(r.posteriors, "beta_group_scale") in (
@@ -216,7 +223,8 @@ def test_verdict_counts_and_claim_sentences_on_constructed_claims():
     table = pd.DataFrame({"model": "headline", "claim": ["A goes up", "B goes down", "C"],
                           "quantity": ["q"] * 3, "mean": [0.5, 0.1, -0.4], "q5": [0.1, -0.2, -0.8],
                           "q95": [0.9, 0.4, -0.1], "prob_claimed": [0.99, 0.6, 0.01],
-                          "verdict": ["supported", "inconclusive", "contradicted"]})
+                          "verdict": ["supported", "inconclusive", "contradicted"],
+                          "source": "report: Abstract", "reason": ""})
     other = table.assign(model="corrected", verdict=["supported", "supported", "contradicted"])
     claims = SimpleNamespace(table=table, by_model=pd.concat([table, other]))
     assert narrative.verdict_counts(claims) == (
