@@ -31,7 +31,7 @@ def test_defaults_reproduce_the_study_settings():
 def test_svi_settings_follow_the_report_and_the_code():
     """The replication: the report's optimizer, run to at least the report's 18,000 steps
     unless the plateau rule stops it; the second fit: the code's optimizer, fixed steps."""
-    from organizing.inference.svi import ADAM_BETAS, CODE_OPTIMIZER, REPORT_OPTIMIZER
+    from organizing.inference.optimizers import ADAM_BETAS, CODE_OPTIMIZER, REPORT_OPTIMIZER
 
     full, quick = load_config(profile="full"), load_config(profile="quick")
     report = full.svi.fit_settings
@@ -44,6 +44,10 @@ def test_svi_settings_follow_the_report_and_the_code():
                     "stop_early": False}
     assert (CODE_OPTIMIZER.lr, CODE_OPTIMIZER.betas, CODE_OPTIMIZER.lr_decay,
             CODE_OPTIMIZER.steps) == (0.05, (0.95, 0.999), 0.999, 8000)
+    from organizing.report.narrative import published
+
+    assert (REPORT_OPTIMIZER.steps, REPORT_OPTIMIZER.converged_at) == (
+        published("svi_steps_run"), published("svi_steps_to_convergence"))
     # the quick profile stays quick: short fits, same optimizers
     assert quick.svi.max_steps <= 1000 and quick.svi.code_optimizer.steps <= 1000
     assert quick.svi.code_fit_settings["lr"] == code["lr"]

@@ -248,3 +248,64 @@ def test_diagnostics_sentence_branches(r):
     assert "the corrected model is flagged (3 divergences)" in text
     every = {m: with_flags(m, ("x",)) for m in NUTS_MODELS}
     assert narrative.diagnostics_sentence(every).startswith("The headline model is flagged")
+
+
+# ------------------------------------------------------------- the study's optimizer
+
+
+def _svi_fit(optimizer, steps, max_steps, converged, facts, **kwargs):
+    from organizing.results.sections import SVIFit
+
+    settings = ({"lr": 0.015, "lr_decay": 0.9995, "betas": (0.9, 0.999), "stop_early": True}
+                if optimizer == "report" else
+                {"lr": 0.05, "lr_decay": 0.999, "betas": (0.95, 0.999), "stop_early": False})
+    return SVIFit(model="published", guide_kind="normal", losses=np.ones(steps), steps=steps,
+                  max_steps=max_steps, converged=converged, seconds=1.0, seed=0,
+                  optimizer=optimizer, audit_facts=facts, **settings, **kwargs)
+
+
+AGREEING = {"site_term_max": 2e-13, "sign_flip_correlation": -1.0, "heldout_auc": 0.27,
+            "heldout_auc_as_learned": 0.73}
+
+
+def _published_fits(code_facts=AGREEING, converged=False, steps=20_000):
+    code = _svi_fit("code", 8000, 8000, False, code_facts)
+    return {ModelId.PUBLISHED: _svi_fit("report", steps, 20_000, converged, AGREEING,
+                                        code_optimizer=code)}
+
+
+def test_optimizer_table_has_both_fits_and_their_facts():
+    html = tables.optimizer_comparison(_published_fits()).as_raw_html()
+    for text in ("The report&#x27;s (the replication)", "The code&#x27;s (hblr.py)",
+                 "lr 0.015, betas (0.9, 0.999), decay 0.9995 per step",
+                 "lr 0.05, betas (0.95, 0.999), decay 0.999 per step", "fixed steps",
+                 "step limit", "20,000", "8,000", "0.270", "0.730"):
+        assert text in html, text
+
+
+def test_optimizer_sentences():
+    fits = _published_fits()
+    assert narrative.optimizer_agreement(fits).endswith("do not depend on the choice.")
+    flipped = dict(AGREEING, heldout_auc=0.6)
+    sentence = narrative.optimizer_agreement(_published_fits(flipped))
+    assert sentence.endswith("but not that held-out workers are ranked worse than chance.")
+    runs = narrative.optimizer_runs(fits)
+    assert "learning rate of 0.015 multiplied by 0.9995" in runs
+    assert "(β₁, β₂) = (0.95, 0.999)" in runs and "fixed 8,000 steps." in runs
+    assert "0.05" in narrative.code_optimizer() and "8,000" in narrative.code_optimizer()
+    assert "80,000" in narrative.report_optimizer() and "18,000" in narrative.report_optimizer()
+    assert "did not meet the rule" in narrative.refit_steps_sentence(fits)
+    assert "beyond the 18,000" in narrative.refit_steps_sentence(fits)
+    short = _published_fits(steps=8000)
+    assert "short of the 18,000" in narrative.refit_steps_sentence(short)
+    met = _published_fits(converged=True, steps=12_500)
+    assert "met the rule after 12,500 steps" in narrative.refit_steps_sentence(met)
+
+
+def test_code_citations_name_the_file_lines_and_full_commit():
+    from organizing.inference.optimizers import STUDY_CODE_COMMIT
+
+    citation = narrative.code_citation("optimizer")
+    assert citation == f"`hblr.py`, lines 127-139, at commit `{STUDY_CODE_COMMIT}`"
+    for file, commit, _ in narrative.STUDY_CODE.values():
+        assert len(commit) == 40 and int(commit, 16) >= 0 and file.endswith(".py")

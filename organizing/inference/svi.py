@@ -8,8 +8,8 @@ Everything returned is a plain, picklable dataclass of numpy arrays and floats
   ``AutoLowRankMultivariateNormal`` guide. It stops when :func:`elbo_converged`
   says the smoothed ELBO has flattened, or after a fixed number of steps when the
   rule is switched off (``stop_early=False``, as the study's code ran).
-* :data:`REPORT_OPTIMIZER` and :data:`CODE_OPTIMIZER`: the optimizer as the
-  study's report states it and as its code (``hblr.py``) runs it.
+* :mod:`organizing.inference.optimizers` holds the optimizer as the study's report
+  states it and as its code (``hblr.py``) runs it.
 * :func:`posterior_draws` rebuilds the guide and draws many joint samples;
   :func:`guide_draw` draws exactly one, which is how the study made its table.
 
@@ -30,6 +30,7 @@ from pyro.infer import SVI, Predictive, Trace_ELBO
 from pyro.infer.autoguide import AutoLowRankMultivariateNormal, AutoNormal
 from tqdm import tqdm
 
+from organizing.inference.optimizers import ADAM_BETAS, REPORT_OPTIMIZER
 from organizing.models.pyro_models import (
     LATENT_SITES,
     MODELS,
@@ -41,38 +42,6 @@ ModelArgs = Sequence[torch.Tensor | None]
 
 GUIDES: dict[str, type] = {"normal": AutoNormal, "lowrank": AutoLowRankMultivariateNormal}
 
-#: Adam's own moment decay rates (``torch.optim.Adam``'s defaults).
-ADAM_BETAS = (0.9, 0.999)
-
-#: The study's code repository and the commit whose ``hblr.py`` runs the optimizer.
-STUDY_REPOSITORY = "rfspringer/walmart-modelling-bayesian"
-STUDY_CODE_COMMIT = "9c5472806a747eb4e9a06f40448266f29843cbd0"
-
-
-@dataclass(frozen=True)
-class Optimizer:
-    """Adam with exponential learning-rate decay, as one source describes it.
-
-    ``steps`` is the number of steps that source ran; ``converged_at`` the step at
-    which it says the loss had converged (None where it says nothing).
-    """
-
-    source: str
-    lr: float
-    betas: tuple[float, float]
-    lr_decay: float
-    steps: int
-    converged_at: int | None
-
-
-#: The report: Adam, learning rate 0.015 decayed by 0.95 every 100 steps (0.9995 per
-#: step), 80,000 steps, converged after about 18,000. It names no betas: Adam's defaults.
-REPORT_OPTIMIZER = Optimizer("report", 0.015, ADAM_BETAS, 0.9995, 80_000, 18_000)
-#: The code, ``hblr.py`` lines 127-139 at :data:`STUDY_CODE_COMMIT`:
-#: ``ExponentialLR({'optimizer': torch.optim.Adam, 'optim_args': {"lr": 0.05, "betas":
-#: (0.95, 0.999)}, 'gamma': 0.999})``, ``scheduler.step()`` after every ``svi.step``,
-#: ``num_iterations = 8000`` with no stopping rule.
-CODE_OPTIMIZER = Optimizer("code", 0.05, (0.95, 0.999), 0.999, 8_000, None)
 
 
 # --------------------------------------------------------------------------- SVI

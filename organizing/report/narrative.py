@@ -234,6 +234,113 @@ def stopping_sentence(svi: dict, max_steps: int) -> str:
             f"{fmt.count(max_steps)} steps stopped the others ({stopped}).")
 
 
+#: The study's code as the book cites it: file, full commit, and the lines read.
+STUDY_CODE = {
+    "optimizer": ("hblr.py", "9c5472806a747eb4e9a06f40448266f29843cbd0", "127-139"),
+    "one draw": ("hblr.py", "9c5472806a747eb4e9a06f40448266f29843cbd0", "152-154"),
+    "clustering score": ("clustering.py", "d4f2f7f736e66b1065e494aab52bc80748992cde",
+                         "101-117"),
+    "clustering sampler": ("clustering.py", "d4f2f7f736e66b1065e494aab52bc80748992cde",
+                           "44-65"),
+    "clustering run": ("clustering.py", "d4f2f7f736e66b1065e494aab52bc80748992cde",
+                       "224-248"),
+}
+
+
+def code_citation(part: str) -> str:
+    """Where the study's code does ``part``: file, lines and full commit (Markdown code)."""
+    file, commit, lines = STUDY_CODE[part]
+    return f"`{file}`, lines {lines}, at commit `{commit}`"
+
+
+def _plain(x: float) -> str:
+    """An optimizer setting as written in code: ``0.9995``, ``0.05``."""
+    return f"{float(x):g}"
+
+
+def _adam(lr: float, betas, lr_decay: float) -> str:
+    return (f"Adam with moment decay rates (β₁, β₂) = ({_plain(betas[0])}, {_plain(betas[1])}) "
+            f"and a learning rate of {_plain(lr)} multiplied by {_plain(lr_decay)} after every "
+            f"step ({_plain(round(lr_decay**100, 3))} every 100 steps)")
+
+
+def report_optimizer() -> str:
+    """The optimizer as the study's report states it."""
+    from organizing.inference.optimizers import REPORT_OPTIMIZER as r
+
+    return (f"an initial learning rate of {_plain(r.lr)} with a decay factor of "
+            f"{_plain(r.lr_decay)} per step ({_plain(round(r.lr_decay**100, 3))} every 100 "
+            f"steps), {fmt.count(r.steps)} steps run and convergence after "
+            f"{fmt.count(r.converged_at)}; it names neither the optimizer it kept (it had "
+            "tried and dropped ClippedAdam) nor its moment decay rates")
+
+
+def code_optimizer() -> str:
+    """The optimizer as the study's code runs it."""
+    from organizing.inference.optimizers import CODE_OPTIMIZER as c
+
+    return (f"{_adam(c.lr, c.betas, c.lr_decay)}, for a fixed {fmt.count(c.steps)} steps with "
+            "no stopping rule")
+
+
+def optimizer_runs(svi: dict) -> str:
+    """Which optimizer each fit of the published specification follows, as run here."""
+    refit = svi[ModelId.PUBLISHED]
+    code = refit.code_optimizer
+    text = (f"The replication follows the report, reading its optimizer as "
+            f"{_adam(refit.lr, refit.betas, refit.lr_decay)}, Adam's default moment decay "
+            "rates; every variational fit of the book uses these settings.")
+    if code is not None:
+        text += (f" A second fit of the published specification follows the code: "
+                 f"{_adam(code.lr, code.betas, code.lr_decay)}, for a fixed "
+                 f"{fmt.count(code.steps)} steps")
+        text += "." if code.steps == code.max_steps else f" of {fmt.count(code.max_steps)}."
+    return text
+
+
+def refit_steps_sentence(svi: dict) -> str:
+    """How many steps the replication of the published specification used, and why it stopped."""
+    from organizing.inference.optimizers import REPORT_OPTIMIZER
+
+    refit = svi[ModelId.PUBLISHED]
+    steps, reported = fmt.count(refit.steps), fmt.count(REPORT_OPTIMIZER.converged_at)
+    if refit.converged:
+        return (f"The refit of the published specification met the rule after {steps} steps "
+                f"(the report: convergence after {reported}).")
+    where = "beyond" if refit.steps >= REPORT_OPTIMIZER.converged_at else "short of"
+    return (f"The refit of the published specification did not meet the rule; it ran to the "
+            f"limit of {steps} steps, {where} the {reported} after which the report says its "
+            "loss had converged.")
+
+
+#: What the audit concludes from each fact, and how the book checks it on a fit.
+OPTIMIZER_FACTS = {
+    "site_term_max": ("the worksite term is zero", lambda v: v < 1e-6),
+    "sign_flip_correlation": ("every learned intercept changes sign at prediction",
+                              lambda v: v < -0.99),
+    "heldout_auc": ("held-out workers are ranked worse than chance", lambda v: v < 0.5),
+    "heldout_auc_as_learned": ("with the training sums they are ranked better than chance",
+                               lambda v: v > 0.5),
+}
+
+
+def optimizer_agreement(svi: dict) -> str:
+    """Whether the audit's conclusions hold under both optimizers, fact by fact."""
+    refit = svi[ModelId.PUBLISHED]
+    code = refit.code_optimizer
+    if code is None:
+        return "Only the report's optimizer was run."
+    same, differ = [], []
+    for key, (claim, holds) in OPTIMIZER_FACTS.items():
+        outcome = {holds(fit.audit_facts[key]) for fit in (refit, code)}
+        (same if len(outcome) == 1 and outcome.pop() else differ).append(claim)
+    if not differ:
+        return (f"Under both optimizers {fmt.listing(same)}: the audit's conclusions do not "
+                "depend on the choice.")
+    return (f"The optimizers agree that {fmt.listing(same) or 'nothing'}, but not that "
+            f"{fmt.listing(differ)}.")
+
+
 def diagnostics_sentence(posteriors, models=NUTS_MODELS) -> str:
     """Which NUTS posteriors pass every check, and what is flagged for the others."""
     models = model_order(models)

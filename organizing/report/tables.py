@@ -316,6 +316,49 @@ def svi_fits(results) -> GT:
     )
 
 
+#: The two optimizers of the published specification, as the table names them.
+OPTIMIZER_SOURCES = {"report": "The report's (the replication)", "code": "The code's (hblr.py)"}
+
+
+def optimizer_comparison(svi) -> GT:
+    """The published specification fitted with the report's and with the code's optimizer.
+
+    One row per fit: its settings, the steps it ran and why it stopped, and the audit's
+    facts computed from its posterior draws (``SVIFit.audit_facts``).
+    """
+    from organizing.report.formatting import scientific
+
+    refit = svi[ModelId.PUBLISHED]
+    rows = []
+    for fit in (refit, refit.code_optimizer):
+        if fit is None:
+            continue
+        facts = fit.audit_facts
+        rows.append({
+            "optimizer": OPTIMIZER_SOURCES.get(fit.optimizer, fit.optimizer),
+            "settings": (f"lr {fit.lr:g}, betas ({fit.betas[0]:g}, {fit.betas[1]:g}), "
+                         f"decay {fit.lr_decay:g} per step"),
+            "steps": fit.steps,
+            "stopped": ("convergence rule" if fit.converged else
+                        "step limit" if fit.stop_early else "fixed steps"),
+            "site_term": scientific(facts["site_term_max"]),
+            "flip": facts["sign_flip_correlation"],
+            "auc": facts["heldout_auc"],
+            "auc_learned": facts["heldout_auc_as_learned"],
+        })
+    return (
+        new_table(pd.DataFrame(rows))
+        .cols_label(optimizer="Optimizer", settings="Adam settings", steps="Steps",
+                    stopped="Stopped by", site_term="Largest |worksite term|",
+                    flip="Learned vs applied intercepts (correlation)",
+                    auc="Held-out AUC (as the code predicts)",
+                    auc_learned="Held-out AUC (training sums)")
+        .fmt_integer(columns="steps")
+        .fmt_number(columns=["flip", "auc", "auc_learned"], decimals=METRIC_DECIMALS)
+        .pipe(house_style)
+    )
+
+
 def nuts_diagnostics(posteriors) -> GT:
     """ArviZ diagnostics and PSIS-LOO Pareto k counts of every NUTS posterior, with flags."""
     rows = []
