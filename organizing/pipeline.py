@@ -34,6 +34,7 @@ from organizing.results.sections import (
     Curves,
     DataSummary,
     Diagnostics,
+    Disclosure,
     Evaluation,
     Histogram,
     Loo,
@@ -100,15 +101,23 @@ def enable_compilation_cache() -> None:
 
 
 def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
-    """Counts, per-worksite figures and feature summaries (no worker rows)."""
-    from organizing.data.disclosure import merge_small_bins
+    """Counts, per-worksite figures and feature summaries (no worker rows).
+
+    Disclosure control (k = ``min_count``): a worksite's signing rate and signer
+    count are kept only when it has at least k signers and k non-signers
+    (NaN otherwise), and histogram bins below k are merged.
+    """
+    from organizing.data.disclosure import merge_small_bins, pooled_rate, rate_shown
 
     n_sites = campaign.n_sites
     workers = np.bincount(campaign.site_index, minlength=n_sites)
     signed = np.bincount(campaign.site_index, campaign.signed, n_sites)
+    shown = rate_shown(signed, workers, min_count=min_count)
     sites = campaign.site_descriptors.copy()
     sites.insert(0, "workers in file", workers)
-    sites.insert(1, "signing rate", signed / workers)
+    sites.insert(1, "signing rate", np.where(shown, signed / np.maximum(workers, 1), np.nan))
+    if "No. workers signed" in sites:
+        sites["No. workers signed"] = sites["No. workers signed"].where(shown)
     columns = [campaign.worker_x[:, j] for j in range(campaign.worker_x.shape[1])] + [
         campaign.site_x[:, q] for q in range(campaign.site_x.shape[1])]
     summary = pd.DataFrame({
@@ -119,13 +128,14 @@ def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
             ("mean", np.mean), ("sd", np.std), ("min", np.min), ("median", np.median),
             ("max", np.max))},
     })
-    histograms = {}
+    histograms, merged = {}, {}
     for j, name in enumerate(campaign.worker_features):
         if name.startswith("Time To First"):
             continue
-        counts, edges = merge_small_bins(*np.histogram(campaign.worker_x[:, j], bins=40),
-                                         min_count=min_count)
+        raw = np.histogram(campaign.worker_x[:, j], bins=40)
+        counts, edges = merge_small_bins(*raw, min_count=min_count)
         histograms[name] = Histogram(counts=counts, edges=edges)
+        merged[name] = len(raw[0]) - len(counts)
     features = list(campaign.worker_features)
     centrality = campaign.worker_x[:, features.index("Log(Eigen. Centrality)")]
     quartiles = [features.index(c) for c in ONE_HOT_GROUPS["Time to first conversation"]]
@@ -147,6 +157,10 @@ def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
         reduced_worker_features=tuple(reduced.worker_features),
         reduced_site_features=tuple(reduced.site_features),
         workers_per_site_median=float(np.median(workers)),
+        disclosure=Disclosure(
+            min_count=min_count, rates_withheld=int(np.sum(~shown)),
+            pooled_rate=pooled_rate(signed[~shown], workers[~shown], min_count=min_count),
+            bins_merged=merged),
     )
 
 

@@ -1,14 +1,61 @@
-"""Disclosure control: no count below a threshold k leaves the package.
+"""Disclosure control: no count of workers below a threshold k leaves the package.
 
 A histogram bin or a table cell that holds one or two workers can identify
-them even without an ID. :func:`merge_small_bins` merges every non-empty bin
-holding fewer than ``min_count`` workers into its neighbour, so each bar that
-is drawn stands for at least ``min_count`` workers.
+them even without an ID, and so can a rate: a worksite's signing rate s/n,
+beside its size n, tells how many of its workers signed (s) and how many did
+not (n − s). The threshold rule applies to both kinds of output, with
+k = ``disclosure.min_count`` in the configuration:
+
+- :func:`merge_small_bins` merges every non-empty bin holding fewer than k
+  workers into its neighbour, so each bar that is drawn stands for at least k;
+- :func:`rate_shown` allows a group's signing rate only when the group has at
+  least k signers and at least k non-signers (s ≥ k and n − s ≥ k); the other
+  groups are pooled (:func:`pooled_rate`), and the pool's rate is shown only
+  when it passes the same rule.
+
+Zero counts are allowed in histograms (an empty bin discloses no one), but a
+rate of 0 or 1 is a count of 0 on one side and is withheld: it would say that
+every worker of the group did, or did not, sign.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+
+def default_min_count() -> int:
+    """k from the packaged configuration (for report functions called without one)."""
+    from organizing.config import load_config
+
+    return load_config().disclosure.min_count
+
+
+def rate_shown(signed, workers, *, min_count: int) -> np.ndarray:
+    """Element-wise: True where the rate ``signed / workers`` may be shown.
+
+    With s signers among n workers, the rate is shown when s ≥ k and n − s ≥ k
+    (k = ``min_count``); ``signed`` may hold fractional sums only through
+    rounding error, so both counts are rounded first.
+    """
+    s = np.rint(np.asarray(signed, dtype=float))
+    n = np.rint(np.asarray(workers, dtype=float))
+    return (s >= min_count) & (n - s >= min_count)
+
+
+def pooled_rate(signed, workers, *, min_count: int) -> float | None:
+    """The signing rate Σs / Σn of the groups given, or None when the pool itself has
+    fewer than k signers or non-signers (or no workers)."""
+    s, n = float(np.sum(signed)), float(np.sum(workers))
+    if n == 0 or not rate_shown(s, n, min_count=min_count):
+        return None
+    return s / n
+
+
+def smallest_count(counts) -> int | None:
+    """The smallest non-zero count (None when all are zero): what the rule bounds."""
+    counts = np.asarray(counts)
+    nonzero = counts[counts != 0]
+    return int(nonzero.min()) if len(nonzero) else None
 
 
 def merge_small_bins(counts: np.ndarray, edges: np.ndarray, *,
@@ -45,3 +92,10 @@ def merge_small_bins(counts: np.ndarray, edges: np.ndarray, *,
         del new_edges[last + 2:]
         new_edges[-1] = edges[-1]
     return np.asarray(new_counts), np.asarray(new_edges)
+
+
+def count_text(n: float, *, min_count: int) -> str:
+    """A count of workers as the book may print it: ``1,234``, or ``fewer than k``
+    when it is below k (zero is printed: it discloses no one)."""
+    n = round(float(n))
+    return f"fewer than {min_count}" if 0 < n < min_count else f"{n:,}"

@@ -70,20 +70,33 @@ def _interval_rows(ax, y, frame, colour, label, marker="o", filled=True):
 
 @styled
 def site_signing_rates(data) -> Figure:
-    """Signing rate by worksite: its distribution, and against worksite size (one point each)."""
-    sites = data.sites
+    """Signing rate by worksite: its distribution, and against worksite size (one point each).
+
+    Worksites whose rate disclosure control withheld (``data.disclosure``: fewer
+    than k signers or non-signers) are left out of both panels; their pooled rate
+    is drawn as a dotted line when the pool passes the rule.
+    """
+    sites = data.sites[data.sites["signing rate"].notna()]
+    withheld = data.disclosure
     colour = model_style(HEADLINE_MODEL).colour
     fig, (left, right) = new_figure(1, 2)
     left.hist(sites["signing rate"], bins=20, color=colour, alpha=0.85)
     left.axvline(data.signing_rate, color=COLOURS["accent"], ls="--", label="all workers")
+    if withheld.rates_withheld and withheld.pooled_rate is not None:
+        left.axvline(withheld.pooled_rate, color=COLOURS["reference"], ls=":",
+                     label=f"{withheld.rates_withheld} withheld worksites, pooled")
     left.set(xlabel="share of workers who signed", ylabel="worksites",
              title="Signing rate across worksites")
-    left.legend()
+    left.legend(fontsize=8)
     right.scatter(sites["No. workers discovered"], sites["signing rate"], s=14, color=colour,
                   alpha=0.8)
     right.set_xscale("log")
     right.set(xlabel="workers discovered (log scale)", ylabel="share who signed",
               title="Signing rate and worksite size")
+    if withheld.rates_withheld:
+        fig.text(0.01, -0.02, f"Not shown: {withheld.rates_withheld} worksite(s) with fewer "
+                 f"than {withheld.min_count} signers or non-signers.", fontsize=8,
+                 ha="left", va="top")
     return fig
 
 
@@ -433,19 +446,31 @@ def roc_curves(evaluation) -> Figure:
 
 
 @styled
-def reliability(evaluation, models=(HEADLINE_MODEL, ModelId.POOLED_LOGISTIC)) -> Figure:
+def reliability(evaluation, models=(HEADLINE_MODEL, ModelId.POOLED_LOGISTIC),
+                min_count: int | None = None) -> Figure:
     """Reliability diagram: observed signing rate against mean prediction, in equal-count bins.
 
-    The first model is drawn with the workers in each bin (lower panel).
+    The first model is drawn with the workers in each bin (lower panel). Disclosure
+    control: a bin holding fewer than k workers (k = ``min_count``, by default the
+    configuration's) is not drawn. The bins group workers by a model's prediction,
+    not by anything a reader can recognize, so the rule for counts applies, not the
+    one for worksites' rates.
     """
+    from organizing.data.disclosure import default_min_count
+
+    k = default_min_count() if min_count is None else min_count
+
+    def disclosable(table):
+        return table[table["count"] >= k]
+
     fig, (top, bottom) = new_figure(2, 1, height=5.0, sharex=True,
                                     gridspec_kw={"height_ratios": [3, 1]})
     top.plot([0, 1], [0, 1], color=COLOURS["reference"], lw=0.6, label="perfect calibration")
     for model in models:
-        style, table = model_style(model), evaluation.curves[model].calibration
+        style, table = model_style(model), disclosable(evaluation.curves[model].calibration)
         top.plot(table["predicted"], table["observed"], marker="o", ms=4, color=style.colour,
                  ls=style.linestyle, lw=1.6 if model is models[0] else 1.0, label=style.label)
-    first = evaluation.curves[models[0]].calibration
+    first = disclosable(evaluation.curves[models[0]].calibration)
     bottom.bar(first["predicted"], first["count"], width=0.015,
                color=model_style(models[0]).colour)
     top.set(ylabel="share who signed", xlim=(0, 1), ylim=(0, 1), title="Reliability diagram")
@@ -456,19 +481,33 @@ def reliability(evaluation, models=(HEADLINE_MODEL, ModelId.POOLED_LOGISTIC)) ->
 
 
 @styled
-def ppc_worksites(ppc) -> Figure:
-    """Per-worksite signing rate of held-out workers against its 90% predictive interval."""
+def ppc_worksites(ppc, min_count: int | None = None) -> Figure:
+    """Per-worksite signing rate of held-out workers against its 90% predictive interval.
+
+    Disclosure control: a worksite's observed rate is drawn only when its held-out
+    workers include at least k signers and k non-signers (k = ``min_count``, by
+    default the configuration's); otherwise only its interval is drawn, in grey.
+    """
+    from organizing.data.disclosure import default_min_count, rate_shown
+
+    k = default_min_count() if min_count is None else min_count
     ppc = ppc.sort_values("q50").reset_index(drop=True)
     x = np.arange(len(ppc))
+    shown = rate_shown(ppc["observed"] * ppc["workers"], ppc["workers"], min_count=k)
     inside = ppc["inside"].to_numpy(dtype=bool)
     colour = model_style(HEADLINE_MODEL).colour
     fig, ax = new_figure(height=3.8)
-    ax.vlines(x, ppc["q5"], ppc["q95"], color=colour, alpha=0.35, lw=2.5,
-              label="90% predictive interval")
-    ax.plot(x[inside], ppc.loc[inside, "observed"], "o", ms=3.5, color=colour,
+    ax.vlines(x[shown], ppc.loc[shown, "q5"], ppc.loc[shown, "q95"], color=colour, alpha=0.35,
+              lw=2.5, label="90% predictive interval")
+    if (~shown).any():
+        ax.vlines(x[~shown], ppc.loc[~shown, "q5"], ppc.loc[~shown, "q95"],
+                  color=COLOURS["reference"], alpha=0.35, lw=2.5,
+                  label=f"interval; observed rate withheld (fewer than {k} signers or "
+                  "non-signers)")
+    ax.plot(x[inside & shown], ppc.loc[inside & shown, "observed"], "o", ms=3.5, color=colour,
             label="observed, inside")
-    ax.plot(x[~inside], ppc.loc[~inside, "observed"], "o", ms=4.5, color=COLOURS["outside"],
-            label="observed, outside")
+    ax.plot(x[~inside & shown], ppc.loc[~inside & shown, "observed"], "o", ms=4.5,
+            color=COLOURS["outside"], label="observed, outside")
     ax.set(xlabel="worksites with held-out workers, ordered by predicted median rate",
            ylabel="signing rate of held-out workers",
            title="Posterior predictive check of worksite signing rates")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from great_tables import GT, loc, style
 
-from organizing.data import SITE_DESCRIPTORS, SITE_FEATURES, WORKER_FEATURES, schemas
+from organizing.data import WORKER_FILE, WORKSITE_FILE, disclosure, prepare, schemas
 from organizing.models import HEADLINE_MODEL, NUTS_MODELS, ModelId
 from organizing.report import labels
 from organizing.report.formatting import (
@@ -95,61 +95,127 @@ def _rules(column) -> str:
     return "; ".join(words)
 
 
-def _role(name: str) -> str:
-    if name in ("Worker ID", "Worksite ID"):
-        return "key"
-    if name == "Signed":
-        return "outcome"
-    if name in WORKER_FEATURES:
-        return "worker feature"
-    if name in SITE_FEATURES:
-        return "worksite feature"
-    if name in SITE_DESCRIPTORS:
-        return "descriptor"
-    return "checked"
+def _schema_column(file: str, name: str):
+    """The pandera column of ``name`` in ``file``'s schema (None: not checked by it)."""
+    model = {WORKER_FILE: schemas.WorkerSchema, WORKSITE_FILE: schemas.WorksiteSchema}[file]
+    return model.to_schema().columns.get(name)
+
+
+def _one_hot_label(group: tuple[str, ...]) -> str:
+    return f"{group[0][:-2]}1{INTERVAL_SEPARATOR}{len(group)})"
 
 
 def column_table() -> GT:
-    """Every column the analysis uses, generated from the pandera schemas."""
+    """The data contract: every column the analysis reads, generated from the pandera
+    schemas and :mod:`organizing.data.prepare`.
+
+    Per column: whether a campaign must supply it (required) or ``organizing prepare``
+    computes it (derived, with its formula), its type, the rules the schemas check,
+    and its meaning. A one-hot group is one row.
+    """
     rows = []
-    for model in (schemas.WorkerSchema, schemas.WorksiteSchema):
-        schema = model.to_schema()
-        for name, column in schema.columns.items():
-            generic = name
+    for file, names in prepare.COLUMNS.items():
+        seen = set()
+        for name in names:
+            generic = prepare.generic_name(name)
+            if generic in seen:
+                continue
+            seen.add(generic)
+            column = _schema_column(file, name)
+            derived = prepare.DERIVED_BY_NAME.get((file, name))
+            label = name
             for group in (schemas.QUARTILES, schemas.QUINTILES):
                 if name in group:
-                    generic = f"{group[0][:-2]}k)"
+                    label = _one_hot_label(group)
             rows.append({
-                "file": schema.name, "column": name, "role": _role(name),
-                "type": str(column.dtype), "rules": _rules(column),
-                "meaning": schemas.COLUMN_MEANINGS.get(generic,
-                                                       schemas.COLUMN_MEANINGS.get(name, "")),
+                "file": file, "column": label,
+                "status": "derived" if derived else "required",
+                "type": "whole-number ID" if column is not None and not column.coerce
+                else "number",
+                "rules": _rules(column) if column is not None else "not checked by the schema",
+                "meaning": prepare.meaning(name),
+                "formula": derived.formula if derived else "",
             })
+    frame = pd.DataFrame(rows)
     return (
-        new_table(pd.DataFrame(rows), groupname_col="file")
-        .cols_label(column="Column", role="Role", type="Type", rules="Checked rules",
-                    meaning="Meaning")
+        new_table(frame, groupname_col="file")
+        .cols_label(column="Column", status="Required or derived", type="Type",
+                    rules="Checked rules", meaning="Meaning", formula="Formula (derived)")
+        .pipe(house_style)
+    )
+
+
+def _transform(feature: str, level: str, reference: set[str]) -> str:
+    over = "workers" if level == "worker" else "worksites"
+    if feature.startswith("Log("):
+        first = f"natural log of {feature[4:-1]}, then standardized"
+    elif feature in schemas.QUARTILES or feature in schemas.QUINTILES:
+        first = "one-hot level, standardized"
+    else:
+        first = "standardized"
+    text = f"{first} (over {over})"
+    if feature in reference:
+        text += "; reference level (dropped) in the headline and extended models"
+    return text
+
+
+def feature_summary(data) -> GT:
+    """The book's one feature table: every regression feature with its level, meaning and
+    transform, and its mean, SD and range before standardizing."""
+    reduced = set(data.reduced_worker_features) | set(data.reduced_site_features)
+    everything = (*data.worker_features, *data.site_features)
+    reference = {f for f in everything if f not in reduced}
+    stats = data.feature_summary.set_index("feature")
+    levels = {"worker": "Worker features (one slope per worksite)",
+              "worksite": "Worksite features (one coefficient shared by all worksites)"}
+    rows = []
+    for level, features in (("worker", data.worker_features),
+                            ("worksite", data.site_features)):
+        for feature in features:
+            rows.append({"level": levels[level], "feature": feature,
+                         "meaning": prepare.meaning(feature),
+                         "transform": _transform(feature, level, reference),
+                         **stats.loc[feature, ["mean", "sd", "min", "median", "max"]]})
+    return (
+        new_table(pd.DataFrame(rows), groupname_col="level")
+        .cols_label(feature="Feature", meaning="Meaning", transform="Transform",
+                    mean="Mean", sd="SD", min="Min", median="Median", max="Max")
+        .fmt_number(columns=["mean", "sd", "min", "median", "max"], n_sigfig=3)
         .pipe(house_style)
     )
 
 
 def data_overview(results) -> GT:
-    """Counts and rates that describe the campaign data."""
+    """Counts and rates that describe the campaign data (disclosure control applied:
+    a count below k prints as "fewer than k", withheld worksites' rates are left out)."""
     from organizing.report.formatting import count, share
 
     data, sites = results.data, results.data.sites
-    workers, rates = sites["workers in file"], sites["signing rate"]
+    k = data.disclosure.min_count
+    workers, rates = sites["workers in file"], sites["signing rate"].dropna()
+
+    def shown(n):
+        return disclosure.count_text(n, min_count=k)
+
     rows = [
         ("Workers", count(data.n_workers)),
         ("Worksites", count(data.n_sites)),
-        ("Workers who signed", f"{count(data.n_signed)} ({share(data.signing_rate)})"),
+        ("Workers who signed", f"{shown(data.n_signed)} ({share(data.signing_rate)})"),
         ("Workers per worksite (median, range)",
-         f"{count(workers.median())} ({count(workers.min())}{INTERVAL_SEPARATOR}"
-         f"{count(workers.max())})"),
-        ("Worksite signing rate (median, range)",
-         f"{share(rates.median())} ({share(rates.min())}{INTERVAL_SEPARATOR}"
-         f"{share(rates.max())})"),
-        ("Workers of unknown gender (Is Male = 0.5)", count(data.unknown_gender)),
+         f"{count(workers.median())} ({shown(workers.min())}{INTERVAL_SEPARATOR}"
+         f"{shown(workers.max())})"),
+    ]
+    if len(rates):
+        rows.append((f"Worksite signing rate (median, range; {count(len(rates))} worksites)",
+                     f"{share(rates.median())} ({share(rates.min())}{INTERVAL_SEPARATOR}"
+                     f"{share(rates.max())})"))
+    if data.disclosure.rates_withheld:
+        pooled = data.disclosure.pooled_rate
+        rows.append((f"Worksites with fewer than {k} signers or non-signers (rate withheld)",
+                     count(data.disclosure.rates_withheld)
+                     + (f" (pooled rate {share(pooled)})" if pooled is not None else "")))
+    rows += [
+        ("Workers of unknown gender (Is Male = 0.5)", shown(data.unknown_gender)),
         ("Training / held-out workers (study's split)",
          f"{count(results.meta.n_train)} / {count(results.meta.n_test)}"),
     ]
@@ -157,13 +223,107 @@ def data_overview(results) -> GT:
     return new_table(frame).cols_label(quantity="", value="").pipe(house_style)
 
 
-def feature_summary(data) -> GT:
-    """Mean, sd and range of every regression feature before standardizing."""
+# ------------------------------------------------------ "Your own campaign" appendix
+
+#: Run times measured outside the book, for the profile the book was not computed with.
+#: Each: seconds, and where the figure comes from.
+REFERENCE_RUN_SECONDS: dict[str, tuple[float, str]] = {
+    "quick": (462.0, "measured on a 2-core machine shared with other jobs "
+                     "(1 December 2026), from an empty cache"),
+    "full": (888.0, "measured once for an earlier version of the package, a whole "
+                    "`make report` on a 2-core machine from an empty cache"),
+}
+
+
+def _minimum_sites(config) -> int:
+    from organizing.data.checks import MIN_SITES
+
+    return max(MIN_SITES, config.evaluation.worksite_folds, max(config.clustering.K_grid))
+
+
+def campaign_requirements(results) -> GT:
+    """Minimum sizes and run times for the quick and full profiles.
+
+    The minimums come from :mod:`organizing.data.checks` and each profile's settings
+    (worksite folds, the largest K); the run time of the profile these results were
+    computed with is this run's own (``meta.timings``), the other profile's is a
+    reference measurement (:data:`REFERENCE_RUN_SECONDS`).
+    """
+    from organizing.config import PROFILES, load_config
+    from organizing.data.checks import MIN_PER_CLASS
+    from organizing.report.formatting import count
+
+    current = results.meta.profile
+    configs = {p: load_config(profile=p) for p in PROFILES}
+    rows = [
+        {"requirement": "Worksites (each with at least one worker)",
+         **{p: count(_minimum_sites(c)) for p, c in configs.items()},
+         "source": "at least 4 for the clustering's held-out worksites, and at least the "
+                   "number of worksite folds and of clusters tried"},
+        {"requirement": "Signers, and non-signers",
+         **{p: count(MIN_PER_CLASS) for p in configs},
+         "source": "in the training and the held-out part of the split, and in every "
+                   "fold (checked by organizing validate)"},
+    ]
+    times = {}
+    for p in configs:
+        if p == current:
+            times[p] = (results.meta.timings["total"], "measured: this book's own results")
+        else:
+            times[p] = REFERENCE_RUN_SECONDS[p]
+    rows.append({"requirement": "Time to compute every result from an empty cache",
+                 **{p: _minutes(seconds) for p, (seconds, _) in times.items()},
+                 "source": "; ".join(f"{p}: {why}" for p, (_, why) in times.items())})
+    frame = pd.DataFrame(rows)
     return (
-        new_table(data.feature_summary, groupname_col="level")
-        .cols_label(feature="Feature", mean="Mean", sd="SD", min="Min", median="Median",
-                    max="Max")
-        .fmt_number(columns=["mean", "sd", "min", "median", "max"], n_sigfig=3)
+        new_table(frame)
+        .cols_label(requirement="", source="Where it comes from",
+                    **{p: f"{p} profile" + (" (this book)" if p == current else "")
+                       for p in configs})
+        .pipe(house_style)
+    )
+
+
+def _minutes(seconds: float) -> str:
+    minutes, rest = divmod(round(float(seconds)), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def disclosure_table(results) -> GT:
+    """What disclosure control withheld in this book, output by output (k from the
+    configuration)."""
+    from organizing.report.formatting import count
+
+    data = results.data
+    k = data.disclosure.min_count
+    withheld = data.disclosure
+    ppc = results.evaluation.ppc
+    ppc_shown = disclosure.rate_shown(ppc["observed"] * ppc["workers"], ppc["workers"],
+                                      min_count=k)
+    calibration = results.evaluation.curves[HEADLINE_MODEL].calibration
+    pooled = ("" if withheld.pooled_rate is None or not withheld.rates_withheld
+              else "; their pooled rate is drawn instead")
+    rows = [
+        ("Signing rate by worksite (data chapter: figure and overview table)",
+         f"a worksite's rate needs at least {k} signers and {k} non-signers",
+         f"{count(withheld.rates_withheld)} of {count(data.n_sites)} worksites{pooled}"),
+        ("Distributions of worker features (data chapter)",
+         f"every bar holds at least {k} workers (small bins merged)",
+         "; ".join(f"{name}: {count(n)} of 40 bins merged"
+                   for name, n in withheld.bins_merged.items())),
+        ("Worksite rates of held-out workers (results chapter: posterior predictive check)",
+         f"an observed rate needs at least {k} signers and {k} non-signers",
+         f"{count(int(np.sum(~ppc_shown)))} of {count(len(ppc))} worksites' observed rates"),
+        ("Reliability diagram (results chapter)",
+         f"every bin holds at least {k} workers",
+         f"{count(int(np.sum(calibration['count'] < k)))} of {count(len(calibration))} bins"),
+        ("Counts in the text and in tables",
+         f"a count below {k} prints as \"fewer than {k}\"", "as needed"),
+    ]
+    frame = pd.DataFrame(rows, columns=["output", "rule", "withheld"])
+    return (
+        new_table(frame)
+        .cols_label(output="Output", rule="Rule", withheld="Withheld in this book")
         .pipe(house_style)
     )
 

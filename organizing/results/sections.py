@@ -45,8 +45,29 @@ class Histogram:
 
 
 @dataclass(frozen=True)
+class Disclosure:
+    """What disclosure control withheld (:mod:`organizing.data.disclosure`).
+
+    ``min_count`` is k. ``rates_withheld``: worksites whose signing rate is not
+    shown (fewer than k signers or non-signers); ``pooled_rate``: their pooled
+    signing rate, None when the pool itself fails the rule or is empty.
+    ``bins_merged``: per worker-feature histogram, how many of its bins were
+    merged into a neighbour.
+    """
+
+    min_count: int
+    rates_withheld: int
+    pooled_rate: float | None
+    bins_merged: dict[str, int]
+
+
+@dataclass(frozen=True)
 class DataSummary:
-    """The campaign in aggregate: counts, worksites, feature summaries, histograms."""
+    """The campaign in aggregate: counts, worksites, feature summaries, histograms.
+
+    ``sites`` holds no signing rate or signer count of a worksite with fewer than
+    k signers or non-signers (NaN there); ``disclosure`` says what was withheld.
+    """
 
     n_workers: int
     n_sites: int
@@ -66,6 +87,7 @@ class DataSummary:
     reduced_worker_features: tuple[str, ...]
     reduced_site_features: tuple[str, ...]
     workers_per_site_median: float
+    disclosure: Disclosure
 
 
 @dataclass(frozen=True)
