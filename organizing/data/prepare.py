@@ -53,7 +53,13 @@ from organizing.data.io import (
     read_table,
     unreadable,
 )
-from organizing.data.schemas import QUINTILES, WorkerSchema, WorksiteSchema
+from organizing.data.schemas import (
+    COLUMN_MEANINGS,
+    QUARTILES,
+    QUINTILES,
+    WorkerSchema,
+    WorksiteSchema,
+)
 
 #: Levels whose natural log is a derived column, per file (in the files' order).
 LOGGED: dict[str, tuple[str, ...]] = {
@@ -154,7 +160,7 @@ DERIVED: tuple[Derived, ...] = (
             "No. edges / number of the worksite's rows in the worker file",
             ("No. edges", "Worksite ID"), _mean_degree),
     *(Derived(column, WORKSITE_FILE,
-              f"1 if Campaign length is in the {k}. fifth of worksites by length "
+              "1 if Campaign length is in the k-th fifth of worksites ordered by length "
               "(pandas.qcut), else 0; kept from the file when present",
               ("Campaign length",), _quintile(k))
       for k, column in enumerate(QUINTILES, start=1)),
@@ -178,6 +184,30 @@ COLUMNS: dict[str, tuple[str, ...]] = {f: _schema_columns(f) for f in (WORKER_FI
 REQUIRED: dict[str, tuple[str, ...]] = {
     f: tuple(c for c in names if (f, c) not in DERIVED_BY_NAME) for f, names in COLUMNS.items()
 }
+
+
+#: Meanings of columns the schemas' list does not describe.
+_MORE_MEANINGS = {
+    "No. workers signed": "Workers at the store who signed a card.",
+    "Campaign length": "Length of the campaign at the store, in weeks.",
+}
+
+
+def generic_name(column: str) -> str:
+    """``Time To First Convo (Quart. k)`` for any quartile column (likewise quintiles);
+    other columns unchanged."""
+    for group in (QUARTILES, QUINTILES):
+        if column in group:
+            return f"{group[0][:-2]}k)"
+    return column
+
+
+def meaning(column: str) -> str:
+    """What a column means, in one sentence (a log column: what its level means)."""
+    name = generic_name(column)
+    if name.startswith("Log(") and name.endswith(")"):
+        name = name[4:-1]
+    return COLUMN_MEANINGS.get(name) or _MORE_MEANINGS.get(name, "")
 
 
 def is_derived(file: str, column: str) -> bool:
