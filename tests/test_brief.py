@@ -198,7 +198,7 @@ def test_each_takeaway_has_a_size_a_certainty_and_a_caveat():
     notes = items[0]
     assert "More organizer notes" in notes and "a rise of 25.3 percentage points" in notes
     assert "(90% interval of the change 23.1 to 27.4)" in notes
-    assert "by one standard deviation" in notes
+    assert "** (one standard deviation more): a rise" in notes
     assert "virtually certain (more than 99%) that it is positive" in notes
     assert "organizers chose whom to talk to" in notes
     late = items[1]
@@ -330,3 +330,12 @@ def test_links_into_the_glossary_resolve():
             target = (ROOT / chapter).parent / match["target"]
             assert target.resolve() == (ROOT / GLOSSARY).resolve(), (chapter, match[0])
             assert match["id"] in ids, (chapter, match[0])
+
+
+def test_the_generated_brief_fits_on_a_page():
+    """The generated parts stay short enough for the brief to fit on one page."""
+    headline = brief.honest_headline(evaluation({H: 0.67, BASE: 0.5, POOLED: 0.828},
+                                                {H: 0.16, BASE: 0.14, POOLED: 0.11}))
+    items = brief.takeaways(claims()).split("\n")
+    assert len(headline.split()) <= 110
+    assert all(len(item.split()) <= 55 for item in items), max(len(i.split()) for i in items)

@@ -117,16 +117,14 @@ def honest_headline(evaluation, model: ModelId = HEADLINE_MODEL) -> str:
     brier_vs_base = narrative.compared(brier[model], brier[base], higher_is_better=False)
     label = model_label(model)
     text = (
-        f"Trained on the other stores and asked about stores it has never seen "
-        f"({narrative.n_folds(evaluation)} folds of held-out worksites), the {label} model "
-        f"ranks signers above non-signers with a mean AUC of {fmt.number(auc[model], decimals)}."
-        f" The simplest baseline, which gives every worker the campaign's signing rate, "
-        f"scores {fmt.number(auc[base], decimals)}, a coin toss; a plain "
-        f"{model_label(pooled)} regression scores {fmt.number(auc[pooled], decimals)}. "
-        f"The {label} model's predicted chances have a mean Brier score of "
-        f"{fmt.number(brier[model], decimals)} (lower is better), {brier_vs_base} the "
-        f"baseline's {fmt.number(brier[base], decimals)} and {brier_vs_pooled} the plain "
-        f"regression's {fmt.number(brier[pooled], decimals)}. "
+        f"At stores it has never seen ({narrative.n_folds(evaluation)} folds of held-out "
+        f"worksites), the {label} model ranks signers above non-signers with a mean AUC of "
+        f"{fmt.number(auc[model], decimals)}, against {fmt.number(auc[base], decimals)} (a "
+        f"coin toss) for the simplest baseline, the campaign's signing rate for everyone, and "
+        f"{fmt.number(auc[pooled], decimals)} for a plain {model_label(pooled)} regression. "
+        f"Its mean Brier score (lower is better) is {fmt.number(brier[model], decimals)}, "
+        f"{brier_vs_base} the baseline's {fmt.number(brier[base], decimals)} and "
+        f"{brier_vs_pooled} the plain regression's {fmt.number(brier[pooled], decimals)}. "
     )
     return text + _headline_verdict(label, auc_vs_pooled, brier_vs_pooled, brier_vs_base)
 
@@ -262,22 +260,21 @@ def takeaway_rows(claims, most: int = MOST_TAKEAWAYS) -> pd.DataFrame:
 
 
 def size_phrase(row) -> str:
-    """``a rise of 4.1 percentage points in a typical worker's chance of signing (90% …)``."""
+    """``a rise of 4.1 percentage points (90% interval of the change 1.5 to 6.8)``."""
     mean = float(row["mean"])
     word = "a rise" if mean > 0 else "a drop" if mean < 0 else "no change"
-    return (f"{word} of {fmt.number(abs(mean), 1)} percentage points in a typical worker's "
-            f"chance of signing (90% interval of the change {fmt.number(row['q5'], 1)} to "
-            f"{fmt.number(row['q95'], 1)})")
+    return (f"{word} of {fmt.number(abs(mean), 1)} percentage points (90% interval of the "
+            f"change {fmt.number(row['q5'], 1)} to {fmt.number(row['q95'], 1)})")
 
 
 def takeaway(row) -> str:
     """One takeaway: the association in plain words, its size, how sure, and what is not shown."""
     feature = row["feature"]
     subject = PLAIN_WORDS.get(feature, feature)
-    step = ", by one standard deviation," if row["change"] == ONE_SD else ""
+    step = " (one standard deviation more)" if row["change"] == ONE_SD else ""
     sign = "positive" if float(row["mean"]) >= 0 else "negative"
     caveat = NOT_SHOWN.get(row["level"], NOT_SHOWN["worksite"])
-    return (f"**{subject}**{step} goes with {size_phrase(row)}; "
+    return (f"**{subject}**{step}: {size_phrase(row)}; "
             f"{certainty(direction_probability(row))} that it is {sign}. {caveat}")
 
 
