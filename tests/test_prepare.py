@@ -121,3 +121,74 @@ def test_percent_male_without_known_gender_is_one_half():
     np.testing.assert_allclose(rule.compute(workers, sites), [0.5, 0.5])
     workers["Is Male"] = [0.0, 1.0, 1.0, 1.0, 0.0]
     np.testing.assert_allclose(rule.compute(workers, sites), [0.5, 2 / 3])
+
+
+# ------------------------------------------------------------ the tables built from it
+
+
+def _text(table) -> str:
+    import html
+
+    return html.unescape(table.as_raw_html())
+
+
+def test_contract_table_marks_every_column_required_or_derived_with_its_formula():
+    from organizing.data.prepare import generic_name
+    from organizing.report import tables
+
+    text = _text(tables.column_table())
+    for rule in DERIVED:
+        assert rule.formula in text, rule.column
+    rows = {(f, generic_name(c)) for f, names in COLUMNS.items() for c in names}
+    derived = {(f, generic_name(c)) for f, c in ((r.file, r.column) for r in DERIVED)}
+    assert text.count(">derived<") == len(derived)
+    assert text.count(">required<") == len(rows - derived)
+    assert "exactly one level is 1 in every row" in text
+    assert "equals ln(No. edges)" in text
+
+
+@pytest.fixture(scope="module")
+def small_summary(tmp_path_factory):
+    from organizing.data import load_campaign
+    from organizing.features import build_design
+    from organizing.pipeline import describe_data
+    from organizing.simulate import simulate_campaign
+
+    folder = tmp_path_factory.mktemp("small")
+    simulate_campaign(n_sites=10, n_workers=500, seed=1).write(folder)
+    campaign = load_campaign(folder)
+    return describe_data(campaign, build_design(campaign, drop_reference=True), 5)
+
+
+def test_feature_table_gives_level_meaning_and_transform_of_every_feature(small_summary):
+    from organizing.data.prepare import meaning
+    from organizing.report import tables
+
+    d = small_summary
+    text = _text(tables.feature_summary(d))
+    features = (*d.worker_features, *d.site_features)
+    for feature in features:
+        assert f">{feature}<" in text and meaning(feature) in text
+    dropped = len(features) - len(d.reduced_worker_features) - len(d.reduced_site_features)
+    assert dropped > 0 and text.count("reference level (dropped)") == dropped
+    logs = [f for f in features if f.startswith("Log(")]
+    assert text.count("natural log of") == len(logs)
+    assert "Worker features" in text and "Worksite features" in text
+
+
+def test_requirements_table_measures_this_profile_and_cites_the_other(small_summary):
+    from types import SimpleNamespace
+
+    from organizing.data.checks import MIN_PER_CLASS, MIN_SITES
+    from organizing.report import tables
+
+    results = SimpleNamespace(data=small_summary, meta=SimpleNamespace(
+        profile="quick", timings={"total": 123.4}))
+    text = _text(tables.campaign_requirements(results))
+    assert "2 min 03 s" in text and "measured: this book's own results" in text
+    assert tables.REFERENCE_RUN_SECONDS["full"][1] in text
+    for profile in ("quick", "full"):
+        config = load_config(profile=profile)
+        least = max(MIN_SITES, config.evaluation.worksite_folds, max(config.clustering.K_grid))
+        assert f">{least}<" in text
+    assert f">{MIN_PER_CLASS}<" in text

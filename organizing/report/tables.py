@@ -95,10 +95,15 @@ def _rules(column) -> str:
     return "; ".join(words)
 
 
+def _schema(file: str):
+    """The pandera schema of one campaign file."""
+    return {WORKER_FILE: schemas.WorkerSchema, WORKSITE_FILE: schemas.WorksiteSchema}[
+        file].to_schema()
+
+
 def _schema_column(file: str, name: str):
     """The pandera column of ``name`` in ``file``'s schema (None: not checked by it)."""
-    model = {WORKER_FILE: schemas.WorkerSchema, WORKSITE_FILE: schemas.WorksiteSchema}[file]
-    return model.to_schema().columns.get(name)
+    return _schema(file).columns.get(name)
 
 
 def _one_hot_label(group: tuple[str, ...]) -> str:
@@ -116,6 +121,7 @@ def column_table() -> GT:
     rows = []
     for file, names in prepare.COLUMNS.items():
         seen = set()
+        frame_checks = {check.name for check in _schema(file).checks}
         for name in names:
             generic = prepare.generic_name(name)
             if generic in seen:
@@ -123,16 +129,21 @@ def column_table() -> GT:
             seen.add(generic)
             column = _schema_column(file, name)
             derived = prepare.DERIVED_BY_NAME.get((file, name))
-            label = name
-            for group in (schemas.QUARTILES, schemas.QUINTILES):
+            label, rules = name, _rules(column) if column is not None else ""
+            for group, check in ((schemas.QUARTILES, "one_hot_time_to_first_convo"),
+                                 (schemas.QUINTILES, "one_hot_campaign_length")):
                 if name in group:
                     label = _one_hot_label(group)
+                    if check in frame_checks:
+                        rules += "; exactly one level is 1 in every row"
+            if name.startswith("Log(") and "log_column_equals_log_of_level" in frame_checks:
+                rules += f"; equals ln({name[4:-1]})"
             rows.append({
                 "file": file, "column": label,
                 "status": "derived" if derived else "required",
                 "type": "whole-number ID" if column is not None and not column.coerce
                 else "number",
-                "rules": _rules(column) if column is not None else "not checked by the schema",
+                "rules": rules or "not checked by the schema",
                 "meaning": prepare.meaning(name),
                 "formula": derived.formula if derived else "",
             })
