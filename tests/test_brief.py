@@ -224,16 +224,6 @@ def test_takeaways_say_clearly_when_results_predate_the_register():
         brief.takeaways(claims(effects=EFFECTS.drop(columns="prob_positive")))
 
 
-def test_verdict_list_names_every_tested_claim_under_its_verdict():
-    text = brief.verdict_list(claims())
-    lines = text.split("\n")
-    assert lines[0].startswith("- **Supported** (1): “Network-driven organizing")
-    assert lines[1].startswith("- **Inconclusive** (2): “More organizer conversations")
-    assert "“A higher Latino share" in lines[1]
-    assert lines[2].startswith("- **Contradicted** (1): “Worksite features")
-    assert lines[3] == "- **Not testable** with these data: 1 more claim."
-
-
 def test_candidate_tactic_is_the_most_certain_positive_tactic():
     sentence = brief.candidate_tactic(claims())
     assert sentence.startswith("Of the tactics in the records, more organizer attention")
@@ -287,13 +277,14 @@ def test_prose_without_code_keeps_typed_numbers(tmp_path):
 def test_front_page_builds_the_brief_from_results():
     document = book.parse_qmd(ROOT / "index.qmd", ROOT)
     calls = " ".join(document.inline_expressions + [c.source for c in document.code_cells])
-    for function in ("honest_headline", "takeaways", "verdict_list", "candidate_tactic",
-                     "trial_sizes"):
-        assert f"brief.{function}(" in calls, function
+    for function in ("brief.honest_headline", "brief.takeaways", "brief.candidate_tactic",
+                     "brief.trial_sizes", "narrative.verdict_classes"):
+        assert f"{function}(" in calls, function
     text = (ROOT / "index.qmd").read_text(encoding="utf-8")
     brief_part = text[text.index("## The brief for organizers"):text.index("\n## ", text.index(
         "## The brief for organizers") + 1)]
-    for needed in ("@organizing_essay", "@sec-planning", "@sec-conclusions", "@sec-glossary"):
+    for needed in ("@organizing_essay", "@sec-planning", "@sec-conclusions", "@tbl-claims",
+                   "@sec-glossary"):
         assert needed in brief_part, needed
     assert brief_part.index("honest_headline") < brief_part.index("brief.takeaways")
 

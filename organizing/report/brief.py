@@ -4,9 +4,9 @@ The front page answers, in under a page, what an organizer needs: how well the b
 main model predicts at a store it has never seen, against the simplest baselines
 (:func:`honest_headline`); five to seven takeaways, each with its size in percentage
 points for a typical worker, how sure the analysis is, and what it does not show
-(:func:`takeaways`); the study's claims by name with their verdicts
-(:func:`verdict_list`); and what to test next with a randomized experiment
-(:func:`candidate_tactic`, :func:`trial_sizes`).
+(:func:`takeaways`); and what to test next with a randomized experiment
+(:func:`candidate_tactic`, :func:`trial_sizes`). The claims by name with their verdicts
+come from :func:`organizing.report.narrative.verdict_classes`, as in the conclusions.
 
 Every number comes from the results: the held-out metrics of
 :class:`~organizing.results.sections.Evaluation`, the claims register of
@@ -38,7 +38,7 @@ import pandas as pd
 from organizing.models import HEADLINE_MODEL, ModelId
 from organizing.report import formatting as fmt
 from organizing.report import narrative
-from organizing.report.labels import VERDICTS, model_label
+from organizing.report.labels import model_label
 
 # ------------------------------------------------------------------- certainty in words
 
@@ -153,9 +153,6 @@ def _headline_verdict(label: str, auc_vs_pooled: str, brier_vs_pooled: str,
 
 # ------------------------------------------------------------------------- the takeaways
 
-#: Columns of the claims register (``Claims.table``, one row per claim under the headline
-#: model, :func:`organizing.claims.evaluate_claims`) that the brief reads.
-CLAIM_COLUMNS = ("id", "claim", "verdict", "prob_claimed")
 #: Columns of the percentage-point effects (``Claims.effects``, one row per feature of the
 #: headline model, :func:`organizing.claims.percentage_point_effects`): the change in a
 #: typical worker's probability of signing, in percentage points, for the move ``change``.
@@ -216,10 +213,6 @@ def _table(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> pd.DataF
         raise KeyError(f"the {what} lack the columns {', '.join(missing)}; are the results "
                        "from before the claims register? Run the pipeline again")
     return frame
-
-
-def _register(claims) -> pd.DataFrame:
-    return _table(claims.table, CLAIM_COLUMNS, "claims")
 
 
 def _effects(claims) -> pd.DataFrame:
@@ -284,34 +277,6 @@ def takeaways(claims, most: int = MOST_TAKEAWAYS) -> str:
     if rows.empty:
         raise ValueError("the results hold no percentage-point effect to take away")
     return "\n".join(f"- {takeaway(row)}" for _, row in rows.iterrows())
-
-
-# ------------------------------------------------------------------------- the verdicts
-
-
-def verdict_list(claims) -> str:
-    """The study's claims by name, grouped by verdict: one markdown bullet per verdict.
-
-    ``- **Supported** (2): “Network-driven organizing goes with signing” and …``. The
-    three verdicts come first, in their order, then any other label (such as "not
-    evaluated"), except claims that cannot be tested at all, which are only counted.
-    """
-    from organizing.claims import NOT_TESTABLE
-
-    table = _register(claims)
-    present = set(table["verdict"])
-    order = [v for v in VERDICTS if v in present]
-    order += sorted(present - set(VERDICTS) - {NOT_TESTABLE})
-    lines = []
-    for verdict in order:
-        names = [f"“{c}”" for c in table.loc[table["verdict"] == verdict, "claim"]]
-        lines.append(f"- **{verdict[0].upper()}{verdict[1:]}** ({fmt.count(len(names))}): "
-                     f"{fmt.listing(names)}.")
-    untestable = int((table["verdict"] == NOT_TESTABLE).sum())
-    if untestable:
-        lines.append(f"- **Not testable** with these data: {fmt.count(untestable)} more "
-                     f"{'claim' if untestable == 1 else 'claims'}.")
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------- the next test
