@@ -184,3 +184,66 @@ def test_largest_cluster_mean(r, two):
     assert "in cluster" in narrative.largest_cluster_mean(two.cluster_means)
     one = two.cluster_means[two.cluster_means["cluster"] == 0]
     assert "in cluster" not in narrative.largest_cluster_mean(one)
+
+
+# ------------------------------------------------- what replaces the K >= 2 outputs
+
+
+def _section(K: int, sigma: float = 0.5, eta: float = 2.0):
+    """A constructed clustering section: K clusters over 6 worksites, two features."""
+    probabilities = np.eye(K)[np.arange(6) % K] if K > 1 else np.ones((6, 1))
+    by_cluster = pd.DataFrame({"Workers discovered": np.linspace(150.0, 2500.0, K),
+                               "Percent male": np.linspace(0.41, 0.0, K),
+                               "weight": probabilities.sum(axis=0)},
+                              index=pd.RangeIndex(K, name="cluster"))
+    run = SimpleNamespace(K=K, sigma=sigma, eta=eta, verdict="clusters supported")
+    return SimpleNamespace(runs={"headline": run}, features_by_cluster=by_cluster,
+                           assignment_probabilities=probabilities, sklearn_ari=0.9)
+
+
+def test_features_section_with_one_cluster_points_to_the_comparison():
+    text = narrative.cluster_features_section(_section(1))
+    assert "@fig-clusters" in text and "tbl-cluster-features" not in text
+    assert "|" not in text  # no table
+
+
+def test_features_section_with_clusters_prints_a_captioned_table():
+    text = narrative.cluster_features_section(_section(2))
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| Worksite feature"))
+    assert lines[header] == "| Worksite feature | Cluster 1 | Cluster 2 |"
+    assert lines[header + 1] == "|:--|--:|--:|"
+    assert lines[header + 2] == "| Worksites (expected number) | 3.00 | 3.00 |"
+    assert lines[header + 3] == "| Workers discovered | 150 | 2,500 |"
+    assert lines[header + 4] == "| Percent male | 0.410 | 0 |"
+    caption = f": {narrative.CLUSTER_FEATURES_CAPTION} {{#tbl-cluster-features}}"
+    assert text.rstrip().endswith(caption)
+    assert "@tbl-cluster-features" in text and "adjusted Rand index 0.90" in text
+
+
+def test_cluster_mean_pull_is_the_samplers_shrinkage():
+    """The factor the sentence reports is the one by which the Gibbs sampler's conditional
+    mean of a cluster mean shrinks its members' average."""
+    from organizing.clustering import gibbs_mixture
+
+    rng = np.random.default_rng(3)
+    x = 2.0 + rng.standard_normal((12, 3))
+    sigma, eta = 4.0, 0.5  # a strong pull: n/sigma^2 = 0.75 against 1/eta^2 = 4
+    factor = (12 / sigma**2) / (12 / sigma**2 + 1 / eta**2)
+    section = _section(1, sigma=sigma, eta=eta)
+    section.assignment_probabilities = np.ones((12, 1))
+    sentence = narrative.cluster_mean_pull(section.runs["headline"],
+                                           section.assignment_probabilities)
+    assert f"by a factor of {factor:.3f} here" in sentence
+    samples = gibbs_mixture(x, K=1, sigma=sigma, eta=eta, alpha0=1.0, n_iter=4000,
+                            n_chains=1, seed=0)
+    drawn = samples.mu[0, 100:, 0].mean(axis=0)
+    np.testing.assert_allclose(drawn, factor * x.mean(axis=0), atol=0.05)
+
+
+def test_cluster_rule_states_the_thresholds_of_the_verdict():
+    from organizing.clustering import NO_CLUSTERS_SE, SUPPORTED_SE
+
+    rule = narrative.cluster_rule()
+    assert f"more than {SUPPORTED_SE:.0f} standard errors" in rule
+    assert f"at most {NO_CLUSTERS_SE:.0f}" in rule and "*inconclusive*" in rule

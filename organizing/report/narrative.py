@@ -607,6 +607,98 @@ def clusters_shown(run) -> str:
             "mean")
 
 
+def cluster_rule() -> str:
+    """The paired rule that turns the comparison of K into a verdict, with its thresholds."""
+    from organizing.clustering import NO_CLUSTERS_SE, SUPPORTED_SE
+
+    return (f"Clusters are *supported* when the best K beats one cluster by more than "
+            f"{fmt.number(SUPPORTED_SE, 0)} standard errors of the paired difference; there "
+            f"are *no clusters* when one cluster is best or the best K beats it by at most "
+            f"{fmt.number(NO_CLUSTERS_SE, 0)}; in between the comparison is *inconclusive*, "
+            "and the simpler mixture, one cluster, is fitted")
+
+
+def _cell(x) -> str:
+    """A table cell: three significant digits, thousands separators from 1,000 on."""
+    if isinstance(x, str):
+        return x
+    if not np.isfinite(x):
+        return ""
+    if x == 0 or abs(x) >= 1000:
+        return fmt.count(x)
+    return fmt.number(x, max(0, 2 - int(np.floor(np.log10(abs(x))))))
+
+
+def _pipe_table(frame: pd.DataFrame) -> str:
+    """A Markdown pipe table: first column left-aligned, the others right-aligned."""
+    columns = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(columns) + " |",
+             "|:--" + "|--:" * (len(columns) - 1) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+#: The caption of the features-by-cluster table (printed with the table when K >= 2).
+CLUSTER_FEATURES_CAPTION = (
+    "Worksite features averaged within each cluster of the headline model's slopes, each "
+    "worksite weighted by its posterior probability of belonging to the cluster. The first "
+    "row is the expected number of worksites in the cluster.")
+
+
+def cluster_mean_pull(run, assignment_probabilities) -> str:
+    r"""How far the mixture's prior pulls each cluster mean toward zero, in words.
+
+    Given its members, the posterior mean of :math:`\mu_k` is
+    :math:`f_k \bar b_k` with :math:`f_k = (n_k/\sigma^2) / (n_k/\sigma^2 + 1/\eta^2)`,
+    :math:`\bar b_k` the average slope vector of the :math:`n_k` worksites in cluster
+    :math:`k`; :math:`n_k` is taken as the cluster's expected size.
+    """
+    sizes = np.asarray(assignment_probabilities, dtype=float).sum(axis=0)
+    precision = sizes / run.sigma**2
+    factors = precision / (precision + 1.0 / run.eta**2)
+    low, high = float(factors.min()), float(factors.max())
+    span = (fmt.number(low, 3) if fmt.number(low, 3) == fmt.number(high, 3)
+            else f"{fmt.number(low, 3)} to {fmt.number(high, 3)}")
+    return (f"A cluster mean is the average slope of the worksites in that cluster, pulled "
+            f"toward zero by the mixture's prior on cluster means (σ = "
+            f"{fmt.setting(run.sigma)}, η = {fmt.setting(run.eta)}): by a factor of {span} "
+            "here. It is not the headline model's average slope across all worksites "
+            "(@sec-results), and it is not an effect estimated by the regression")
+
+
+def cluster_features_section(clustering) -> str:
+    """The chapter's reading of the clusters through worksite features, as Markdown.
+
+    With K >= 2: the cluster means explained, the features-by-cluster table (a pipe
+    table with its caption and label ``tbl-cluster-features``) and the scikit-learn
+    cross-check. With one cluster there is nothing to read or cross-check; the
+    paragraph says so and points to the comparison of K values.
+    """
+    run = clustering.runs["headline"]
+    if run.K < 2:
+        return ("With one cluster fitted, there are no clusters to read through worksite "
+                "features, as the study did (its Fig. 7), and no cluster assignments to "
+                "cross-check; @fig-clusters shows instead the comparison of K values on "
+                "which the verdict rests.")
+    table = clustering.features_by_cluster
+    names = {k: f"Cluster {k + 1}" for k in table.index}
+    wide = table.drop(columns="weight").T.rename(columns=names)
+    wide.insert(0, "Worksite feature", wide.index.astype(str))
+    weight = pd.DataFrame([["Worksites (expected number)", *table["weight"]]],
+                          columns=wide.columns)
+    frame = pd.concat([weight, wide], ignore_index=True)
+    return (f"{cluster_mean_pull(run, clustering.assignment_probabilities)}.\n\n"
+            "The study read its clusters through worksite features (its Fig. 7), and "
+            "@tbl-cluster-features does the same: each worksite counts toward each cluster "
+            "in proportion to its probability of belonging there. As an independent check, "
+            "a maximum-likelihood spherical Gaussian mixture from scikit-learn with the same "
+            "number of components was fitted to the same vectors and compared with the "
+            "Gibbs sampler's most probable clusters by the adjusted Rand index "
+            f"[@hubert1985]: {sklearn_agreement(clustering.sklearn_ari, run.K)}.\n\n"
+            f"{_pipe_table(frame)}\n\n: {CLUSTER_FEATURES_CAPTION} {{#tbl-cluster-features}}\n")
+
+
 def sklearn_agreement(ari: float, K: int) -> str:
     """The adjusted Rand index between the Gibbs clusters and scikit-learn's, in words."""
     if K == 1:
