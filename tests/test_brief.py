@@ -291,8 +291,9 @@ def test_front_page_builds_the_brief_from_results():
 
 # ---------------------------------------------------------------------------- the glossary
 
-TERMS = ("posterior", "credible-interval", "log-odds", "auc", "held-out", "percentage-points",
-         "worksite-intercept", "psis-loo", "association")
+TERMS = ("posterior", "prior", "credible-interval", "probability", "log-odds", "auc",
+         "held-out", "baseline", "brier", "percentage-points", "worksite-intercept", "psis-loo",
+         "nuts", "association")
 
 
 def glossary_ids() -> set[str]:
