@@ -143,7 +143,9 @@ def _plan(args: argparse.Namespace) -> int:
         return _error(str(error))
     section = results.planning
     population = planning.Population(baseline_logit=section.baseline_logit,
-                                     site_sd=section.site_sd, worker_sd=section.worker_sd)
+                                     site_sd=section.site_sd, worker_sd=section.worker_sd,
+                                     site_offsets=section.site_offsets,
+                                     worker_offsets=section.worker_offsets)
     try:
         plan = planning.plan(population, args.design, args.sites,
                              args.workers_per_site or section.workers_per_site, effect=effect,

@@ -602,16 +602,20 @@ def _planning(config: Config, headline_draws: dict, design, train, workers_per_s
     settings = config.section("planning")
     draws = _thin(headline_draws, PREDICTION_DRAWS)
     population = planning.population_from_draws(
-        draws["alpha"], draws["site_scale"], draws["beta_group"], draws["beta_individual"],
-        design.site_x, design.worker_x[train], design.site_index[train])
-    common = dict(alpha=0.05, sims=settings["sims"], seed=config.seed)
+    # new worksites like all the campaign's (features only: no outcome is used)
+        draws["alpha"], draws["site_scale"], draws["beta_group"], draws["beta_individual_mean"],
+        draws["beta_individual_scale"], design.site_x, design.worker_x, design.site_index,
+        seed=config.seed)
+    alpha, target_power = 0.05, 0.8
+    common = dict(alpha=alpha, sims=settings["sims"], seed=config.seed)
     curves = planning.power_curve(population, settings["sites_grid"], settings["effects"],
                                   workers_per_site, **common)
     mde_rows = []
     for design_name in planning.DESIGNS:
         for n_sites in settings["sites_grid"]:
             result = planning.minimum_detectable_effect(population, design_name, n_sites,
-                                                        workers_per_site, **common)
+                                                        workers_per_site,
+                                                        target_power=target_power, **common)
             mde_rows.append({"design": design_name, "n_sites": n_sites,
                              "workers_per_site": workers_per_site,
                              "mde": np.nan if result.mde is None else result.mde,
@@ -627,9 +631,13 @@ def _planning(config: Config, headline_draws: dict, design, train, workers_per_s
         workers_per_site=workers_per_site,
         sims=settings["sims"],
         baseline_logit=population.baseline_logit,
+        alpha=alpha,
+        target_power=target_power,
         site_sd=population.site_sd,
         worker_sd=population.worker_sd,
     )
+        site_offsets=population.site_offsets,
+        worker_offsets=population.worker_offsets,
 
 
 # ----------------------------------------------------------------------- sensitivity

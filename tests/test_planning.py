@@ -281,13 +281,17 @@ def test_icc_design_effect_and_effect_scales(posterior):
     assert 0 < observed.mean < icc.mean  # the proportion-scale ICC is smaller at ~20%
     eff = pl.treatment_effect(posterior, effect=0.05)
     p0 = pl.baseline_rate(posterior)
-    assert eff.log_odds_ratio == pytest.approx(special.logit(p0 + 0.05) - special.logit(p0))
-    assert eff.effect == pytest.approx(0.05)
-    assert 0 < eff.marginal_effect < 0.05  # non-collapsibility
+    # Δ is the rise of the mean rate; the worker-level δ is larger (non-collapsibility)
+    assert eff.effect == pytest.approx(0.05) and eff.marginal_effect == pytest.approx(0.05)
+    assert eff.log_odds_ratio > special.logit(p0 + 0.05) - special.logit(p0)
+    treated = pl.Population(posterior.baseline_logit + eff.log_odds_ratio, posterior.site_sd,
+                            posterior.worker_sd)
+    assert pl.baseline_rate(treated) - p0 == pytest.approx(0.05, abs=1e-6)
     by_or = pl.treatment_effect(posterior, odds_ratio=eff.odds_ratio)
     assert by_or.effect == pytest.approx(0.05)
     flat = pl.Population([-1.6], [0.0], [0.0])
-    assert pl.treatment_effect(flat, effect=0.05).marginal_effect == pytest.approx(0.05)
+    assert pl.treatment_effect(flat, effect=0.05).log_odds_ratio == pytest.approx(
+        special.logit(special.expit(-1.6) + 0.05) + 1.6)
 
 
 # ----------------------------------------------------------------------------- MDE, sites, plan
@@ -441,3 +445,67 @@ def test_other_bad_arguments():
     trials = pl.simulate_trials(population, "worker", 4, 10, effect=0.05, sims=2)
     with pytest.raises(ValueError, match="trial must be an integer"):
         pl.gee_test(trials, 2)
+
+
+# ----------------------------------------------------------------- population from draws
+
+
+def synthetic_campaign(rng, sites=80, workers=60):
+    """A campaign simulated from the headline model with known parameters (one 'draw')."""
+    truth = {"alpha": -1.5, "beta": np.array([0.5, -0.3]), "sigma_u": 0.8,
+             "mu_b": np.array([1.5, 0.4]), "tau_b": np.array([0.5, 0.3])}
+    site_x = rng.standard_normal((sites, 2))
+    site_index = np.repeat(np.arange(sites), workers)
+    share = rng.uniform(0.1, 0.5, sites)[site_index]  # binary feature, share varies by site
+    worker_x = np.column_stack([rng.random(site_index.size) < share,
+                                rng.standard_normal(site_index.size)]).astype(float)
+    worker_x = (worker_x - worker_x.mean(0)) / worker_x.std(0)
+    u = truth["sigma_u"] * rng.standard_normal(sites)
+    b = truth["mu_b"] + truth["tau_b"] * rng.standard_normal((sites, 2))
+    eta = (truth["alpha"] + (site_x @ truth["beta"] + u)[site_index]
+           + (worker_x * b[site_index]).sum(1))
+    signed = rng.random(eta.size) < special.expit(eta)
+    return truth, site_x, worker_x, site_index, signed
+
+
+def test_population_from_draws_is_the_posterior_predictive_of_new_worksites():
+    """Known truth: the planner's untreated worksites sign like new worksites drawn from the
+    model worker by worker, and like the campaign's own worksites; the variance parts are
+    the stated ones."""
+    rng = np.random.default_rng(3)
+    truth, site_x, worker_x, site_index, signed = synthetic_campaign(rng)
+    draws = 40  # the truth, repeated: each copy gets its own fresh worksite coefficients
+    population = pl.population_from_draws(
+        np.full(draws, truth["alpha"]), np.full(draws, truth["sigma_u"]),
+        np.tile(truth["beta"], (draws, 1)), np.tile(truth["mu_b"], (draws, 1)),
+        np.tile(truth["tau_b"], (draws, 1)), site_x, worker_x, site_index, seed=1)
+    m = 60
+    trials = pl.simulate_trials(population, "worksite", 40, m, effect=0.0, sims=500, seed=2)
+    control = trials.control_signers[:, trials.control_n > 0] / m
+    ours_mean, ours_sd = control.mean(), control.std(axis=1, ddof=1).mean()
+    # brute force: new worksites worker by worker (template features, fresh u and b)
+    sites = 80
+    templates = rng.integers(0, sites, 20_000)
+    u = truth["sigma_u"] * rng.standard_normal(templates.size)
+    b = truth["mu_b"] + truth["tau_b"] * rng.standard_normal((templates.size, 2))
+    rows = templates[:, None] * m + np.arange(m)  # the template's workers
+    eta = (truth["alpha"] + site_x[templates] @ truth["beta"] + u)[:, None] + np.einsum(
+        "twp,tp->tw", worker_x[rows], b)
+    rates = (rng.random(eta.shape) < special.expit(eta)).mean(1)
+    assert ours_mean == pytest.approx(rates.mean(), abs=0.01)
+    assert ours_sd == pytest.approx(rates.std(), rel=0.06)
+    assert pl.baseline_rate(population) == pytest.approx(rates.mean(), abs=0.01)
+    # the campaign's observed worksite rates (80 worksites: ±3 sampling SE)
+    observed = np.bincount(site_index, weights=signed) / m
+    assert abs(ours_mean - observed.mean()) < 3 * observed.std() / math.sqrt(sites)
+    assert abs(ours_sd - observed.std(ddof=1)) < 3 * observed.std() / math.sqrt(2 * sites)
+    # variance parts: between σ_u² + Var(x·β) + E(z̄·(τ⊙ε))² ..., within Var((z − z̄)·b)
+    between, within = pl._variance_components(population)
+    z_bar = np.stack([np.bincount(site_index, weights=worker_x[:, p]) / m for p in range(2)], 1)
+    expected_between = (truth["sigma_u"] ** 2 + (site_x @ truth["beta"] + z_bar @ truth["mu_b"])
+                        .var() + (z_bar**2 @ truth["tau_b"] ** 2).mean())
+    assert between.mean() == pytest.approx(expected_between, rel=0.1)
+    deviation = worker_x - z_bar[site_index]
+    expected_within = ((deviation @ truth["mu_b"]) ** 2).mean() + (
+        deviation**2 @ truth["tau_b"] ** 2).mean()
+    assert within.mean() == pytest.approx(expected_within, rel=0.1)

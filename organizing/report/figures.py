@@ -779,7 +779,7 @@ DESIGN_TITLES = labels.DESIGNS
 def power_curves(planning) -> Figure:
     """Power against the number of worksites, one line per effect size, one panel per design.
 
-    Bands are ±2 Monte Carlo standard errors; the dashed line marks 80% power.
+    Bands are ±2 Monte Carlo standard errors; the dashed line marks the target power.
     """
     curves = planning.power_curves
     designs = [d for d in DESIGN_TITLES if d in set(curves["design"])]
@@ -794,7 +794,7 @@ def power_curves(planning) -> Figure:
                             rows["power"] + 2 * rows["mc_se"], color=colour, alpha=0.2, lw=0)
             ax.plot(rows["n_sites"], rows["power"], "o-", color=colour, ms=3,
                     label=f"{100 * effect:.0f} points")
-        ax.axhline(0.8, color=COLOURS["reference"], ls="--", lw=0.9)
+        ax.axhline(planning.target_power, color=COLOURS["reference"], ls="--", lw=0.9)
         ax.set_ylim(0, 1)
         ax.set_title(DESIGN_TITLES[design])
         ax.set_xlabel("worksites in the trial")

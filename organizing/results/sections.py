@@ -258,10 +258,15 @@ class Planning:
     baseline_rate: float
     workers_per_site: int
     sims: int
-    # The population of new worksites per posterior draw (organizing.planning.Population).
+    alpha: float  # significance level of every simulated test
+    target_power: float  # the power the minimum detectable effects are for
+    # The population of new worksites per posterior draw (organizing.planning.Population):
+    # per draw and campaign worksite (template), its offset and K worker-part group means.
     baseline_logit: np.ndarray
     site_sd: np.ndarray
     worker_sd: np.ndarray
+    site_offsets: np.ndarray  # (draws, worksites)
+    worker_offsets: np.ndarray  # (draws, worksites, K)
 
 
 @dataclass(frozen=True)
