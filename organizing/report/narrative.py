@@ -287,9 +287,9 @@ def optimizer_runs(svi: dict) -> str:
     """Which optimizer each fit of the published specification follows, as run here."""
     refit = svi[ModelId.PUBLISHED]
     code = refit.code_optimizer
-    text = (f"The replication follows the report, reading its optimizer as "
-            f"{_adam(refit.lr, refit.betas, refit.lr_decay)}, Adam's default moment decay "
-            "rates; every variational fit of the book uses these settings.")
+    text = (f"The replication follows the report, with Adam and its default moment decay "
+            f"rates: {_adam(refit.lr, refit.betas, refit.lr_decay)}. Every variational fit "
+            "of the book uses these settings.")
     if code is not None:
         text += (f" A second fit of the published specification follows the code: "
                  f"{_adam(code.lr, code.betas, code.lr_decay)}, for a fixed "
