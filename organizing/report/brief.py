@@ -161,7 +161,7 @@ EFFECT_COLUMNS = ("level", "feature", "change", "mean", "q5", "q95", "prob_posit
 ONE_SD = "+1 SD"
 
 #: How many takeaways the front page gives at most.
-MOST_TAKEAWAYS = 6
+MOST_TAKEAWAYS = 5
 
 #: Each feature in plain words, as the subject of "… goes with a rise in signing".
 PLAIN_WORDS: dict[str, str] = {
