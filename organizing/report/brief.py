@@ -2,9 +2,9 @@
 
 The front page answers, in under a page, what an organizer needs: how well the book's
 main model predicts at a store it has never seen, against the simplest baselines
-(:func:`honest_headline`); five to seven takeaways, each with its size in percentage
-points for a typical worker, how sure the analysis is, and what it does not show
-(:func:`takeaways`); and what to test next with a randomized experiment
+(:func:`honest_headline`); the takeaways (at most :data:`MOST_TAKEAWAYS`), each with its
+size in percentage points for a typical worker, how sure the analysis is, and what it
+does not show (:func:`takeaways`); and what to test next with a randomized experiment
 (:func:`candidate_tactic`, :func:`trial_sizes`). The claims by name with their verdicts
 come from :func:`organizing.report.narrative.verdict_classes`, as in the conclusions.
 
