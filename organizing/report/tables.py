@@ -261,7 +261,12 @@ def campaign_requirements(results) -> GT:
     reference measurement (:data:`REFERENCE_RUN_SECONDS`).
     """
     from organizing.config import PROFILES, load_config
-    from organizing.data.checks import MIN_PER_CLASS
+    from organizing.data.checks import (
+        MIN_CLUSTER_HELDOUT,
+        MIN_CLUSTER_TRAIN,
+        MIN_PER_CLASS,
+        MIN_SITES,
+    )
     from organizing.report.formatting import count
 
     current = results.meta.profile
@@ -269,8 +274,9 @@ def campaign_requirements(results) -> GT:
     rows = [
         {"requirement": "Worksites (each with at least one worker)",
          **{p: count(_minimum_sites(c)) for p, c in configs.items()},
-         "source": "at least 4 for the clustering's held-out worksites, and at least the "
-                   "number of worksite folds and of clusters tried"},
+         "source": f"at least {count(MIN_SITES)} for the clustering (trained on "
+                   f"{count(MIN_CLUSTER_TRAIN)}, scored on {count(MIN_CLUSTER_HELDOUT)} held "
+                   "out), and at least the number of worksite folds and of clusters tried"},
         {"requirement": "Signers, and non-signers",
          **{p: count(MIN_PER_CLASS) for p in configs},
          "source": "in the training and the held-out part of the split, and in every "
