@@ -237,11 +237,18 @@ def test_trial_sizes_use_the_largest_planned_trials():
     mde = pd.DataFrame({"design": ["worksite"] * 3 + ["worker"] * 3,
                         "n_sites": [10, 40, 20, 10, 20, 30],
                         "mde": [0.62, 0.35, 0.48, 0.24, 0.17, 0.122]})
-    text = brief.trial_sizes(typed(Planning, mde=mde))
-    assert "randomizes 40 whole stores can detect an effect of 35.0 percentage points" in text
+    text = brief.trial_sizes(typed(Planning, mde=mde, target_power=0.8))
+    assert ("randomizes 40 whole stores can detect a rise of 35.0 percentage points in the "
+            "signing rate with 80% power") in text
     assert "within 30 stores can detect 12.2 points" in text
+    assert "with 90% power" in brief.trial_sizes(typed(Planning, mde=mde, target_power=0.9))
+    unreached = mde.assign(mde=np.where(mde["design"] == "worksite", np.nan, mde["mde"]))
+    text = brief.trial_sizes(typed(Planning, mde=unreached, target_power=0.8))
+    assert "40 whole stores cannot reach 80% power for any effect tried" in text
+    assert "12.2 points" in text
     with pytest.raises(KeyError, match="worker"):
-        brief.trial_sizes(typed(Planning, mde=mde[mde["design"] == "worksite"]))
+        brief.trial_sizes(typed(Planning, mde=mde[mde["design"] == "worksite"],
+                                target_power=0.8))
 
 
 # ---------------------------------------------------------------------- the front page

@@ -311,12 +311,19 @@ def mde_at_largest(planning, design: str) -> tuple[int, float]:
 def trial_sizes(planning) -> str:
     """The smallest effects the largest planned store- and worker-randomized trials detect.
 
-    ``a trial that randomizes 40 whole stores can detect an effect of 35.0 percentage
-    points with 80% power; one that randomizes workers within 40 stores, 12.2 points``.
+    ``a trial that randomizes 40 whole stores can detect a rise of 35.0 percentage points
+    in the signing rate with 80% power; one that randomizes workers within 40 stores,
+    12.2 points``. A design whose largest trial cannot reach the target power for any
+    effect tried says so.
     """
+    power = fmt.share(planning.target_power, 0)
     sites, store_mde = mde_at_largest(planning, "worksite")
     worker_sites, worker_mde = mde_at_largest(planning, "worker")
-    return (f"a trial that randomizes {fmt.count(sites)} whole stores can detect an effect of "
-            f"{points(store_mde)} percentage points with 80% power; one that randomizes "
-            f"workers within {fmt.count(worker_sites)} stores can detect {points(worker_mde)} "
-            f"points, if coworkers do not pass the tactic on to each other")
+    unreached = f"cannot reach {power} power for any effect tried"
+    store = (f"can detect a rise of {points(store_mde)} percentage points in the signing rate"
+             f" with {power} power" if math.isfinite(store_mde) else unreached)
+    worker = (f"can detect {points(worker_mde)} points" if math.isfinite(worker_mde)
+              else unreached)
+    return (f"a trial that randomizes {fmt.count(sites)} whole stores {store}; one that "
+            f"randomizes workers within {fmt.count(worker_sites)} stores {worker}, if "
+            f"coworkers do not pass the tactic on to each other")
