@@ -205,3 +205,16 @@ def test_disclosure_table_reports_what_was_withheld(campaign, summary):
     assert "1 of 2 bins" in html
     for name, merged in summary.disclosure.bins_merged.items():
         assert f"{name}: {merged} of 40 bins merged" in html
+
+
+def test_disclosure_record_survives_the_cache_format(summary):
+    import json
+
+    from organizing.results.codec import decode, encode
+    from organizing.results.sections import DataSummary
+
+    arrays: dict = {}
+    tree = json.loads(json.dumps(encode(summary, arrays)))
+    back = decode(DataSummary, tree, arrays)
+    assert back.disclosure == summary.disclosure
+    pd.testing.assert_series_equal(back.sites["signing rate"], summary.sites["signing rate"])
