@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -383,7 +385,13 @@ def test_sentences_name_their_claims_and_the_verdict_classes():
 
 def test_scorecard_marks_the_verdicts_a_sensitivity_analysis_moves():
     claims = _claims()
-    html = tables.claims_table(claims).as_raw_html()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        html = tables.claims_table(claims).as_raw_html()
+        effects = tables.effects_table(claims).as_raw_html()
+        matrix = tables.verdict_matrix(claims).as_raw_html()
+    for page in (html, effects, matrix):
+        assert not re.search(r">\s*(nan|NaN|None|n/a%?)\s*<", page)  # undefined prints blank
     for claim in claims.table["claim"]:
         assert claim.replace("'", "&#x27;") in html
     assert "Moves under" in html and "P(as claimed)" in html
@@ -405,7 +413,5 @@ def test_scorecard_marks_the_verdicts_a_sensitivity_analysis_moves():
     headline_ndo = claims.table.set_index("id").loc["ndo", "verdict"]
     assert cl.moved_verdicts(claims.table, bare)[ndo] == (
         ["no_notes"] if headline_ndo != "inconclusive" else [])
-    matrix = tables.verdict_matrix(claims).as_raw_html()
     assert "not testable" not in matrix
-    effects = tables.effects_table(claims).as_raw_html()
     assert "Change (points)" in effects and "No. Notes" in effects
