@@ -415,3 +415,18 @@ def test_scorecard_marks_the_verdicts_a_sensitivity_analysis_moves():
         ["no_notes"] if headline_ndo != "inconclusive" else [])
     assert "not testable" not in matrix
     assert "Change (points)" in effects and "No. Notes" in effects
+
+
+def test_the_claims_section_round_trips_through_the_cache_codec():
+    from organizing.results import codec
+    from organizing.results.sections import Claims
+
+    c = _claims()
+    section = Claims(table=c.table, by_model=c.by_model.reset_index(drop=True),
+                     effects=c.effects, signing_rate=c.signing_rate)
+    arrays: dict = {}
+    tree = json.loads(json.dumps(codec.encode(section, arrays)))
+    back = codec.decode(Claims, tree, arrays)
+    pd.testing.assert_frame_equal(back.table, section.table, check_dtype=False)
+    pd.testing.assert_frame_equal(back.effects, section.effects, check_dtype=False)
+    assert back.signing_rate == section.signing_rate
