@@ -260,13 +260,13 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
     y_train, y_test = full.signed[train], full.signed[test]
     nuts_settings = config.section("nuts")
 
-    def nuts(model: ModelId, rows, settings: dict, run_seed: int):
+    def nuts(model: ModelId, rows, settings: dict, run_seed: int, label: str = ""):
         name, drop = NUTS_SPECS[model]
         design = designs[drop].subset(rows)
         return run_nuts(name, design.site_x, design.worker_x, design.site_index, design.signed,
                         chains=settings["chains"], warmup=settings["warmup"],
                         samples=settings["samples"], target_accept=settings["target_accept"],
-                        seed=run_seed, progress=progress)
+                        seed=run_seed, progress=progress, label=f"NUTS {model.value}{label}")
 
     # 1. SVI: the replication of the published specification and the mean-field comparison,
     # with the optimizer the study's report states; the published specification once more
@@ -401,7 +401,8 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
             y = full.signed[fold_test]
             for model, (name, drop) in NUTS_SPECS.items():
                 design = designs[drop]
-                result = nuts(model, fold_train, fold_settings, fold_seed)
+                result = nuts(model, fold_train, fold_settings, fold_seed,
+                              f", held-out worksites fold {fold + 1}")
                 draws = evaluation.new_site_draws(name, result.pooled_draws(), unseen,
                                                   np.random.default_rng(fold_seed))
                 p = sigmoid(logits(name, draws, design.site_x, design.worker_x[fold_test],

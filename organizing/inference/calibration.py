@@ -571,7 +571,7 @@ def simulation_based_calibration(
     outputs = []
     for batch in tqdm(
         range(0, padded, devices),
-        desc="SBC",
+        desc="SBC of the headline model",
         unit="batch",
         disable=not (progress and sys.stderr.isatty()),
     ):

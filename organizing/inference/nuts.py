@@ -179,6 +179,7 @@ def run_nuts(
     group: bool = True,
     dense_mass: bool | list[tuple[str, ...]] = False,
     progress: bool = False,
+    label: str | None = None,
 ) -> NUTSResult:
     """Sample ``model_name`` ("corrected", "extended" or "headline") with NumPyro's NUTS.
 
@@ -189,7 +190,8 @@ def run_nuts(
     whole process (a global JAX setting; see the module docstring). ``group``
     merges workers with identical rows into Binomial terms (exact). ``dense_mass``
     is passed to NumPyro's NUTS (diagonal by default). The progress bar is shown
-    only if ``progress`` is true and standard error is a terminal.
+    only if ``progress`` is true and standard error is a terminal, under a line
+    naming the fit (``label``, default "NUTS <model_name>").
     """
     if model_name not in MODELS:
         raise KeyError(f"no NumPyro model {model_name!r}; expected one of {sorted(MODELS)}")
@@ -206,6 +208,7 @@ def run_nuts(
         kwargs["trials"] = np.asarray(grouped.trials, dtype=args[0].dtype)
     else:
         args = model_arguments(site_x, worker_x, site_index, y)
+    show_bar = bool(progress and sys.stderr.isatty())
     kernel = NUTS(
         MODELS[model_name],
         target_accept_prob=target_accept,
@@ -218,8 +221,11 @@ def run_nuts(
         num_samples=samples,
         num_chains=chains,
         chain_method=method,
-        progress_bar=bool(progress and sys.stderr.isatty()),
+        progress_bar=show_bar,
     )
+    if show_bar:  # NumPyro's bars say only "warmup", "sample" or "chain k": name the fit
+        print(f"{label or 'NUTS ' + model_name}: {chains} chain(s), {warmup} warmup + "
+              f"{samples} draws each", file=sys.stderr, flush=True)
     start = time.perf_counter()
     mcmc.run(
         jax.random.PRNGKey(seed),
