@@ -231,3 +231,72 @@ def test_loo_difference_is_the_paired_difference_as_in_arviz_compare():
     assert table.loc["b", "dse"] == pytest.approx(se, rel=1e-8)
     with pytest.raises(ValueError):
         loo_difference(a, psis_loo(log_lik[..., :10]))
+
+
+# ------------------------------------------------ one compiled sampler for many fits
+
+
+def test_padding_rows_leaves_the_log_density_unchanged():
+    import jax
+    from numpyro.infer.util import log_density
+
+    jax.config.update("jax_enable_x64", True)
+    (site_x, worker_x, site_index, y), truth = simulate_headline(num_sites=6, workers_per_site=20)
+    params = {k: np.asarray(v) for k, v in TRUTH.items()} | {"beta_group_scale": np.asarray(0.5)}
+    params["site_effect_raw"] = truth["site_effect"] / TRUTH["site_scale"]
+    params["beta_individual_raw"] = (
+        truth["beta_individual"] - TRUTH["beta_individual_mean"]) / TRUTH["beta_individual_scale"]
+    model = nuts.MODELS["headline"]
+
+    def density(data):
+        return float(log_density(model, data[:4], {"trials": data[4]}, params)[0])
+
+    plain = nuts.sampler_data(site_x, worker_x, site_index, y)
+    rows = nuts.sampler_rows(worker_x, site_index, y)
+    padded = nuts.sampler_data(site_x, worker_x, site_index, y, pad_rows=rows + 37)
+    assert plain[1].shape[0] == rows and padded[1].shape[0] == rows + 37
+    assert density(padded) == pytest.approx(density(plain), rel=1e-12)
+    ungrouped = nuts.sampler_data(site_x, worker_x, site_index, y, group=False, pad_rows=150)
+    assert ungrouped[1].shape[0] == 150 and float(ungrouped[4].sum()) == 120
+    with pytest.raises(ValueError, match="pad_rows=3 is fewer"):
+        nuts.sampler_data(site_x, worker_x, site_index, y, pad_rows=3)
+
+
+@pytest.mark.slow
+def test_compiled_sampler_matches_numpyros_loop_and_is_reused_across_data(monkeypatch):
+    import sys
+
+    (site_x, worker_x, site_index, y), _ = simulate_headline(num_sites=8, workers_per_site=25)
+    settings = dict(chains=2, warmup=40, samples=30, seed=3, x64=True)
+    nuts.compiled_sampler.cache_clear()
+    compiled = nuts.run_nuts("headline", site_x, worker_x, site_index, y, **settings)
+
+    class Terminal:  # progress on a terminal: NumPyro's own MCMC loop draws the bars
+        def isatty(self):
+            return True
+
+        def write(self, text):
+            return len(text)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    looped = nuts.run_nuts("headline", site_x, worker_x, site_index, y, progress=True,
+                           **settings)
+    monkeypatch.undo()
+    for site, values in compiled.draws.items():
+        np.testing.assert_allclose(values, looped.draws[site], rtol=1e-4, atol=1e-5,
+                                   err_msg=site)
+    np.testing.assert_array_equal(compiled.num_steps, looped.num_steps)
+
+    # Another fold of the same padded size reuses the executable: no new compilation.
+    rows = max(nuts.sampler_rows(worker_x[keep], site_index[keep], y[keep])
+               for keep in (site_index < 4, site_index >= 4))
+    traced = nuts.TRACES["headline"]
+    fits = [nuts.run_nuts("headline", site_x, worker_x[keep], site_index[keep], y[keep],
+                          pad_rows=rows, **settings)
+            for keep in (site_index < 4, site_index >= 4)]
+    assert nuts.TRACES["headline"] == traced + 1  # one new shape, compiled once for both
+    assert nuts.compiled_sampler.cache_info().currsize == 1
+    assert not np.allclose(fits[0].draws["alpha"], fits[1].draws["alpha"])

@@ -39,6 +39,7 @@ Three choices make it fast; ``benchmarks/bench_nuts.py`` measures them.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -161,6 +162,100 @@ def _chain_method(requested: str | None, chains: int) -> str:
     return requested
 
 
+#: Sampler statistics kept per draw (the step size's last value is the adapted one).
+EXTRA_FIELDS = ("energy", "diverging", "num_steps", "accept_prob", "adapt_state.step_size")
+
+
+def sampler_data(site_x, worker_x, site_index, y, *, group: bool = True,
+                 pad_rows: int | None = None) -> tuple:
+    """The arrays the compiled sampler takes: ``(site_x, worker_x, site_index, y, trials)``.
+
+    With ``group``, workers with identical rows at a worksite are merged
+    (:func:`~organizing.models.numpyro_models.group_workers`); without, every row
+    is one worker (``trials`` = 1, a Binomial(1) term is the Bernoulli term). With
+    ``pad_rows``, rows with no workers (``trials`` = 0, ``y`` = 0, features 0 at
+    worksite 0) are appended up to that number: a Binomial(0) term of 0 signers has
+    log-probability exactly 0 and gradient 0, so the posterior is unchanged.
+    """
+    if group:
+        grouped = group_workers(worker_x, site_index, y)
+        worker_x, site_index, y, trials = (grouped.worker_x, grouped.site_index,
+                                           grouped.signed, grouped.trials)
+    else:
+        worker_x = np.asarray(worker_x, dtype=np.float64)
+        trials = np.ones(len(worker_x))
+    rows = len(trials)
+    if pad_rows is not None:
+        if pad_rows < rows:
+            raise ValueError(f"pad_rows={pad_rows} is fewer than the data's {rows} rows")
+        extra = pad_rows - rows
+        worker_x = np.vstack([worker_x, np.zeros((extra, worker_x.shape[1]))])
+        site_index = np.concatenate([np.asarray(site_index), np.zeros(extra, dtype=np.int64)])
+        y = np.concatenate([np.asarray(y, dtype=np.float64), np.zeros(extra)])
+        trials = np.concatenate([trials, np.zeros(extra)])
+    args = model_arguments(site_x, worker_x, site_index, y)
+    return (*args, jax.numpy.asarray(trials, dtype=args[0].dtype))
+
+
+def sampler_rows(worker_x, site_index, y, *, group: bool = True) -> int:
+    """Rows the sampler sees for these workers: the ``pad_rows`` that fits them."""
+    if not group:
+        return len(np.asarray(y))
+    return len(group_workers(worker_x, site_index, y).trials)
+
+
+def chain_keys(seed: int, chains: int):
+    """One PRNG key per chain, split from ``seed`` as NumPyro's ``MCMC.run`` splits it."""
+    key = jax.random.PRNGKey(seed)
+    return jax.random.split(key, chains) if chains > 1 else key[None]
+
+
+def _hashable_mass(dense_mass):
+    if isinstance(dense_mass, bool):
+        return dense_mass
+    return tuple(tuple(group) for group in dense_mass)
+
+
+#: How many times a compiled sampler was traced, per model (each trace is a compilation).
+TRACES: dict[str, int] = {}
+
+
+@functools.lru_cache(maxsize=32)
+def compiled_sampler(model_name: str, chains: int, warmup: int, samples: int,
+                     target_accept: float, max_tree_depth: int, method: str,
+                     dense_mass, x64: bool):
+    """A NUTS sampler compiled once per model and settings, with the data as arguments.
+
+    Returns ``sample(keys, site_x, worker_x, site_index, y, trials) -> (draws,
+    fields)``: chain k runs NumPyro's ``MCMC`` (one chain, warm-up then draws) from
+    ``keys[k]``; the chains are mapped over JAX devices (``"parallel"``, ``pmap``),
+    in a loop (``"sequential"``, ``lax.map``) or batched (``"vectorized"``,
+    ``vmap``). NumPyro's own ``MCMC`` with several chains closes over the data, so
+    data of another value, even of the same shape, compile anew (seconds per fit);
+    here the data are traced arguments, so JAX compiles once per shape and dtype and
+    reuses the executable (and its on-disk cache) for every fit of that shape.
+    ``x64`` is part of the cache key only (the arrays carry the precision).
+    """
+    del x64
+    mass = dense_mass if isinstance(dense_mass, bool) else [tuple(g) for g in dense_mass]
+
+    def one_chain(key, site_x, worker_x, site_index, y, trials):
+        TRACES[model_name] = TRACES.get(model_name, 0) + 1  # Python runs only when JAX traces
+        kernel = NUTS(MODELS[model_name], target_accept_prob=target_accept,
+                      max_tree_depth=max_tree_depth, dense_mass=mass)
+        mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=1,
+                    progress_bar=False)
+        mcmc.run(key, site_x, worker_x, site_index, y, trials=trials, extra_fields=EXTRA_FIELDS)
+        return mcmc.get_samples(), mcmc.get_extra_fields()
+
+    axes = (0, None, None, None, None, None)
+    if method == "parallel" and chains > 1:
+        return jax.pmap(one_chain, in_axes=axes)
+    if method == "vectorized":
+        return jax.jit(jax.vmap(one_chain, in_axes=axes))
+    return jax.jit(lambda keys, *data: jax.lax.map(lambda key: one_chain(key, *data), keys))
+
+
 def run_nuts(
     model_name: str,
     site_x: np.ndarray,
@@ -180,6 +275,7 @@ def run_nuts(
     dense_mass: bool | list[tuple[str, ...]] = False,
     progress: bool = False,
     label: str | None = None,
+    pad_rows: int | None = None,
 ) -> NUTSResult:
     """Sample ``model_name`` ("corrected", "extended" or "headline") with NumPyro's NUTS.
 
@@ -188,8 +284,11 @@ def run_nuts(
     "sequential". Chain k starts from its own uniform draw on (-2, 2) and all
     randomness follows from ``seed``. ``x64=True`` switches JAX to float64 for the
     whole process (a global JAX setting; see the module docstring). ``group``
-    merges workers with identical rows into Binomial terms (exact). ``dense_mass``
-    is passed to NumPyro's NUTS (diagonal by default). The progress bar is shown
+    merges workers with identical rows into Binomial terms (exact). ``pad_rows``
+    pads the rows to that number with empty rows (no workers; exact), so that fits
+    on data of different sizes (the worksite folds) share one compiled sampler
+    (:func:`compiled_sampler`). ``dense_mass`` is passed to NumPyro's NUTS
+    (diagonal by default). The progress bar is shown
     only if ``progress`` is true and standard error is a terminal, under a line
     naming the fit (``label``, default "NUTS <model_name>").
     """
@@ -201,43 +300,33 @@ def run_nuts(
     # (simulation-based calibration) turn on, and a run must not depend on what ran before.
     jax.config.update("jax_enable_x64", bool(x64))
     method = _chain_method(chain_method, chains)
-    kwargs = {}
-    if group:
-        grouped = group_workers(worker_x, site_index, y)
-        args = model_arguments(site_x, grouped.worker_x, grouped.site_index, grouped.signed)
-        kwargs["trials"] = np.asarray(grouped.trials, dtype=args[0].dtype)
-    else:
-        args = model_arguments(site_x, worker_x, site_index, y)
+    data = sampler_data(site_x, worker_x, site_index, y, group=group, pad_rows=pad_rows)
     show_bar = bool(progress and sys.stderr.isatty())
-    kernel = NUTS(
-        MODELS[model_name],
-        target_accept_prob=target_accept,
-        max_tree_depth=max_tree_depth,
-        dense_mass=dense_mass,
-    )
-    mcmc = MCMC(
-        kernel,
-        num_warmup=warmup,
-        num_samples=samples,
-        num_chains=chains,
-        chain_method=method,
-        progress_bar=show_bar,
-    )
-    if show_bar:  # NumPyro's bars say only "warmup", "sample" or "chain k": name the fit
+    start = time.perf_counter()
+    if show_bar:  # NumPyro's own loop, which draws the bars; compiled for this call only
+        # NumPyro's bars say only "warmup", "sample" or "chain k": name the fit
         print(f"{label or 'NUTS ' + model_name}: {chains} chain(s), {warmup} warmup + "
               f"{samples} draws each", file=sys.stderr, flush=True)
-    start = time.perf_counter()
-    mcmc.run(
-        jax.random.PRNGKey(seed),
-        *args,
-        **kwargs,
-        extra_fields=("energy", "diverging", "num_steps", "accept_prob", "adapt_state.step_size"),
-    )
-    draws = {
-        k: np.asarray(v, dtype=np.float64)
-        for k, v in mcmc.get_samples(group_by_chain=True).items()
-    }
-    extra = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
+        mcmc = MCMC(
+            NUTS(MODELS[model_name], target_accept_prob=target_accept,
+                 max_tree_depth=max_tree_depth, dense_mass=dense_mass),
+            num_warmup=warmup,
+            num_samples=samples,
+            num_chains=chains,
+            chain_method=method,
+            progress_bar=True,
+        )
+        mcmc.run(jax.random.PRNGKey(seed), *data[:4], trials=data[4], extra_fields=EXTRA_FIELDS)
+        sampled = mcmc.get_samples(group_by_chain=True)
+        fields = mcmc.get_extra_fields(group_by_chain=True)
+    else:
+        sampler = compiled_sampler(
+            model_name, chains, warmup, samples, float(target_accept), max_tree_depth, method,
+            _hashable_mass(dense_mass), bool(jax.config.jax_enable_x64),
+        )
+        sampled, fields = sampler(chain_keys(seed, chains), *data)
+    draws = {k: np.asarray(v, dtype=np.float64) for k, v in sampled.items()}
+    extra = {k: np.asarray(v) for k, v in fields.items()}
     seconds = time.perf_counter() - start
     return NUTSResult(
         draws=draws,
