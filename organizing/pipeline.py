@@ -260,13 +260,15 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
     y_train, y_test = full.signed[train], full.signed[test]
     nuts_settings = config.section("nuts")
 
-    def nuts(model: ModelId, rows, settings: dict, run_seed: int, label: str = ""):
+    def nuts(model: ModelId, rows, settings: dict, run_seed: int, label: str = "",
+             pad_rows: int | None = None):
         name, drop = NUTS_SPECS[model]
         design = designs[drop].subset(rows)
         return run_nuts(name, design.site_x, design.worker_x, design.site_index, design.signed,
                         chains=settings["chains"], warmup=settings["warmup"],
                         samples=settings["samples"], target_accept=settings["target_accept"],
-                        seed=run_seed, progress=progress, label=f"NUTS {model.value}{label}")
+                        seed=run_seed, progress=progress, label=f"NUTS {model.value}{label}",
+                        pad_rows=pad_rows)
 
     # 1. SVI: the replication of the published specification and the mean-field comparison,
     # with the optimizer the study's report states; the published specification once more
@@ -390,8 +392,15 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
 
     with stages.stage("held-out worksites"):
         fold_rows = []
-        folds = worksite_folds(full.site_index,
-                               n_folds=config.section("evaluation")["worksite_folds"], seed=seed)
+        from organizing.inference.nuts import sampler_rows
+
+        folds = list(worksite_folds(full.site_index,
+                                    n_folds=config.section("evaluation")["worksite_folds"],
+                                    seed=seed))
+        # Every fold's data padded to one size per model: one compiled sampler for all folds.
+        pad = {model: max(sampler_rows(designs[drop].worker_x[rows], designs[drop].site_index[rows],
+                                       designs[drop].signed[rows]) for rows, _ in folds)
+               for model, (_, drop) in NUTS_SPECS.items()}
         fold_settings = {**nuts_settings, "chains": min(2, nuts_settings["chains"]),
                          "warmup": max(100, nuts_settings["warmup"] // 2),
                          "samples": max(100, nuts_settings["samples"] // 2)}
@@ -402,7 +411,7 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
             for model, (name, drop) in NUTS_SPECS.items():
                 design = designs[drop]
                 result = nuts(model, fold_train, fold_settings, fold_seed,
-                              f", held-out worksites fold {fold + 1}")
+                              f", held-out worksites fold {fold + 1}", pad_rows=pad[model])
                 draws = evaluation.new_site_draws(name, result.pooled_draws(), unseen,
                                                   np.random.default_rng(fold_seed))
                 p = sigmoid(logits(name, draws, design.site_x, design.worker_x[fold_test],
