@@ -35,6 +35,23 @@ Three choices make it fast; ``benchmarks/bench_nuts.py`` measures them.
   enabled float64 before, the run is in float64 whatever ``x64`` says
   (``settings.x64`` records what was used). Log-likelihoods, logits and PSIS-LOO
   are always computed in float64 with numpy.
+* **One compilation per model, settings and data shape**
+  (:func:`compiled_sampler`): the data are arguments of the compiled sampler,
+  not constants inside it, so fits on other data of the same shape (the
+  held-out-worksite folds, padded with empty rows by ``pad_rows``) reuse it.
+  Only a run with a progress bar on a terminal uses NumPyro's own loop, which
+  draws the bars and compiles for that call.
+
+Measured on the campaign's training split (``benchmarks/bench_nuts.py``;
+2 chains × (400 + 400)): the headline model takes about 95 leapfrog steps per
+draw at a step size of 0.05. The Hessian of the potential, scaled by the
+adapted diagonal mass matrix, has its largest eigenvalues (≈250 and ≈160, against
+≈50 next) along combinations of the worksite coefficients of correlated worksite
+features; a dense mass matrix on the global parameters (``dense_mass``) raised the
+step size to 0.08 and cut the steps to 63 per draw, but not the CPU time per
+effective draw measurably on a shared machine, so it is not the default.
+Centered worksite intercepts did not change the step size (95 steps); centered
+worker slopes were far slower.
 """
 
 from __future__ import annotations
