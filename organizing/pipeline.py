@@ -611,8 +611,8 @@ def _planning(config: Config, headline_draws: dict, design, train, workers_per_s
 
     settings = config.section("planning")
     draws = _thin(headline_draws, PREDICTION_DRAWS)
-    population = planning.population_from_draws(
     # new worksites like all the campaign's (features only: no outcome is used)
+    population = planning.population_from_draws(
         draws["alpha"], draws["site_scale"], draws["beta_group"], draws["beta_individual_mean"],
         draws["beta_individual_scale"], design.site_x, design.worker_x, design.site_index,
         seed=config.seed)
@@ -640,14 +640,14 @@ def _planning(config: Config, headline_draws: dict, design, train, workers_per_s
         baseline_rate=planning.baseline_rate(population),
         workers_per_site=workers_per_site,
         sims=settings["sims"],
-        baseline_logit=population.baseline_logit,
         alpha=alpha,
         target_power=target_power,
+        baseline_logit=population.baseline_logit,
         site_sd=population.site_sd,
         worker_sd=population.worker_sd,
-    )
         site_offsets=population.site_offsets,
         worker_offsets=population.worker_offsets,
+    )
 
 
 # ----------------------------------------------------------------------- sensitivity
