@@ -632,11 +632,17 @@ def _planning(config: Config, headline_draws: dict, design, train, workers_per_s
                              "mc_se": np.nan if result.mc_se is None else result.mc_se})
     icc = planning.latent_icc(population)
     effect = planning.design_effect(population, workers_per_site)
+    icc_observed = planning.observed_icc(population)
+    effect_observed = planning.design_effect(population, workers_per_site, scale="observed")
     return Planning(
         power_curves=curves,
         mde=pd.DataFrame(mde_rows),
         icc={"mean": icc.mean, "q5": icc.lower, "q95": icc.upper},
         design_effect={"mean": effect.mean, "q5": effect.lower, "q95": effect.upper},
+        icc_observed={"mean": icc_observed.mean, "q5": icc_observed.lower,
+                      "q95": icc_observed.upper},
+        design_effect_observed={"mean": effect_observed.mean, "q5": effect_observed.lower,
+                                "q95": effect_observed.upper},
         baseline_rate=planning.baseline_rate(population),
         workers_per_site=workers_per_site,
         sims=settings["sims"],

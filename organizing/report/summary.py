@@ -20,6 +20,10 @@ def _number(value, digits: int = 4):
     return round(value, digits) if math.isfinite(value) else None
 
 
+def _numbers(values: dict) -> dict:
+    return {key: _number(value) for key, value in values.items()}
+
+
 def _metrics(row, names) -> dict:
     out = {}
     for name in names:
@@ -107,9 +111,10 @@ def summary(results: Results) -> dict:
         "claims": claims,
         "claims_not_tested": not_tested,
         "clustering": clustering,
-        "planning": {"icc_latent": {k: _number(v) for k, v in planning.icc.items()},
-                     "design_effect": {k: _number(v) for k, v in
-                                       planning.design_effect.items()},
+        "planning": {"icc_latent": _numbers(planning.icc),
+                     "icc_observed": _numbers(planning.icc_observed),
+                     "design_effect": _numbers(planning.design_effect_observed),
+                     "design_effect_latent": _numbers(planning.design_effect),
                      "workers_per_site": planning.workers_per_site,
                      "baseline_rate": _number(planning.baseline_rate)},
         "meta": {"profile": results.meta.profile,

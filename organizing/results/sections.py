@@ -254,7 +254,9 @@ class Planning:
     power_curves: pd.DataFrame  # design, effect, n_sites, power, mc_se
     mde: pd.DataFrame  # design, n_sites, workers_per_site, mde, mc_se
     icc: dict[str, float]  # mean, q5, q95 (latent scale)
-    design_effect: dict[str, float]  # mean, q5, q95 at the median worksite size
+    design_effect: dict[str, float]  # mean, q5, q95 at the median worksite size (latent ICC)
+    icc_observed: dict[str, float]  # mean, q5, q95 (proportion scale: the closed form's ICC)
+    design_effect_observed: dict[str, float]  # mean, q5, q95 from the observed-scale ICC
     baseline_rate: float
     workers_per_site: int
     sims: int
