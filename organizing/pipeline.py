@@ -416,8 +416,13 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
                                                   np.random.default_rng(fold_seed))
                 p = sigmoid(logits(name, draws, design.site_x, design.worker_x[fold_test],
                                    design.site_index[fold_test])).mean(axis=0)
+                # A fold fit's convergence is recorded with its metrics, never assumed.
+                fold_diagnostics = diagnose(result)
                 fold_rows.append({"model": model.value, "fold": fold,
-                                  **evaluation.binary_metrics(y, p)})
+                                  **evaluation.binary_metrics(y, p),
+                                  "max_r_hat": fold_diagnostics.max_r_hat,
+                                  "min_ess_bulk": fold_diagnostics.min_ess_bulk,
+                                  "divergences": fold_diagnostics.divergences})
             for model, predict in ((ModelId.POOLED_LOGISTIC, evaluation.pooled_logistic),
                                    (ModelId.GRADIENT_BOOSTING, evaluation.gradient_boosting)):
                 p = predict(pooled_x[fold_train], full.signed[fold_train], pooled_x[fold_test])
