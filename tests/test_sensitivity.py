@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from organizing.claims import NOT_EVALUATED
 from organizing.data import load_campaign
 from organizing.features import (
     CENTRALITY,
@@ -24,19 +25,18 @@ from organizing.features import (
     study_split,
     variant_rows,
 )
-from organizing.pipeline import (
-    NOT_EVALUATED,
-    _mark_not_evaluated,
-    _pad_missing,
-    compare_verdicts,
-    moved_coefficients,
-)
 from organizing.report import narrative, tables
 from organizing.results.sections import (
     Coefficients,
     Diagnostics,
     Sensitivity,
     SensitivityRun,
+)
+from organizing.sensitivity import (
+    compare_verdicts,
+    mark_not_evaluated,
+    moved_coefficients,
+    pad_missing,
 )
 from organizing.simulate import simulate_campaign
 
@@ -148,7 +148,7 @@ def test_missing_features_are_padded_with_zero_slopes(small_campaign):
     draws = {"beta_individual": rng.normal(size=(5, s, p)),
              "beta_individual_mean": rng.normal(size=(5, p)),
              "beta_group": rng.normal(size=(5, len(design.site_features)))}
-    padded_draws, padded = _pad_missing(draws, design, headline.worker_features)
+    padded_draws, padded = pad_missing(draws, design, headline.worker_features)
     j = headline.worker_features.index(NOTES)
     assert padded.worker_features == headline.worker_features
     np.testing.assert_array_equal(padded.worker_x[:, j], 0.0)
@@ -170,7 +170,7 @@ def test_undefined_claims_are_not_evaluated():
                                         "coefficient of No. Notes"],
                            "prob_claimed": [0.97, 0.0, 0.6],
                            "verdict": ["supported", "contradicted", "inconclusive"]})
-    marked = _mark_not_evaluated(claims, [NOTES])
+    marked = mark_not_evaluated(claims, [NOTES])
     assert list(marked["verdict"]) == ["supported", NOT_EVALUATED, NOT_EVALUATED]
     assert np.isnan(marked["prob_claimed"].iloc[1:]).all()
     assert list(claims["verdict"]) == ["supported", "contradicted", "inconclusive"]

@@ -1,0 +1,119 @@
+"""Sensitivity analyses: how the headline model's verdicts and coefficients move when
+the model is refitted on a variant of its design (:mod:`organizing.features`,
+``SENSITIVITY_VARIANTS``).
+
+Pure functions of claims tables and coefficient tables; the refits themselves are
+run by :mod:`organizing.pipeline`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from organizing.claims import NOT_EVALUATED
+from organizing.results.sections import Coefficients
+
+
+def pad_missing(draws: dict, design, features: tuple[str, ...]):
+    """The variant's draws and design with each headline worker feature it lacks put back
+    as a zero column whose slopes are zero in every draw.
+
+    A model without feature p is the model with p's slopes fixed at 0, so the claims
+    computed on the padded draws are the variant's own; the claims that rest on p then
+    come out undefined or degenerate and are marked :data:`NOT_EVALUATED`.
+    """
+    names = list(design.worker_features)
+    missing = [f for f in features if f not in names]
+    if not missing:
+        return draws, design
+    order = [names.index(f) if f in names else -1 for f in features]
+    n = design.worker_x.shape[0]
+    extended = np.column_stack([np.zeros(n) if j < 0 else design.worker_x[:, j] for j in order])
+    padded: dict[str, np.ndarray] = {}
+    for key, value in draws.items():
+        value = np.asarray(value)
+        if key.startswith("beta_individual") and value.shape[-1] == len(names):
+            zeros = np.zeros(value.shape[:-1])
+            value = np.stack([zeros if j < 0 else value[..., j] for j in order], axis=-1)
+        padded[key] = value
+    return padded, dataclasses.replace(design, worker_x=extended, worker_features=tuple(features))
+
+
+def mark_not_evaluated(claims: pd.DataFrame, missing: list[str]) -> pd.DataFrame:
+    """Claims whose quantity is not finite, or whose measures name a missing feature,
+    become :data:`NOT_EVALUATED` with no probability."""
+    claims = claims.copy()
+    undefined = np.zeros(len(claims), dtype=bool)
+    if "mean" in claims:
+        undefined |= ~np.isfinite(claims["mean"].to_numpy(dtype=float))
+    for column in ("measures", "quantity"):
+        if column in claims and missing:
+            text = claims[column].astype(str)
+            undefined |= np.asarray([any(f in t for f in missing) for t in text])
+    claims.loc[undefined, "verdict"] = NOT_EVALUATED
+    claims.loc[undefined, "prob_claimed"] = np.nan
+    return claims
+
+
+def compare_verdicts(headline: pd.DataFrame, variants: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each variant's verdict on each claim beside the headline model's.
+
+    ``headline`` and each frame of ``variants`` have one row per claim (claim, verdict,
+    prob_claimed). Returns one row per variant and headline claim: variant, claim,
+    verdict, prob_claimed, headline_verdict, headline_prob, changed. ``changed`` is
+    True when both verdicts were evaluated and differ; a claim the variant lacks is
+    :data:`NOT_EVALUATED`.
+    """
+    for name, frame in {"headline": headline, **variants}.items():
+        absent = {"claim", "verdict", "prob_claimed"} - set(frame.columns)
+        if absent:
+            raise ValueError(f"the {name} claims lack the column(s) {', '.join(sorted(absent))}")
+    base = headline.set_index("claim")
+    rows = []
+    for variant, frame in variants.items():
+        own = frame.drop_duplicates("claim").set_index("claim")
+        for claim in base.index:
+            verdict = own.loc[claim, "verdict"] if claim in own.index else NOT_EVALUATED
+            prob = float(own.loc[claim, "prob_claimed"]) if claim in own.index else np.nan
+            before = base.loc[claim, "verdict"]
+            rows.append({"variant": variant, "claim": claim, "verdict": verdict,
+                         "prob_claimed": prob, "headline_verdict": before,
+                         "headline_prob": float(base.loc[claim, "prob_claimed"]),
+                         "changed": bool(verdict != before
+                                         and NOT_EVALUATED not in (verdict, before))})
+    return pd.DataFrame(rows, columns=["variant", "claim", "verdict", "prob_claimed",
+                                       "headline_verdict", "headline_prob", "changed"])
+
+
+def moved_coefficients(headline: Coefficients, variants: dict[str, Coefficients]) -> pd.DataFrame:
+    """The coefficients each variant shares with the headline model, and whether they moved.
+
+    Worksite coefficients β_q and the average worker slopes across worksites, each
+    with posterior mean and 90% interval [q5, q95]. A coefficient *moves* when the
+    variant's mean falls outside the headline's 90% interval, or when
+    1[q5 > 0 or q95 < 0] (the interval excludes zero) differs between the two fits.
+    One row per variant and shared coefficient: variant, level, feature, mean, q5,
+    q95, headline_mean, headline_q5, headline_q95, moved.
+    """
+    rows = []
+    for variant, coefficients in variants.items():
+        for level in ("worksite", "worker"):
+            base = getattr(headline, level).set_index("feature")
+            for _, row in getattr(coefficients, level).iterrows():
+                if row["feature"] not in base.index:
+                    continue
+                b = base.loc[row["feature"]]
+                excludes = (row["q5"] > 0) or (row["q95"] < 0)
+                excluded = (b["q5"] > 0) or (b["q95"] < 0)
+                rows.append({"variant": variant, "level": level, "feature": row["feature"],
+                             "mean": float(row["mean"]), "q5": float(row["q5"]),
+                             "q95": float(row["q95"]), "headline_mean": float(b["mean"]),
+                             "headline_q5": float(b["q5"]), "headline_q95": float(b["q95"]),
+                             "moved": bool(not b["q5"] <= row["mean"] <= b["q95"]
+                                           or excludes != excluded)})
+    return pd.DataFrame(rows, columns=["variant", "level", "feature", "mean", "q5", "q95",
+                                       "headline_mean", "headline_q5", "headline_q95",
+                                       "moved"])
