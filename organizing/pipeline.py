@@ -421,7 +421,8 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
                                   **evaluation.binary_metrics(y, p),
                                   "max_r_hat": fold_diagnostics.max_r_hat,
                                   "min_ess_bulk": fold_diagnostics.min_ess_bulk,
-                                  "divergences": fold_diagnostics.divergences})
+                                  "divergences": fold_diagnostics.divergences,
+                                  "checks_failed": len(fold_diagnostics.flags)})
             for model, predict in ((ModelId.POOLED_LOGISTIC, evaluation.pooled_logistic),
                                    (ModelId.GRADIENT_BOOSTING, evaluation.gradient_boosting)):
                 p = predict(pooled_x[fold_train], full.signed[fold_train], pooled_x[fold_test])

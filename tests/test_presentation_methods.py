@@ -30,14 +30,6 @@ def r(data_dir):
 # --------------------------------------------------------------------------- tables
 
 
-def test_model_features_table_lists_every_feature_and_the_reference_levels(r):
-    html = tables.model_features(r.data).as_raw_html()
-    for feature in (*r.data.worker_features, *r.data.site_features):
-        assert feature in html
-    assert html.count("reference level (dropped)") == len(ONE_HOT_GROUPS)
-    assert "Worker features" in html and "Worksite features" in html
-
-
 def test_priors_table_states_every_prior_with_a_reason():
     html = tables.headline_priors().as_raw_html()
     for symbol, prior, _ in tables.PRIOR_REASONS.values():

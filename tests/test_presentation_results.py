@@ -37,7 +37,9 @@ def test_data_tables_and_figures(r):
     assert f"{r.data.n_workers:,}" in overview and f"{r.meta.n_test:,}" in overview
     assert "Feature" in tables.feature_summary(r.data).as_raw_html()
     left, right = figures.site_signing_rates(r.data).axes
-    assert len(right.collections[0].get_offsets()) == r.data.n_sites  # one point per worksite
+    # one point per worksite whose rate passes disclosure control
+    shown = r.data.n_sites - r.data.disclosure.rates_withheld
+    assert len(right.collections[0].get_offsets()) == shown
     axes = figures.worker_feature_distributions(r.data).axes
     assert [ax.get_title() for ax in axes] == list(r.data.histograms)
 
@@ -98,10 +100,14 @@ def test_roc_reliability_and_folds(r):
     assert len(left.get_yticklabels()) == models
 
 
-def test_ppc_figure_has_one_dot_per_worksite(r):
-    ax = figures.ppc_worksites(r.evaluation.ppc).axes[0]
+def test_ppc_figure_has_one_dot_per_disclosed_worksite(r):
+    from organizing.data.disclosure import rate_shown
+
+    ppc, k = r.evaluation.ppc, r.data.disclosure.min_count
+    ax = figures.ppc_worksites(ppc, min_count=k).axes[0]
     observed = sum(len(line.get_xdata()) for line in ax.get_lines())
-    assert observed == len(r.evaluation.ppc)
+    assert observed == rate_shown(ppc["observed"] * ppc["workers"], ppc["workers"],
+                                  min_count=k).sum()
 
 
 def test_results_sentences_on_the_real_results(r):
@@ -140,6 +146,18 @@ def test_new_and_seen_store_sentences():
     seen = narrative.seen_store_sentence(_evaluation((0.85, 0.80), (0.95, 0.8)))
     assert "0.950, higher than its 0.850 at new stores" in seen
     assert narrative.best_fold_model(_evaluation((0.85, 0.80), (0.9, 0.8))) == "headline"
+
+
+def test_fold_convergence_sentence_counts_failed_fits():
+    import numpy as np
+
+    evaluation = _evaluation((0.85, 0.80), (0.9, 0.8))
+    assert "not recorded" in narrative.fold_convergence_sentence(evaluation)
+    evaluation.folds["checks_failed"] = [0, np.nan, 2, np.nan]  # baselines have no fit
+    sentence = narrative.fold_convergence_sentence(evaluation)
+    assert sentence.startswith("1 of the 2 NUTS fits") and "headline" in sentence
+    evaluation.folds["checks_failed"] = [0, np.nan, 0, np.nan]
+    assert narrative.fold_convergence_sentence(evaluation).startswith("All 2 NUTS fits")
 
 
 def test_signed_effects_branches():

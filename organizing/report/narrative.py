@@ -115,6 +115,24 @@ def new_store_sentence(evaluation, model: ModelId = HEADLINE_MODEL,
     )
 
 
+def fold_convergence_sentence(evaluation) -> str:
+    """How many NUTS fits of the held-out-worksite folds passed every convergence check."""
+    folds = evaluation.folds
+    if "checks_failed" not in folds:
+        return "The convergence of the fold fits was not recorded."
+    fits = folds[folds["checks_failed"].notna()]
+    failed = fits[fits["checks_failed"] > 0]
+    if failed.empty:
+        return (f"All {fmt.count(len(fits))} NUTS fits of the held-out-worksite folds "
+                "passed every convergence check.")
+    models = ", ".join(model_label(ModelId(m)) for m in failed["model"].unique())
+    return (f"{fmt.count(len(failed))} of the {fmt.count(len(fits))} NUTS fits of the "
+            f"held-out-worksite folds failed a convergence check (R-hat, effective sample "
+            f"size or divergences; models: {models}): their fold metrics are shown, but read "
+            "them as approximate. The folds' fits use fewer chains and draws than the main "
+            "fits, to keep the run time down.")
+
+
 def seen_store_sentence(evaluation, model: ModelId = HEADLINE_MODEL) -> str:
     """A model's AUC on held-out workers of stores it has seen, against new stores."""
     seen = float(_metrics(evaluation).loc[model.value, "auc"])

@@ -348,31 +348,6 @@ def disclosure_table(results) -> GT:
 # -------------------------------------------------------------- methods chapter
 
 
-def model_features(data) -> GT:
-    """The features, the coefficients they get, and the reference levels each model drops."""
-    from organizing.data import ONE_HOT_GROUPS
-
-    groups = {feature: group for group, levels in ONE_HOT_GROUPS.items() for feature in levels}
-    reduced = set(data.reduced_worker_features) | set(data.reduced_site_features)
-    rows = []
-    for level, features in (
-        ("Worker features z_i (slopes b_s, one set per worksite)", data.worker_features),
-        ("Worksite features x_s (coefficients β, shared by all worksites)", data.site_features),
-    ):
-        for feature in features:
-            rows.append({
-                "level": level, "feature": feature, "group": groups.get(feature, ""),
-                "headline": "kept" if feature in reduced else "reference level (dropped)",
-                "corrected": "kept",
-            })
-    return (
-        new_table(pd.DataFrame(rows), groupname_col="level")
-        .cols_label(feature="Feature", group="One-hot group",
-                    headline="Headline and extended models", corrected="Corrected model")
-        .pipe(house_style)
-    )
-
-
 #: Why each prior of the headline model is what it is (its constants: ``HEADLINE_PRIORS``).
 #: The placeholders are filled from the constants by :func:`prior_values`.
 PRIOR_REASONS = {

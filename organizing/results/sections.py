@@ -196,7 +196,9 @@ class Evaluation:
 
     ``metrics``: one row per model on the study's split (model, accuracy, auc,
     brier, log_loss, ece, baseline_accuracy, n). ``folds``: one row per model
-    and fold of held-out worksites (model, fold, auc, log_loss, brier, …).
+    and fold of held-out worksites (model, fold, auc, log_loss, brier, …; for a NUTS
+    model also the fold fit's max_r_hat, min_ess_bulk, divergences and checks_failed,
+    the number of convergence checks it failed, NaN for the baselines).
     ``ppc``: the headline model's check of per-worksite signing rates on the
     held-out workers. ``fit_seconds``: time to fit each model once.
     """
