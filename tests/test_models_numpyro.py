@@ -20,7 +20,17 @@ from organizing.models.numpyro_models import (
 )
 from organizing.models.pyro_models import LATENT_SITES, MODELS
 
-jax.config.update("jax_enable_x64", True)
+
+@pytest.fixture(autouse=True)
+def float64_jax():
+    """Compare in float64. JAX's precision is process-wide and other tests (a NUTS run
+    sets it on every call) may change it after this module is imported, so each test
+    sets it and puts back what it found."""
+    before = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", before)
+
 
 MIRRORED = ("corrected", "extended", "headline")
 NUM_SITES, NUM_SITE_FEATURES, WORKERS_PER_SITE, NUM_WORKER_FEATURES = 6, 4, 40, 3
