@@ -285,7 +285,7 @@ def test_front_page_builds_the_brief_from_results():
     document = book.parse_qmd(ROOT / "index.qmd", ROOT)
     calls = " ".join(document.inline_expressions + [c.source for c in document.code_cells])
     for function in ("brief.honest_headline", "brief.takeaways", "brief.candidate_tactic",
-                     "brief.trial_sizes", "narrative.verdict_classes"):
+                     "brief.trial_sizes", "narrative.verdict_classes_short"):
         assert f"{function}(" in calls, function
     text = (ROOT / "index.qmd").read_text(encoding="utf-8")
     brief_part = text[text.index("## The brief for organizers"):text.index("\n## ", text.index(

@@ -375,6 +375,13 @@ def test_sentences_name_their_claims_and_the_verdict_classes():
     for _, row in tested.iterrows():
         assert f"“{row['claim']}”" in classes
     assert "*supported*: " in classes and "Network-driven organizing" in classes
+    short = narrative.verdict_classes_short(claims)
+    for _, row in tested.iterrows():
+        named = row["verdict"] in ("supported", "contradicted")
+        assert (f"“{row['claim']}”" in short) == named
+    inconclusive = int((tested["verdict"] == "inconclusive").sum())
+    if inconclusive:
+        assert f"The other {inconclusive} " in short and "*inconclusive*" in short
     untested = narrative.untested_claims(claims).split("\n\n")
     assert len(untested) == len(claims.table) - len(tested)
     assert "95%" in narrative.verdict_rule() and "5%" in narrative.verdict_rule()

@@ -813,6 +813,30 @@ def verdict_classes(claims) -> str:
     return ". ".join(parts) + "." if parts else "No claim could be tested."
 
 
+def verdict_classes_short(claims, named=("supported", "contradicted")) -> str:
+    """The claims in the ``named`` verdict classes by name, the others as a count.
+
+    For the brief on the front page, which must stay short; the scorecard names all.
+    """
+    tested = _tested(claims)
+    parts, counted = [], []
+    for verdict in VERDICTS:
+        names = [f"“{c}”" for c in tested.loc[tested["verdict"] == verdict, "claim"]]
+        if not names:
+            continue
+        if verdict in named:
+            parts.append(f"*{verdict}* ({fmt.count(len(names))}): {'; '.join(names)}")
+        else:
+            counted.append(f"{fmt.count(len(names))} {'is' if len(names) == 1 else 'are'} "
+                           f"*{verdict}*")
+    if not parts and not counted:
+        return "No claim could be tested."
+    text = ". ".join(parts) + "." if parts else ""
+    if counted:
+        text += (" " if text else "") + f"The other {' and '.join(counted)}."
+    return text
+
+
 def n_claims(claims) -> str:
     """How many conclusions the register lists."""
     return fmt.count(len(claims.table))
