@@ -199,6 +199,11 @@ def test_other_formats():
     assert fmt.scientific(0.0) == "0"
     assert fmt.probability(1.0) == "more than 99%" and fmt.probability(0.0) == "less than 1%"
     assert fmt.probability(0.42) == "42%"
+    # rounded toward 50%, so a printed value never reaches a threshold the value misses
+    assert fmt.probability(0.987) == "98%" and fmt.probability(0.013) == "2%"
+    assert fmt.probability(0.995) == "more than 99%" and fmt.probability(0.005) == "less than 1%"
+    assert fmt.probability(0.99) == "99%" and fmt.probability(0.95) == "95%"
+    assert fmt.probability(0.5) == "50%"
     assert fmt.times(1.523) == "1.5×"
     assert fmt.seconds(4.2) == "4.2 s" and fmt.seconds(600) == "10.0 min"
     assert fmt.listing(["a", "b", "c"]) == "a, b and c" and fmt.listing(["a"]) == "a"

@@ -57,12 +57,20 @@ def share(x: float, decimals: int = SHARE_DECIMALS) -> str:
 
 
 def probability(p: float) -> str:
-    """A posterior probability as a percentage, never a bare 0% or 100% from finite draws."""
-    if p > 0.995:
+    """A posterior probability as a whole percentage, rounded toward 50%.
+
+    Rounding toward 50% (down above it, up below it) means a printed probability
+    never reaches a threshold the probability itself does not reach: 0.987 prints
+    "98%", not "99%", beside a word that needs 99%. Never a bare 0% or 100% from
+    finite draws: "more than 99%" and "less than 1%".
+    """
+    p = float(p)
+    if p > 0.99:
         return "more than 99%"
-    if p < 0.005:
+    if p < 0.01:
         return "less than 1%"
-    return share(p, 0)
+    percent = math.floor(100 * p + 1e-9) if p >= 0.5 else math.ceil(100 * p - 1e-9)
+    return f"{percent}%"
 
 
 def interval(q5: float, q95: float, decimals: int = COEFFICIENT_DECIMALS) -> str:
