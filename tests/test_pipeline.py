@@ -90,7 +90,7 @@ def test_new_worksite_prediction_integrates_over_the_population():
 # The pipeline tests check plumbing (stages, cache, CLI, seeds), not estimates:
 # a tiny configuration keeps them fast while running every stage.
 TINY = """
-svi: {max_steps: 200, min_steps: 50, window: 50}
+svi: {max_steps: 200, min_steps: 50, window: 50, code_optimizer: {steps: 100}}
 posterior: {draws: 100}
 nuts: {chains: 2, warmup: 100, samples: 100}
 evaluation: {worksite_folds: 2, ppc_draws: 50}
