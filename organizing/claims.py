@@ -351,6 +351,9 @@ def _row(model: ModelId, claim: Claim, quantity: str, mean=np.nan, q5=np.nan, q9
 
 
 def _from_draws(model, claim, quantity, values) -> dict:
+    if not np.all(np.isfinite(values)):
+        return _row(model, claim, quantity, result=NOT_EVALUATED,
+                    reason="the quantity is undefined for some posterior draws")
     s = _summary(values)
     prob = s["prob_positive"] if claim.direction > 0 else 1 - s["prob_positive"]
     return _row(model, claim, quantity, s["mean"], s["q5"], s["q95"], prob)
@@ -379,8 +382,10 @@ def evaluate_claim(claim: Claim, model: ModelId, draws: Mapping[str, np.ndarray]
     * variance decomposition: the posterior of sd(worksite term) − sd(worker term);
     * size interaction: per draw, the correlation across worksites between log size and
       the combined worker coefficient Σ c_q s_q b_{s,q} (R across workers);
-    * model fit: Δ = accuracy − base-rate accuracy on held-out workers,
-      se(Δ) = √((a(1−a) + a₀(1−a₀))/n) (unpaired, so conservative), P = Φ(Δ/se);
+    * model fit: Δ = accuracy − base-rate accuracy a₀ = max(ȳ, 1 − ȳ) on held-out
+      workers, se(Δ) = √((a(1−a) + a₀(1−a₀))/n), P = Φ(Δ/se). The se ignores the pairing
+      of the two accuracies (conservative) and the clustering of workers in worksites
+      (not conservative); with Δ many standard errors from zero neither moves a verdict;
     * clustering: the paired held-out verdict (module docstring).
 
     A claim whose inputs are missing (a measure not in this model's design, no metrics,
@@ -422,6 +427,11 @@ def evaluate_claim(claim: Claim, model: ModelId, draws: Mapping[str, np.ndarray]
         share = float(np.mean(largest == index[0]))
         return _row(model, claim, quantity, share,
                     prob=share if claim.direction > 0 else 1 - share)
+    size = np.asarray(size, dtype=float)
+    if len(size) < 3 or not np.all(np.isfinite(size)) or not np.ptp(size) > 0:
+        return _row(model, claim, quantity, result=NOT_EVALUATED,
+                    reason="a correlation with worksite size needs at least three worksites "
+                    "of finite, differing sizes")
     b = np.asarray(draws["beta_individual"])[:, :, index]  # size interaction
     composite = combined_effect(b, x[:, index], claim.signs)
     if not np.all(np.std(composite, axis=1) > 0):
@@ -437,7 +447,9 @@ def _model_fit(claim: Claim, model: ModelId, quantity: str, metrics) -> dict:
         return _row(model, claim, quantity, result=NOT_EVALUATED,
                     reason="no held-out metrics for this model")
     m = rows.iloc[0]
-    a, a0, n = float(m["accuracy"]), float(m["baseline_accuracy"]), float(m["n"])
+    a, n = float(m["accuracy"]), float(m["n"])
+    # the base rate's accuracy: predict the commoner outcome for everyone
+    a0 = max(float(m["baseline_accuracy"]), 1.0 - float(m["baseline_accuracy"]))
     difference, se = a - a0, sqrt((a * (1 - a) + a0 * (1 - a0)) / n)
     signed = claim.direction * difference
     prob = _normal_cdf(signed / se) if se > 0 else float(signed > 0)

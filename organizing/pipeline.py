@@ -466,11 +466,6 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
             for model in NUTS_MODELS], ignore_index=True)
         claims = _claims_section(by_model, nuts_draws[HEADLINE_MODEL], reduced, campaign)
 
-    # 5b. Sensitivity analyses: the headline model refitted three ways, against the headline.
-    with stages.stage("sensitivity analyses"):
-        sensitivity = _sensitivity(campaign, config, train, size, posteriors[HEADLINE_MODEL],
-                                   claims.table, progress)
-
     # 6. The study's mixture, and a planner for randomized experiments.
     with stages.stage("clustering"):
         clustering = _clustering(campaign, config, one_draw["beta_individual"],
@@ -478,6 +473,12 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
         # The two-cluster claim is judged on the headline run's paired verdict.
         claims = _claims_section(claims.by_model, nuts_draws[HEADLINE_MODEL], reduced,
                                  campaign, clustering.runs["headline"])
+
+    # 6b. Sensitivity analyses: the headline model refitted three ways, against the headline
+    # model's final verdicts (the clustering claim included).
+    with stages.stage("sensitivity analyses"):
+        sensitivity = _sensitivity(campaign, config, train, size, posteriors[HEADLINE_MODEL],
+                                   claims.table, progress)
     with stages.stage("planning"):
         workers_per_site = int(np.median(np.bincount(campaign.site_index)))
         planning = _planning(config, nuts_draws[HEADLINE_MODEL], reduced, train,
@@ -693,7 +694,8 @@ def _sensitivity(campaign: Campaign, config: Config, train: np.ndarray, size: np
         result = run_nuts("headline", fitted.site_x, fitted.worker_x, fitted.site_index,
                           fitted.signed, chains=settings["chains"], warmup=settings["warmup"],
                           samples=settings["samples"], target_accept=settings["target_accept"],
-                          seed=config.seed, progress=progress)
+                          seed=config.seed, progress=progress,
+                          label=f"NUTS headline, sensitivity analysis: {variant}")
         draws = complete_draws("headline", result.pooled_draws())
         runs[variant] = SensitivityRun(
             variant=variant, n_workers=len(rows), worker_features=design.worker_features,

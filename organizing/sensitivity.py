@@ -13,38 +13,41 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from organizing.claims import NOT_EVALUATED
+from organizing.claims import NOT_EVALUATED, VERDICTS
 from organizing.results.sections import Coefficients
 
 
 def pad_missing(draws: dict, design, features: tuple[str, ...]):
-    """The variant's draws and design with each headline worker feature it lacks put back
+    """The variant's draws and design with each headline worker feature it lacks appended
     as a zero column whose slopes are zero in every draw.
 
-    A model without feature p is the model with p's slopes fixed at 0, so the claims
-    computed on the padded draws are the variant's own; the claims that rest on p then
-    come out undefined or degenerate and are marked :data:`NOT_EVALUATED`.
+    The variant's own columns (including any it adds, such as the centrality variant's
+    indicator and inside log) are kept as they are, so every worker's logit is the
+    variant's own. A model without feature p is the model with p's slopes fixed at 0,
+    so the claims computed on the padded draws are the variant's; the claims that rest
+    on p then come out undefined or degenerate and are marked :data:`NOT_EVALUATED`.
+    Claims look measures up by name, so the order of the columns does not matter.
     """
     names = list(design.worker_features)
     missing = [f for f in features if f not in names]
     if not missing:
         return draws, design
-    order = [names.index(f) if f in names else -1 for f in features]
     n = design.worker_x.shape[0]
-    extended = np.column_stack([np.zeros(n) if j < 0 else design.worker_x[:, j] for j in order])
+    extended = np.column_stack([design.worker_x, np.zeros((n, len(missing)))])
     padded: dict[str, np.ndarray] = {}
     for key, value in draws.items():
         value = np.asarray(value)
         if key.startswith("beta_individual") and value.shape[-1] == len(names):
-            zeros = np.zeros(value.shape[:-1])
-            value = np.stack([zeros if j < 0 else value[..., j] for j in order], axis=-1)
+            zeros = np.zeros((*value.shape[:-1], len(missing)))
+            value = np.concatenate([value, zeros], axis=-1)
         padded[key] = value
-    return padded, dataclasses.replace(design, worker_x=extended, worker_features=tuple(features))
+    return padded, dataclasses.replace(design, worker_x=extended,
+                                       worker_features=tuple(names + missing))
 
 
 def mark_not_evaluated(claims: pd.DataFrame, missing: list[str]) -> pd.DataFrame:
-    """Claims whose quantity is not finite, or whose measures name a missing feature,
-    become :data:`NOT_EVALUATED` with no probability."""
+    """Testable claims whose quantity is not finite, or whose measures name a missing
+    feature, become :data:`NOT_EVALUATED` with no probability."""
     claims = claims.copy()
     undefined = np.zeros(len(claims), dtype=bool)
     if "mean" in claims:
@@ -53,6 +56,9 @@ def mark_not_evaluated(claims: pd.DataFrame, missing: list[str]) -> pd.DataFrame
         if column in claims and missing:
             text = claims[column].astype(str)
             undefined |= np.asarray([any(f in t for f in missing) for t in text])
+    # Only claims that had a three-level verdict can become "not evaluated"; a claim that
+    # cannot be tested from these data keeps saying so.
+    undefined &= claims["verdict"].isin(VERDICTS).to_numpy()
     claims.loc[undefined, "verdict"] = NOT_EVALUATED
     claims.loc[undefined, "prob_claimed"] = np.nan
     return claims

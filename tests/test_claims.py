@@ -141,6 +141,15 @@ def test_a_size_interaction_with_a_known_effect_gets_each_verdict(slope, expecte
     assert row["verdict"] == expected
 
 
+@pytest.mark.parametrize("size", [np.full(30, 4.0), np.r_[np.nan, np.arange(29.0)]])
+def test_a_size_claim_without_usable_sizes_is_not_evaluated(size):
+    rng = np.random.default_rng(2)
+    design = _design(rng)
+    draws = _draws(rng, design, n=100)
+    row = cl.evaluate_claim(REGISTER["size_notes"], H, draws, design, size)
+    assert row["verdict"] == cl.NOT_EVALUATED and "three worksites" in row["reason"]
+
+
 def test_verdict_thresholds_are_symmetric_and_refuse_non_probabilities():
     assert cl.verdict(cl.SUPPORT_THRESHOLD) == "supported"
     assert cl.verdict(1 - cl.SUPPORT_THRESHOLD) == "contradicted"

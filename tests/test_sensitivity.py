@@ -140,28 +140,35 @@ def test_unknown_variant_is_refused(small_campaign):
         variant_rows("bogus", np.arange(3), 3)
 
 
-def test_missing_features_are_padded_with_zero_slopes(small_campaign):
+@pytest.mark.parametrize("variant", ["no_notes", "centrality"])
+def test_missing_features_are_padded_with_zero_slopes(small_campaign, variant):
     headline = build_design(small_campaign, drop_reference=True)
-    design = sensitivity_design(small_campaign, "no_notes")
+    design = sensitivity_design(small_campaign, variant)
     p, s = len(design.worker_features), small_campaign.n_sites
     rng = np.random.default_rng(0)
     draws = {"beta_individual": rng.normal(size=(5, s, p)),
              "beta_individual_mean": rng.normal(size=(5, p)),
              "beta_group": rng.normal(size=(5, len(design.site_features)))}
     padded_draws, padded = pad_missing(draws, design, headline.worker_features)
-    j = headline.worker_features.index(NOTES)
-    assert padded.worker_features == headline.worker_features
-    np.testing.assert_array_equal(padded.worker_x[:, j], 0.0)
-    np.testing.assert_array_equal(padded_draws["beta_individual"][:, :, j], 0.0)
-    np.testing.assert_array_equal(np.delete(padded_draws["beta_individual"], j, axis=-1),
+    missing = [f for f in headline.worker_features if f not in design.worker_features]
+    assert missing  # each of these variants lacks a headline feature
+    # the variant's own columns come first, unchanged (the centrality variant's two new
+    # columns included); each missing headline feature follows with zero slopes
+    assert padded.worker_features == (*design.worker_features, *missing)
+    np.testing.assert_array_equal(padded.worker_x[:, :p], design.worker_x)
+    np.testing.assert_array_equal(padded.worker_x[:, p:], 0.0)
+    np.testing.assert_array_equal(padded_draws["beta_individual"][..., :p],
                                   draws["beta_individual"])
+    np.testing.assert_array_equal(padded_draws["beta_individual"][..., p:], 0.0)
     np.testing.assert_array_equal(padded_draws["beta_group"], draws["beta_group"])
     # The logit of every worker is unchanged by the padding.
-    logit = np.einsum("np,np->n", draws["beta_individual"][0][design.site_index],
-                      design.worker_x)
-    padded_logit = np.einsum("np,np->n", padded_draws["beta_individual"][0][padded.site_index],
-                             padded.worker_x)
-    np.testing.assert_allclose(padded_logit, logit)
+    for d in range(5):
+        logit = np.einsum("np,np->n", draws["beta_individual"][d][design.site_index],
+                          design.worker_x)
+        padded_logit = np.einsum("np,np->n",
+                                 padded_draws["beta_individual"][d][padded.site_index],
+                                 padded.worker_x)
+        np.testing.assert_allclose(padded_logit, logit)
 
 
 def test_undefined_claims_are_not_evaluated():
@@ -174,6 +181,10 @@ def test_undefined_claims_are_not_evaluated():
     assert list(marked["verdict"]) == ["supported", NOT_EVALUATED, NOT_EVALUATED]
     assert np.isnan(marked["prob_claimed"].iloc[1:]).all()
     assert list(claims["verdict"]) == ["supported", "contradicted", "inconclusive"]
+    # a claim that cannot be tested keeps its verdict and its reason
+    untestable = pd.DataFrame({"claim": ["d"], "mean": [np.nan], "quantity": [""],
+                               "prob_claimed": [np.nan], "verdict": ["not testable"]})
+    assert list(mark_not_evaluated(untestable, [NOTES])["verdict"]) == ["not testable"]
 
 
 def _claims(verdicts, probs):
