@@ -271,3 +271,23 @@ def test_sensitivity_marks_and_tables_show_changed_verdicts():
     sentence = narrative.sensitivity_sentence(results)
     assert "*size* goes from supported to inconclusive" in sentence
     assert narrative.n_sensitivity_changes(results) == "2"
+
+
+def test_outside_network_rates_follow_disclosure_control():
+    from types import SimpleNamespace
+
+    def results(share, outside, inside, n=1000):
+        return SimpleNamespace(
+            sensitivity=SimpleNamespace(outside_cut=-36.04, share_outside=share,
+                                        signing_outside=outside, signing_inside=inside),
+            data=SimpleNamespace(n_workers=n, disclosure=SimpleNamespace(min_count=5)))
+
+    shown = narrative.outside_network_sentence(results(0.4, 0.2, 0.15))
+    assert "20.0%" in shown and "15.0%" in shown and "withheld" not in shown
+    # 20 workers outside, of whom 2 signed: fewer than 5 signers, so the rate is withheld
+    hidden = narrative.outside_network_sentence(results(0.02, 0.1, 0.17))
+    assert "10.0%" not in hidden and "withheld (fewer than 5 signers" in hidden
+    assert "17.0%" in hidden
+    nobody = narrative.outside_network_sentence(results(0.0, float("nan"), 0.17))
+    assert "nan" not in nobody.lower() and "withheld" in nobody
+

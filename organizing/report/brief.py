@@ -35,6 +35,7 @@ import math
 
 import pandas as pd
 
+from organizing.claims import NOT_EVALUATED, SUPPORT_THRESHOLD
 from organizing.models import HEADLINE_MODEL, ModelId
 from organizing.report import formatting as fmt
 from organizing.report import narrative
@@ -44,13 +45,16 @@ from organizing.report.labels import model_label
 
 #: (threshold, word for p at or above it, word for p at or below 1 - threshold), most
 #: certain first; a probability between the last pair of steps is "uncertain".
+#: The "very likely" step is the scorecard's support threshold, so a claim called
+#: supported is always at least "very likely".
 CERTAINTY_SCALE: tuple[tuple[float, str, str], ...] = (
     (0.99, "virtually certain", "virtually ruled out"),
-    (0.95, "very likely", "very unlikely"),
+    (SUPPORT_THRESHOLD, "very likely", "very unlikely"),
     (0.80, "likely", "unlikely"),
 )
 UNCERTAIN = "uncertain"
-NOT_EVALUATED = "not evaluated"
+#: The least probability of a positive association for a tactic to be proposed for a test.
+CANDIDATE_MIN_PROBABILITY = CERTAINTY_SCALE[-1][0]
 
 
 def certainty_word(p: float) -> str:
@@ -286,7 +290,8 @@ def candidate_tactic(claims) -> str:
     """A sentence naming the tactic the records favour most, as a first one to test.
 
     Of the organizing tactics among the features (:data:`TACTICS`), the one with the
-    highest posterior probability of a positive association with signing; the sentence
+    highest posterior probability of a positive association with signing, provided that
+    probability is at least :data:`CANDIDATE_MIN_PROBABILITY` ("likely"); the sentence
     is empty when the results have none of them.
     """
     effects = _effects(claims)
@@ -294,6 +299,9 @@ def candidate_tactic(claims) -> str:
     if rows.empty:
         return ""
     favoured = rows.loc[rows["prob_positive"].idxmax()]
+    if favoured["prob_positive"] < CANDIDATE_MIN_PROBABILITY:
+        return ("No tactic in the records is even likely to go with more signing, so the "
+                "records single out no first candidate for a test.")
     return (f"Of the tactics in the records, {TACTICS[favoured['feature']]} has the most "
             f"certain positive association with signing, "
             f"{certainty(favoured['prob_positive'])}: a natural first candidate for a test.")

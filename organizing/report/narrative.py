@@ -1038,12 +1038,26 @@ def moved_coefficients_sentence(results, variant: str) -> str:
 
 
 def outside_network_sentence(results) -> str:
-    """The outside-network cut and how many workers it puts outside, with signing rates."""
-    s = results.sensitivity
+    """The outside-network cut and how many workers it puts outside, with signing rates.
+
+    Disclosure control: each group's signing rate is given only when the group has at
+    least k signers and k non-signers (:func:`organizing.data.disclosure.rate_shown`).
+    """
+    from organizing.data.disclosure import rate_shown
+
+    s, n, k = results.sensitivity, results.data.n_workers, results.data.disclosure.min_count
+    sizes = {"outside": s.share_outside * n, "inside": (1 - s.share_outside) * n}
+    rates = {"outside": s.signing_outside, "inside": s.signing_inside}
+
+    def rate(group: str) -> str:
+        workers, value = sizes[group], rates[group]
+        if not np.isfinite(value) or not rate_shown(value * workers, workers, min_count=k):
+            return f"a rate withheld (fewer than {k} signers or non-signers)"
+        return fmt.share(value)
+
     return (f"a log centrality below {fmt.number(s.outside_cut)} puts "
             f"{fmt.share(s.share_outside)} of workers outside the network; they signed at "
-            f"{fmt.share(s.signing_outside)}, against {fmt.share(s.signing_inside)} of the "
-            f"workers inside")
+            f"{rate('outside')}, against {rate('inside')} of the workers inside")
 
 
 def sensitivity_diagnostics(results) -> str:

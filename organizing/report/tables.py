@@ -52,6 +52,15 @@ def interval(table: GT, low: str, high: str, decimals: int = COEFFICIENT_DECIMAL
         col_begin=low, col_end=high, sep=INTERVAL_SEPARATOR)
 
 
+def probabilities(table: GT, columns) -> GT:
+    """Posterior probabilities as the prose gives them (:func:`~organizing.report.formatting.
+    probability`: rounded toward 50%, never a bare 0% or 100%); a missing one is blank."""
+    from organizing.report.formatting import probability
+
+    return table.fmt(lambda p: probability(p) if p is not None and np.isfinite(p) else "",
+                     columns=columns)
+
+
 def log_odds_colour(table: GT, columns: list[str], values, rows=None) -> GT:
     """Colour log-odds columns on a domain symmetric around zero (white at zero)."""
     values = np.asarray(values, dtype=float)
@@ -671,7 +680,7 @@ def worksite_effects(posterior) -> GT:
         .cols_label(mean="Mean", q5="90% interval", prob_positive="P(> 0)")
         .fmt_number(columns="mean", decimals=COEFFICIENT_DECIMALS)
         .pipe(interval, "q5", "q95")
-        .fmt_percent(columns="prob_positive", decimals=0)
+        .pipe(probabilities, "prob_positive")
         .pipe(log_odds_colour, ["mean"], frame.loc[log_odds, "mean"], rows=log_odds)
         .pipe(house_style)
     )
@@ -825,7 +834,7 @@ def claims_table(claims, sensitivity=None) -> GT:
                     verdict="Verdict", moves="Moves under")
         .fmt_number(columns="mean", decimals=COEFFICIENT_DECIMALS)
         .pipe(interval, "q5", "q95")
-        .fmt_percent(columns="prob_claimed", decimals=0)
+        .pipe(probabilities, "prob_claimed")
         .pipe(_verdict_fills, frame, "verdict")
         .pipe(house_style)
     )
@@ -872,7 +881,7 @@ def effects_table(claims) -> GT:
                     q5="90% interval", prob_positive="P(> 0)")
         .fmt_number(columns="mean", decimals=1)
         .pipe(interval, "q5", "q95", 1)
-        .fmt_percent(columns="prob_positive", decimals=0)
+        .pipe(probabilities, "prob_positive")
         .pipe(house_style)
     )
 
@@ -890,7 +899,7 @@ def variance_table(variance) -> GT:
         .cols_label(mean="Mean sd", q5="90% interval", prob_positive="P(> 0)")
         .fmt_number(columns="mean", decimals=COEFFICIENT_DECIMALS)
         .pipe(interval, "q5", "q95")
-        .fmt_percent(columns="prob_positive", decimals=0)
+        .pipe(probabilities, "prob_positive")
         .pipe(house_style)
     )
 
