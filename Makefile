@@ -24,9 +24,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 results: setup
-	$(BIN)/organizing validate
+	$(BIN)/organizing validate --profile $(PROFILE)
 	$(BIN)/organizing run --profile $(PROFILE)
-	$(BIN)/organizing summary
+	$(BIN)/organizing summary --profile $(PROFILE)
 
 # The book: Quarto renders HTML and a Typst PDF (no TeX). tools/render_book.sh uses the
 # Quarto on PATH, else installs the `render` extra (quarto-cli) into the environment; if

@@ -167,6 +167,12 @@ def test_make_report_computes_the_results_then_renders():
     run, render = text.find("organizing run --profile quick"), text.find("tools/render_book.sh")
     assert 0 <= run < render
     assert 'PROFILE="quick"' in text[render - 80:render]
+    # every command of the results step uses the profile asked for (a summary without it
+    # would compute the full profile)
+    commands = [line for line in text.splitlines() if "bin/organizing " in line]
+    assert [c.split("bin/organizing ")[1].split()[0] for c in commands] == [
+        "validate", "run", "summary"]
+    assert all("--profile quick" in c for c in commands)
 
 
 # ------------------------------------------------------------------------- quiet logs
