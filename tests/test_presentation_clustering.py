@@ -59,12 +59,13 @@ def test_cluster_comparison_table(r):
     assert "Difference vs K = 1" in html
 
 
-def test_cluster_features_table(r, two):
-    html = tables.cluster_features(r.clustering).as_raw_html()
-    assert "Worksites (expected number)" in html and "Cluster 1" in html
+def test_cluster_features_table(two):
+    # the chapter's table of worksite features by cluster (a Markdown table in its section)
+    text = narrative.cluster_features_section(two)
+    assert "Worksites (expected number)" in text and "Cluster 2" in text
     for name in SITE_DESCRIPTORS:
-        assert name in html
-    assert "Cluster 2" in tables.cluster_features(two).as_raw_html()
+        assert name in text
+    assert "{#tbl-cluster-features}" in text
 
 
 # ----------------------------------------------------------------------------- figures

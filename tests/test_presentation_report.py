@@ -51,7 +51,6 @@ TABLES = {
     "worker_effects": lambda r: tables.worker_effects(r.headline),
     "model_comparison": lambda r: tables.model_comparison(r),
     "cluster_comparison": lambda r: tables.cluster_comparison(r.clustering),
-    "cluster_features": lambda r: tables.cluster_features(r.clustering),
     "claims_table": lambda r: tables.claims_table(r.claims, r.sensitivity),
     "effects_table": lambda r: tables.effects_table(r.claims),
     "verdict_matrix": lambda r: tables.verdict_matrix(r.claims),

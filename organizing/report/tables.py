@@ -781,23 +781,6 @@ def cluster_comparison(clustering) -> GT:
     )
 
 
-def cluster_features(clustering) -> GT:
-    """Worksite descriptors averaged within each cluster, weighted by assignment probability."""
-    table = clustering.features_by_cluster
-    names = {k: f"Cluster {k + 1}" for k in table.index}
-    wide = table.drop(columns="weight").T.rename(columns=names)
-    wide.insert(0, "feature", wide.index.astype(str))
-    weight = pd.DataFrame([["Worksites (expected number)", *table["weight"]]],
-                          columns=wide.columns)
-    frame = pd.concat([weight, wide], ignore_index=True)
-    return (
-        new_table(frame)
-        .cols_label(feature="")
-        .fmt_number(columns=list(names.values()), n_sigfig=3)
-        .pipe(house_style)
-    )
-
-
 # ---------------------------------------------------------- conclusions chapter
 
 
