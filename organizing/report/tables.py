@@ -250,8 +250,9 @@ def data_overview(results) -> GT:
 REFERENCE_RUN_SECONDS: dict[str, tuple[float, str]] = {
     "quick": (462.0, "measured on a 2-core machine shared with other jobs "
                      "(1 December 2026), from an empty cache"),
-    "full": (888.0, "measured once for an earlier version of the package, a whole "
-                    "`make report` on a 2-core machine from an empty cache"),
+    "full": (2552.0, "measured on a 2-core machine shared with other jobs "
+                     "(1 December 2026), `organizing run --profile full` from an empty "
+                     "cache"),
 }
 
 
