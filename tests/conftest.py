@@ -27,3 +27,25 @@ def quick_results(data_dir):
     from organizing.pipeline import load
 
     return load(profile="quick", data_dir=data_dir, progress=False)
+
+
+#: The smallest settings that still run every stage: for tests of plumbing (stages,
+#: cache, command line, logs), not of estimates. One copy, so that a new setting with a
+#: costly default (as the code optimizer's 8,000 fixed steps was) is shortened everywhere.
+TINY_CONFIG = """
+svi: {max_steps: 200, min_steps: 50, window: 50, code_optimizer: {steps: 100}}
+posterior: {draws: 100}
+nuts: {chains: 2, warmup: 100, samples: 100}
+evaluation: {worksite_folds: 2, ppc_draws: 50}
+clustering: {iterations: 60, burn_in: 30, chains: 2, sigma_grid_points: 5, K_grid: [1, 2],
+             coefficient_draws: 2}
+sbc: {replications: 2, sites: 8, workers_per_site: 10, warmup: 100, samples: 100}
+planning: {sims: 100, effects: [0.05, 0.1], sites_grid: [10, 20]}
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> str:
+    """The text of :data:`TINY_CONFIG`, for a ``--config`` file."""
+    return TINY_CONFIG
+

@@ -241,24 +241,11 @@ def test_nuts_bar_is_named_on_a_terminal_and_absent_elsewhere(monkeypatch, capsy
     assert terminal.getvalue().startswith("NUTS corrected, fold 2: 1 chain(s), 20 warmup + 20")
 
 
-# The smallest settings the configuration accepts, as in tests/test_pipeline.py.
-TINY = """
-svi: {max_steps: 200, min_steps: 50, window: 50, code_optimizer: {steps: 100}}
-posterior: {draws: 100}
-nuts: {chains: 2, warmup: 100, samples: 100}
-evaluation: {worksite_folds: 2, ppc_draws: 50}
-clustering: {iterations: 60, burn_in: 30, chains: 1, sigma_grid_points: 5, K_grid: [1, 2],
-             coefficient_draws: 2}
-sbc: {replications: 2, sites: 8, workers_per_site: 10, warmup: 100, samples: 100}
-planning: {sims: 100, effects: [0.05, 0.1], sites_grid: [10, 20]}
-"""
-
-
 @pytest.mark.slow
-def test_a_run_logged_to_a_file_has_one_line_per_stage(tmp_path):
+def test_a_run_logged_to_a_file_has_one_line_per_stage(tmp_path, tiny_config):
     """`organizing run` with its output in a file: no bar frames, one line per stage."""
     simulate_campaign(n_sites=16, n_workers=480, seed=3).write(tmp_path / "data")
-    (tmp_path / "tiny.yml").write_text(TINY)
+    (tmp_path / "tiny.yml").write_text(tiny_config)
     log = tmp_path / "run.log"
     env = {**os.environ, "ORGANIZING_CACHE_DIR": str(tmp_path / "cache")}
     command = [sys.executable, "-m", "organizing.cli", "run", "--config",

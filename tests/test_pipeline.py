@@ -87,26 +87,16 @@ def test_new_worksite_prediction_integrates_over_the_population():
     np.testing.assert_array_equal(new["site_effect"][:, :2], 0.0)
 
 
-# The pipeline tests check plumbing (stages, cache, CLI, seeds), not estimates:
-# a tiny configuration keeps them fast while running every stage.
-TINY = """
-svi: {max_steps: 200, min_steps: 50, window: 50, code_optimizer: {steps: 100}}
-posterior: {draws: 100}
-nuts: {chains: 2, warmup: 100, samples: 100}
-evaluation: {worksite_folds: 2, ppc_draws: 50}
-clustering: {iterations: 60, burn_in: 30, chains: 2, sigma_grid_points: 5, K_grid: [1, 2],
-             coefficient_draws: 2}
-sbc: {replications: 2, sites: 8, workers_per_site: 10, warmup: 100, samples: 100}
-planning: {sims: 100, effects: [0.05, 0.1], sites_grid: [10, 20]}
-"""
+# The pipeline tests check plumbing (stages, cache, CLI, seeds), not estimates: the tiny
+# configuration of conftest.py keeps them fast while running every stage.
 
 
 @pytest.fixture(scope="module")
-def small_run(tmp_path_factory):
+def small_run(tmp_path_factory, tiny_config):
     """A small simulated campaign and a tiny configuration, in a temp dir."""
     base = tmp_path_factory.mktemp("pipeline")
     simulate_campaign(n_sites=24, n_workers=1200, seed=3).write(base / "data")
-    (base / "tiny.yml").write_text(TINY)
+    (base / "tiny.yml").write_text(tiny_config)
     return base
 
 
