@@ -1,7 +1,7 @@
 r"""NUTS with NumPyro (JAX on the CPU) for the corrected, extended and headline models.
 
 :func:`run_nuts` samples a model of :mod:`organizing.models.numpyro_models` with
-NumPyro's NUTS (step size and diagonal mass matrix adapted during warm-up; as in
+NumPyro's NUTS (step size and mass matrix adapted during warm-up; as in
 Stan, initial values uniform on (-2, 2) in the unconstrained space and a maximum
 tree depth of 10) and returns a :class:`NUTSResult` of numpy arrays: draws of
 every sample and deterministic site shaped (chains, samples, ...), and per draw
@@ -42,19 +42,22 @@ Three choices make it fast; ``benchmarks/bench_nuts.py`` measures them.
   Only a run with a progress bar on a terminal uses NumPyro's own loop, which
   draws the bars and compiles for that call.
 
-Measured on the campaign's training split (``benchmarks/bench_nuts.py``;
-2 chains × (400 + 400)): the headline model takes about 95 leapfrog steps per
-draw at a step size of 0.05. The Hessian of the potential, scaled by the
-adapted diagonal mass matrix, has its largest eigenvalues (≈250 and ≈160, against
-≈50 next) along combinations of the worksite coefficients of correlated worksite
-features; a dense mass matrix on the global parameters (``dense_mass``) raised the
-step size to 0.08 and cut the steps to 63 per draw, but its bulk ESS per CPU second
-was lower (12.7 against 28.7 in one pair of 4 × (500 + 500) runs), so it is not
-the default. ``make bench`` (4 × (1,000 + 1,000), load average about 2): 94.7
-steps per draw, 0.18 CPU ms per step, 71 s; Pyro's NUTS on the same model costs
-5.3 CPU ms per step (30×).
-Centered worksite intercepts did not change the step size (95 steps); centered
-worker slopes were far slower.
+* **A dense mass matrix for the worksite coefficients** (:data:`DENSE_MASS`). The
+  worksite features are nearly collinear: log(No. edges) is log(mean degree) +
+  log(No. workers discovered) − log 2 up to rounding, and the design's condition
+  number is about 2·10⁴. Along such combinations the likelihood says nothing and
+  the posterior of β is as wide as its prior, while across them it is narrow; a
+  diagonal mass matrix cannot follow that, and the step size shrinks to fit the
+  narrow direction. Adapting a dense block for ``beta_group`` alone (Q×Q, Q ≈ 23)
+  costs almost nothing per step. On the headline model, 4 × (1,000 + 1,000) in one
+  run under the same load: step size 0.09 against 0.06, 60 leapfrog steps per draw
+  against 74, minimum bulk ESS 1,170 against 949, 93 s against 99 s wall on 2 busy
+  cores. (A dense block over all global parameters cut the steps as much but gave
+  a lower ESS per second.)
+
+Centered worksite intercepts did not change the step size; centered worker slopes
+were far slower. Pyro's NUTS on the same model costs about 30× more CPU per
+leapfrog step (``make bench`` prints the ratio).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 #: Default number of chains; also the least number of host devices requested.
@@ -101,6 +105,8 @@ from organizing.models.numpyro_models import (  # noqa: E402
 )
 
 CHAIN_METHODS = ("parallel", "sequential", "vectorized")
+#: Sites whose mass matrix NUTS adapts as one dense block (see the module docstring).
+DENSE_MASS: tuple[tuple[str, ...], ...] = (("beta_group",),)
 
 
 @dataclass(frozen=True)
@@ -292,7 +298,7 @@ def run_nuts(
     chain_method: str | None = None,
     x64: bool = False,
     group: bool = True,
-    dense_mass: bool | list[tuple[str, ...]] = False,
+    dense_mass: bool | Sequence[tuple[str, ...]] = DENSE_MASS,
     progress: bool = False,
     label: str | None = None,
     pad_rows: int | None = None,
@@ -308,7 +314,8 @@ def run_nuts(
     pads the rows to that number with empty rows (no workers; exact), so that fits
     on data of different sizes (the worksite folds) share one compiled sampler
     (:func:`compiled_sampler`). ``dense_mass`` is passed to NumPyro's NUTS
-    (diagonal by default). The progress bar is shown
+    (by default :data:`DENSE_MASS`, a dense block for the worksite coefficients and
+    a diagonal for the rest; ``False`` for diagonal only). The progress bar is shown
     only if ``progress`` is true and standard error is a terminal, under a line
     naming the fit (``label``, default "NUTS <model_name>"); such a run uses NumPyro's
     own loop (same seeds and chains; compiled for that call only).
@@ -330,7 +337,9 @@ def run_nuts(
               f"{samples} draws each", file=sys.stderr, flush=True)
         mcmc = MCMC(
             NUTS(MODELS[model_name], target_accept_prob=target_accept,
-                 max_tree_depth=max_tree_depth, dense_mass=dense_mass),
+                 max_tree_depth=max_tree_depth,
+                 dense_mass=dense_mass if isinstance(dense_mass, bool)
+                 else [tuple(g) for g in dense_mass]),
             num_warmup=warmup,
             num_samples=samples,
             num_chains=chains,
