@@ -57,7 +57,7 @@ def _real_data_available() -> bool:
 
 
 def _design(real: bool):
-    from organizing.features import build_design, study_split
+    from organizing.features import headline_design, study_split
 
     if real:
         from organizing.data import load_campaign, locate_data
@@ -73,7 +73,7 @@ def _design(real: bool):
         with tempfile.TemporaryDirectory() as directory:
             simulated.write(directory)
             campaign = load_campaign(directory)
-    design = build_design(campaign, drop_reference=True)
+    design = headline_design(campaign)
     train, _ = study_split(design.n_workers)
     return design.subset(train)
 

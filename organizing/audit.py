@@ -103,28 +103,59 @@ def published_as_learned(draws: dict, design, train: np.ndarray, test: np.ndarra
 
 def variance_decomposition(
     model: ModelId, draws: dict[str, np.ndarray], site_x: np.ndarray, worker_x: np.ndarray,
-    site_index: np.ndarray,
+    site_index: np.ndarray, *, composition: np.ndarray | None = None,
 ) -> pd.DataFrame:
     r"""Posterior of the spread (sd over workers) of each part of the logit.
 
-    ``worksite features``: :math:`\mathrm{sd}_i(x_{s(i)}·β)`; ``worksite intercepts``:
-    :math:`\mathrm{sd}_i(u_{s(i)})` (headline model only); ``worker features``:
-    :math:`\mathrm{sd}_i(z_i·b_{s(i)})`; and ``features: worksite minus worker``, the
-    difference the study's claim "worksite features matter more than individual ones"
-    says is positive. One row per term: model, term, mean, q5, q95, prob_positive.
+    ``composition`` marks the worksite columns that are worksite means of worker
+    features (the headline design, :func:`organizing.features.within_between`); the
+    others are the worksite's own features, :math:`x_s`. Terms:
+
+    * ``worksite features``: :math:`\mathrm{sd}_i(x_{s(i)}·β)` over the worksite's own
+      features;
+    * ``worksite intercepts``: :math:`\mathrm{sd}_i(u_{s(i)})` (headline model only);
+    * ``worker composition``: :math:`\mathrm{sd}_i(\bar z_{s(i)}·γ)`, the worksite means
+      of worker features (only when ``composition`` marks some columns);
+    * ``worker features``: everything the worker features contribute,
+      :math:`\mathrm{sd}_i(z_i·b_{s(i)})`, or
+      :math:`\mathrm{sd}_i(\bar z_{s(i)}·γ + (z_i - \bar z_{s(i)})·b_{s(i)})` in the
+      headline design, so that every model's row measures the same thing;
+    * ``features: worksite minus worker``, the difference the study's claim "worksite
+      features matter more than individual ones" says is positive.
+
+    One row per term: model, term, mean, q5, q95, prob_positive.
     """
     draws = complete_draws(model.value, draws)
     beta = np.asarray(draws["beta_group"])
     b = np.asarray(draws["beta_individual"])
-    parts = {"worksite features": (beta @ site_x.T)[:, site_index].std(axis=1)}
+    own = np.ones(site_x.shape[1], dtype=bool)
+    if composition is not None:
+        own = ~np.asarray(composition, dtype=bool)
+    site_own = (beta[:, own] @ site_x[:, own].T)[:, site_index]
+    site_mix = (beta[:, ~own] @ site_x[:, ~own].T)[:, site_index]
+    worker = np.stack([np.einsum("np,np->n", b[d, site_index], worker_x)
+                       for d in range(len(b))])
+    parts = {"worksite features": site_own.std(axis=1)}
     if "site_effect" in draws:
         parts["worksite intercepts"] = np.asarray(draws["site_effect"])[:, site_index].std(axis=1)
-    parts["worker features"] = np.stack([
-        np.einsum("np,np->n", b[d, site_index], worker_x).std() for d in range(len(b))])
+    if (~own).any():
+        parts["worker composition"] = site_mix.std(axis=1)
+    parts["worker features"] = (worker + site_mix).std(axis=1)
     parts["features: worksite minus worker"] = parts["worksite features"] - parts[
         "worker features"]
     return pd.DataFrame([{"model": model.value, "term": term, **_summary(values)}
                          for term, values in parts.items()])
+
+
+def design_variance_decomposition(model: ModelId, draws: dict[str, np.ndarray],
+                                  design) -> pd.DataFrame:
+    """:func:`variance_decomposition` on a :class:`~organizing.features.Design`, its
+    composition columns found by name."""
+    from organizing.features import is_composition
+
+    return variance_decomposition(
+        model, draws, design.site_x, design.worker_x, design.site_index,
+        composition=np.array([is_composition(n) for n in design.site_features], dtype=bool))
 
 
 def _summary(values: np.ndarray) -> dict[str, float]:

@@ -4,7 +4,9 @@ The study standardized every feature over all rows (workers over all
 workers, worksites over the 120 worksites) before splitting; this module does
 the same so that the replication sees the same inputs. The extended model
 drops the first level of each one-hot group, so that its columns are not
-collinear with the intercept.
+collinear with the intercept. The headline model's design (:func:`headline_design`)
+then splits each worker feature into its deviation from the worksite's mean and the
+worksite means themselves, added as worksite columns (:func:`within_between`).
 
 :func:`sensitivity_design` builds the headline design of a sensitivity analysis
 (:data:`SENSITIVITY_VARIANTS`): the eigenvector centrality split into an
@@ -16,12 +18,15 @@ design itself for the fit on every worker (:func:`variant_rows`).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from organizing.data import ONE_HOT_GROUPS, Campaign
 from organizing.data.splits import study_split, worksite_folds
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Design:
 
     def tensors(self, *, observed: bool = True) -> tuple[torch.Tensor, ...]:
         """``(site_x, worker_x, site_index, y)`` as the model functions take them."""
+        import torch  # here, so that reading a design never loads torch
         y = torch.as_tensor(self.signed, dtype=torch.float32) if observed else None
         return (
             torch.as_tensor(self.site_x, dtype=torch.float32),
@@ -67,6 +73,69 @@ def standardize(x: np.ndarray) -> np.ndarray:
         raise ValueError("cannot standardize features with NaN or infinite values")
     sd = x.std(axis=0)
     return (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+
+
+#: Appended to a worker feature's name for the column of its worksite means
+#: (:func:`within_between`).
+COMPOSITION_SUFFIX = " (worksite mean)"
+
+
+def is_composition(name: str) -> bool:
+    """Whether a worksite column is the worksite mean of a worker feature."""
+    return name.endswith(COMPOSITION_SUFFIX)
+
+
+def site_means(worker_x: np.ndarray, site_index: np.ndarray, n_sites: int) -> np.ndarray:
+    r"""Each worksite's mean of each worker column, :math:`\bar z_s`, shape (S, P).
+
+    A worksite without workers gets zeros (the mean of standardized columns).
+    """
+    worker_x = np.asarray(worker_x, dtype=float)
+    counts = np.bincount(site_index, minlength=n_sites).astype(float)
+    sums = np.stack([np.bincount(site_index, weights=worker_x[:, k], minlength=n_sites)
+                     for k in range(worker_x.shape[1])], axis=1).reshape(n_sites, -1)
+    return sums / np.maximum(counts, 1.0)[:, None]
+
+
+def within_between(design: Design) -> Design:
+    r"""The headline model's design: worker features split into a within-worksite part
+    and a worksite-composition part (the "within-between" or Mundlak parametrization).
+
+    With :math:`\bar z_s` the mean of worksite :math:`s`'s worker rows (every worker of
+    the campaign: features only, no outcome),
+
+    .. math::
+
+        z_i \;\to\; z_i - \bar z_{s(i)}, \qquad
+        x_s \;\to\; \bigl(x_s,\; \operatorname{std}(\bar z_s)\bigr),
+
+    where :math:`\operatorname{std}` standardizes each column over the worksites, like
+    the other worksite columns. The logit
+    :math:`α + x_s·β + \operatorname{std}(\bar z_s)·γ + u_s + (z_i - \bar z_s)·b_s`
+    then keeps apart what the raw form mixes: :math:`b_s` (mean :math:`μ_b`) compares
+    workers of the same worksite, and :math:`γ` compares worksites whose workforces
+    differ. In the raw form a worksite's composition enters through its own slopes,
+    :math:`\bar z_s·b_s`, so it is confounded with :math:`u_s` and, for a worksite the
+    model has not seen, adds the spread of :math:`\bar z_s·b_s` to its prediction
+    (Bafumi and Gelman 2006; Bell and Jones 2015). The composition columns are named
+    ``<worker feature> (worksite mean)``. Build it on the whole campaign, then subset
+    the workers.
+    """
+    n_sites = len(design.site_x)
+    means = site_means(design.worker_x, design.site_index, n_sites)
+    return replace(
+        design,
+        worker_x=design.worker_x - means[design.site_index],
+        site_x=np.hstack([design.site_x, standardize(means)]),
+        site_features=design.site_features + tuple(
+            f"{name}{COMPOSITION_SUFFIX}" for name in design.worker_features),
+    )
+
+
+def headline_design(campaign: Campaign) -> Design:
+    """The headline model's design: one reference level dropped, then
+    :func:`within_between`."""
+    return within_between(build_design(campaign, drop_reference=True))
 
 
 def _drop_references(x: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -154,12 +223,20 @@ def centrality_columns(log_centrality: np.ndarray, cut: float = OUTSIDE_NETWORK_
 
 
 def sensitivity_design(campaign: Campaign, variant: str) -> Design:
-    """The headline design (one reference level dropped) for a sensitivity analysis.
+    """The headline design (:func:`headline_design`) of a sensitivity analysis:
+    :func:`within_between` of :func:`sensitivity_columns`."""
+    return within_between(sensitivity_columns(campaign, variant))
+
+
+def sensitivity_columns(campaign: Campaign, variant: str) -> Design:
+    """The design of a sensitivity analysis before :func:`within_between` splits it.
 
     ``centrality``: ``Log(Eigen. Centrality)`` replaced, in place, by the indicator
     ``Outside the network`` and the inside log of :func:`centrality_columns`.
     ``no_notes``: the ``No. Notes`` column dropped. ``all_workers``: the headline
-    design unchanged (the variant differs in its rows, :func:`variant_rows`).
+    design unchanged (the variant differs in its rows, :func:`variant_rows`). The
+    worksite means of :func:`within_between` are taken of these columns, so they
+    change with them.
     """
     if variant not in SENSITIVITY_VARIANTS:
         raise ValueError(f"unknown sensitivity variant {variant!r}; "
@@ -175,13 +252,13 @@ def sensitivity_design(campaign: Campaign, variant: str) -> Design:
         worker_x = np.column_stack([design.worker_x[:, :j], indicator, log_inside,
                                     design.worker_x[:, j + 1:]])
         names[j:j + 1] = [OUTSIDE_NETWORK, LOG_CENTRALITY_INSIDE]
-        return replace(design, worker_x=worker_x, worker_features=tuple(names))
-    if variant == "no_notes":
+        design = replace(design, worker_x=worker_x, worker_features=tuple(names))
+    elif variant == "no_notes":
         if NOTES not in names:
             raise ValueError(f"the campaign has no {NOTES!r} column")
         keep = [i for i, name in enumerate(names) if name != NOTES]
-        return replace(design, worker_x=design.worker_x[:, keep],
-                       worker_features=tuple(names[i] for i in keep))
+        design = replace(design, worker_x=design.worker_x[:, keep],
+                         worker_features=tuple(names[i] for i in keep))
     return design
 
 
@@ -194,7 +271,8 @@ def variant_rows(variant: str, train: np.ndarray, n_workers: int) -> np.ndarray:
     return np.arange(n_workers) if variant == "all_workers" else np.asarray(train)
 
 
-__all__ = ["CENTRALITY", "LOG_CENTRALITY_INSIDE", "NOTES", "OUTSIDE_NETWORK",
-           "OUTSIDE_NETWORK_CUT", "SENSITIVITY_VARIANTS", "Design", "build_design",
-           "centrality_columns", "outside_network", "sensitivity_design", "standardize",
-           "study_split", "variant_rows", "worksite_folds"]
+__all__ = ["CENTRALITY", "COMPOSITION_SUFFIX", "LOG_CENTRALITY_INSIDE", "NOTES",
+           "OUTSIDE_NETWORK", "OUTSIDE_NETWORK_CUT", "SENSITIVITY_VARIANTS", "Design",
+           "build_design", "centrality_columns", "headline_design", "is_composition",
+           "outside_network", "sensitivity_columns", "sensitivity_design", "site_means",
+           "standardize", "study_split", "variant_rows", "within_between", "worksite_folds"]

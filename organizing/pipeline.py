@@ -46,10 +46,10 @@ from organizing.results.sections import (
 
 #: Each NUTS model, the Pyro/NumPyro name of its model function, and whether its design
 #: drops one reference level of each one-hot group.
-NUTS_SPECS: dict[ModelId, tuple[str, bool]] = {
-    ModelId.CORRECTED: ("corrected", False),
-    ModelId.EXTENDED: ("extended", True),
-    ModelId.HEADLINE: ("headline", True),
+NUTS_SPECS: dict[ModelId, tuple[str, str]] = {
+    ModelId.CORRECTED: ("corrected", "full"),
+    ModelId.EXTENDED: ("extended", "reduced"),
+    ModelId.HEADLINE: ("headline", "headline"),
 }
 #: SVI fits: the replication (the study's method) and the mean-field comparison.
 SVI_SPECS: dict[ModelId, tuple[str, str]] = {
@@ -214,7 +214,7 @@ def claims_for(model: ModelId, draws: dict, design, size: np.ndarray, *,
     ``model``: the model the draws come from (its name fills the ``model`` column).
     ``draws``: posterior draws as NUTS returns them (``beta_group`` (D, Q),
     ``beta_individual`` (D, S, P), ...). ``design``: the model's design restricted to
-    the workers it was fitted on (``designs[drop].subset(train)``). ``size``: log of
+    the workers it was fitted on (``designs[key].subset(train)``). ``size``: log of
     workers discovered per worksite, (S,). ``variance``: this model's rows of
     :func:`organizing.audit.variance_decomposition`, computed from ``design`` when
     omitted. ``metrics``: the held-out metrics table (for the model-fit claim) and
@@ -228,8 +228,7 @@ def claims_for(model: ModelId, draws: dict, design, size: np.ndarray, *,
     from organizing import audit, claims
 
     if variance is None:
-        variance = audit.variance_decomposition(model, draws, design.site_x, design.worker_x,
-                                                design.site_index)
+        variance = audit.design_variance_decomposition(model, draws, design)
     return claims.evaluate_claims(model, draws, design, size, variance=variance,
                                   metrics=metrics, clustering=clustering)
 
@@ -241,7 +240,12 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
         progress: bool = False) -> Results:
     """Compute every result of the book from validated data and one configuration."""
     from organizing import audit, evaluation
-    from organizing.features import build_design, study_split, worksite_folds
+    from organizing.features import (
+        build_design,
+        study_split,
+        within_between,
+        worksite_folds,
+    )
     from organizing.inference.diagnostics import diagnose, psis_loo
     from organizing.inference.nuts import run_nuts
     from organizing.inference.svi import fit_svi, guide_draw, posterior_draws
@@ -251,8 +255,10 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
     enable_compilation_cache()
     stages = Stages(progress)
     seed = config.seed
-    designs = {drop: build_design(campaign, drop_reference=drop) for drop in (False, True)}
-    full, reduced = designs[False], designs[True]
+    full, reduced = (build_design(campaign, drop_reference=drop) for drop in (False, True))
+    # every model's design by the key NUTS_SPECS names (features.py explains each)
+    designs = {"full": full, "reduced": reduced, "headline": within_between(reduced)}
+    headline_design = designs["headline"]
     split = config.section("split")
     train, test = study_split(campaign.n_workers, test_size=split["test_size"],
                               seed=split["random_state"])
@@ -261,8 +267,8 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
 
     def nuts(model: ModelId, rows, settings: dict, run_seed: int, label: str = "",
              pad_rows: int | None = None):
-        name, drop = NUTS_SPECS[model]
-        design = designs[drop].subset(rows)
+        name, key = NUTS_SPECS[model]
+        design = designs[key].subset(rows)
         return run_nuts(name, design.site_x, design.worker_x, design.site_index, design.signed,
                         chains=settings["chains"], warmup=settings["warmup"],
                         samples=settings["samples"], target_accept=settings["target_accept"],
@@ -314,9 +320,9 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
     # 2. NUTS for every model the book reports coefficients for.
     posteriors, nuts_draws = {}, {}
     with stages.stage("NUTS posteriors"):
-        for model, (name, drop) in NUTS_SPECS.items():
+        for model, (name, key) in NUTS_SPECS.items():
             result = nuts(model, train, nuts_settings, seed)
-            design = designs[drop]
+            design = designs[key]
             draws = complete_draws(name, result.pooled_draws())
             nuts_draws[model] = draws
             loglik = result.log_likelihood(design.site_x, design.worker_x[train],
@@ -343,8 +349,8 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
     # 3. Held-out workers of the study's split, and held-out worksites.
     with stages.stage("held-out evaluation"):
         probabilities = {}
-        for model, (name, drop) in NUTS_SPECS.items():
-            design = designs[drop]
+        for model, (name, key) in NUTS_SPECS.items():
+            design = designs[key]
             draws = _thin(nuts_draws[model], PREDICTION_DRAWS)
             probabilities[model] = sigmoid(logits(name, draws, design.site_x,
                                                   design.worker_x[test],
@@ -381,8 +387,8 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
 
         # Posterior predictive check of per-worksite rates, headline model.
         rng = np.random.default_rng(seed)
-        name, drop = NUTS_SPECS[HEADLINE_MODEL]
-        design = designs[drop]
+        name, key = NUTS_SPECS[HEADLINE_MODEL]
+        design = designs[key]
         draws = _thin(nuts_draws[HEADLINE_MODEL], config.section("evaluation")["ppc_draws"])
         p_rep = sigmoid(logits(name, draws, design.site_x, design.worker_x[test],
                                design.site_index[test]))
@@ -397,19 +403,24 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
                                     n_folds=config.section("evaluation")["worksite_folds"],
                                     seed=seed))
         # Every fold's data padded to one size per model: one compiled sampler for all folds.
-        pad = {model: max(sampler_rows(designs[drop].worker_x[rows], designs[drop].site_index[rows],
-                                       designs[drop].signed[rows]) for rows, _ in folds)
-               for model, (_, drop) in NUTS_SPECS.items()}
-        fold_settings = {**nuts_settings, "chains": min(2, nuts_settings["chains"]),
-                         "warmup": max(100, nuts_settings["warmup"] // 2),
-                         "samples": max(100, nuts_settings["samples"] // 2)}
+        pad = {model: max(sampler_rows(designs[key].worker_x[rows], designs[key].site_index[rows],
+                                       designs[key].signed[rows]) for rows, _ in folds)
+               for model, (_, key) in NUTS_SPECS.items()}
+        # The headline model's folds run at the main settings, so that its comparison with
+        # the baselines rests on converged fits; the other models' folds, which are only
+        # compared, at half the draws and two chains (their diagnostics are recorded).
+        half = {**nuts_settings, "chains": min(2, nuts_settings["chains"]),
+                "warmup": max(100, nuts_settings["warmup"] // 2),
+                "samples": max(100, nuts_settings["samples"] // 2)}
+        fold_settings = {model: nuts_settings if model is HEADLINE_MODEL else half
+                         for model in NUTS_SPECS}
         for fold, (fold_train, fold_test) in enumerate(folds):
             unseen = np.unique(full.site_index[fold_test])
             fold_seed = (seed + fold + 1) % 2**32  # within NumPy's and JAX's seed range
             y = full.signed[fold_test]
-            for model, (name, drop) in NUTS_SPECS.items():
-                design = designs[drop]
-                result = nuts(model, fold_train, fold_settings, fold_seed,
+            for model, (name, key) in NUTS_SPECS.items():
+                design = designs[key]
+                result = nuts(model, fold_train, fold_settings[model], fold_seed,
                               f", held-out worksites fold {fold + 1}", pad_rows=pad[model])
                 draws = evaluation.new_site_draws(name, result.pooled_draws(), unseen,
                                                   np.random.default_rng(fold_seed))
@@ -438,15 +449,15 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
     # 4. Priors, and simulation-based calibration of the headline model.
     with stages.stage("prior predictive check"):
         frames = []
-        for name, drop in (("corrected", False), ("headline", True)):
-            design = designs[drop].subset(train)
+        for name, key in (("corrected", "full"), ("headline", "headline")):
+            design = designs[key].subset(train)
             rates = prior_predictive_rates(name, design.site_x, design.worker_x,
                                            design.site_index, seed=seed)
             frames.append(rates.frame().assign(model=name))
         prior_predictive = PriorPredictive(table=pd.concat(frames, ignore_index=True))
 
     with stages.stage("simulation-based calibration"):
-        calibration = _calibration(config, reduced, progress)
+        calibration = _calibration(config, headline_design, progress)
 
     # 5. The audit of the published specification and the verdicts on the study's claims.
     with stages.stage("audit"):
@@ -454,25 +465,25 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
                                                 full.worker_x[test], published, one_draw,
                                                 full.site_features)
         variance = pd.concat([
-            audit.variance_decomposition(
-                model, nuts_draws[model], designs[drop].site_x, designs[drop].worker_x[train],
-                designs[drop].site_index[train])
-            for model, (_, drop) in NUTS_SPECS.items()], ignore_index=True)
+            audit.design_variance_decomposition(model, nuts_draws[model],
+                                                designs[key].subset(train))
+            for model, (_, key) in NUTS_SPECS.items()], ignore_index=True)
         size = np.log(campaign.site_descriptors["No. workers discovered"].to_numpy(dtype=float))
         by_model = pd.concat([
             claims_for(model, nuts_draws[model], designs[NUTS_SPECS[model][1]].subset(train),
                        size, variance=variance[variance["model"] == model.value],
                        metrics=evaluation_section.metrics)
             for model in NUTS_MODELS], ignore_index=True)
-        claims = _claims_section(by_model, nuts_draws[HEADLINE_MODEL], reduced, campaign)
+        claims = _claims_section(by_model, nuts_draws[HEADLINE_MODEL], headline_design,
+                                 campaign)
 
     # 6. The study's mixture, and a planner for randomized experiments.
     with stages.stage("clustering"):
         clustering = _clustering(campaign, config, one_draw["beta_individual"],
                                  nuts_draws[HEADLINE_MODEL], reduced, progress)
         # The two-cluster claim is judged on the headline run's paired verdict.
-        claims = _claims_section(claims.by_model, nuts_draws[HEADLINE_MODEL], reduced,
-                                 campaign, clustering.runs["headline"])
+        claims = _claims_section(claims.by_model, nuts_draws[HEADLINE_MODEL],
+                                 headline_design, campaign, clustering.runs["headline"])
 
     # 6b. Sensitivity analyses: the headline model refitted three ways, against the headline
     # model's final verdicts (the clustering claim included).
@@ -481,7 +492,7 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
                                    claims.table, progress)
     with stages.stage("planning"):
         workers_per_site = int(np.median(np.bincount(campaign.site_index)))
-        planning = _planning(config, nuts_draws[HEADLINE_MODEL], reduced, train,
+        planning = _planning(config, nuts_draws[HEADLINE_MODEL], headline_design, train,
                              workers_per_site)
 
     stages.timings["total"] = sum(stages.timings.values())
@@ -514,22 +525,27 @@ def _claims_section(by_model: pd.DataFrame, headline_draws: dict, design,
     if clustering_run is not None:
         by_model = claims_mod.with_clustering(by_model, clustering_run, HEADLINE_MODEL)
     p0 = float(np.mean(campaign.signed))
+    from organizing.features import is_composition
+
     steps = {**claims_mod.feature_steps(campaign.worker_x, campaign.worker_features),
              **claims_mod.feature_steps(campaign.site_x, campaign.site_features)}
+    # a worksite mean of a worker feature is standardized over worksites: +1 SD is 1 unit
+    steps.update({name: (1.0, "+1 SD") for name in design.site_features
+                  if is_composition(name)})
     return Claims(table=by_model[by_model["model"] == HEADLINE_MODEL.value]
                   .reset_index(drop=True), by_model=by_model,
                   effects=claims_mod.percentage_point_effects(headline_draws, design, p0, steps),
                   signing_rate=p0)
 
 
-def _calibration(config: Config, reduced, progress: bool):
+def _calibration(config: Config, design, progress: bool):
     from organizing.inference.calibration import simulation_based_calibration
     from organizing.results.sections import Calibration
 
     settings = config.section("sbc")
     result = simulation_based_calibration(
         settings["replications"], settings["sites"], settings["workers_per_site"],
-        len(reduced.site_features), len(reduced.worker_features),
+        len(design.site_features), len(design.worker_features),
         warmup=settings["warmup"], samples=settings["samples"], seed=config.seed,
         progress=progress)
     return Calibration(ranks=result.ranks, coverage=result.coverage, draws=result.draws,

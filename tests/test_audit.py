@@ -31,6 +31,28 @@ def test_variance_decomposition_matches_a_direct_computation():
     assert terms["features: worksite minus worker"] == pytest.approx(site - worker)
 
 
+def test_variance_decomposition_counts_worksite_means_as_worker_features():
+    """In the headline design the worksite means of worker features are worker terms."""
+    rng = np.random.default_rng(4)
+    n_draws, n_sites, q, p, n = 40, 6, 3, 2, 120
+    site_x, worker_x = rng.normal(size=(n_sites, q + p)), rng.normal(size=(n, p))
+    site_index = rng.integers(0, n_sites, n)
+    composition = np.array([False] * q + [True] * p)
+    draws = {"alpha": rng.normal(size=n_draws), "beta_group": rng.normal(size=(n_draws, q + p)),
+             "beta_individual": rng.normal(size=(n_draws, n_sites, p))}
+    table = audit.variance_decomposition(ModelId.EXTENDED, draws, site_x, worker_x, site_index,
+                                         composition=composition).set_index("term")["mean"]
+    own = [np.std(site_x[site_index][:, :q] @ draws["beta_group"][d, :q])
+           for d in range(n_draws)]
+    mix = [site_x[site_index][:, q:] @ draws["beta_group"][d, q:] for d in range(n_draws)]
+    worker = [np.std(mix[d] + (worker_x * draws["beta_individual"][d][site_index]).sum(1))
+              for d in range(n_draws)]
+    assert table["worksite features"] == pytest.approx(np.mean(own))
+    assert table["worker composition"] == pytest.approx(np.mean([np.std(m) for m in mix]))
+    assert table["worker features"] == pytest.approx(np.mean(worker))
+    assert "worksite intercepts" not in table
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_merged_histogram_has_no_small_bins(seed):
     rng = np.random.default_rng(seed)

@@ -12,7 +12,14 @@ from organizing import evaluation, pipeline
 from organizing.cli import main
 from organizing.config import load_config
 from organizing.data import load_campaign
-from organizing.features import build_design, study_split, worksite_folds
+from organizing.features import (
+    COMPOSITION_SUFFIX,
+    build_design,
+    headline_design,
+    site_means,
+    study_split,
+    worksite_folds,
+)
 from organizing.models import NUTS_MODELS, ModelId
 from organizing.models.logits import logits, sigmoid
 from organizing.results import cache
@@ -47,6 +54,31 @@ def test_design_standardizes_over_all_rows_and_drops_references(campaign):
     assert len(reduced.site_features) == len(design.site_features) - 1
     assert "Time To First Convo (Quart. 1)" not in reduced.worker_features
     assert "Campaign length (Quint. 1)" not in reduced.site_features
+
+
+def test_headline_design_splits_worker_features_within_and_between(campaign):
+    reduced = build_design(campaign, drop_reference=True)
+    design = headline_design(campaign)
+    n_sites, q = campaign.n_sites, len(reduced.site_features)
+    means = site_means(reduced.worker_x, reduced.site_index, n_sites)
+    # Within worksites: every worksite's deviations sum to zero, column by column.
+    np.testing.assert_allclose(site_means(design.worker_x, design.site_index, n_sites), 0,
+                               atol=1e-12)
+    np.testing.assert_allclose(design.worker_x + means[design.site_index], reduced.worker_x)
+    # Between: the worksite's own columns, then its standardized means, named after them.
+    np.testing.assert_array_equal(design.site_x[:, :q], reduced.site_x)
+    np.testing.assert_allclose(design.site_x[:, q:].std(axis=0), 1, atol=1e-9)
+    assert design.site_features == reduced.site_features + tuple(
+        f"{name}{COMPOSITION_SUFFIX}" for name in reduced.worker_features)
+    # Same model space: slopes common to all worksites give the raw design's logits
+    # with γ = b ⊙ sd(z̄) and the intercept shifted by mean(z̄)·b.
+    rng = np.random.default_rng(3)
+    beta, b = rng.normal(size=q), rng.normal(size=len(reduced.worker_features))
+    raw = reduced.site_x[reduced.site_index] @ beta + reduced.worker_x @ b
+    gamma = b * means.std(axis=0)
+    split = (design.site_x[design.site_index] @ np.concatenate([beta, gamma])
+             + design.worker_x @ b + means.mean(axis=0) @ b)
+    np.testing.assert_allclose(split, raw, atol=1e-9)
 
 
 def test_worksite_folds_never_share_a_worksite(campaign):

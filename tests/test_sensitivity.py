@@ -13,6 +13,7 @@ from organizing.claims import NOT_EVALUATED
 from organizing.data import load_campaign
 from organizing.features import (
     CENTRALITY,
+    COMPOSITION_SUFFIX,
     LOG_CENTRALITY_INSIDE,
     NOTES,
     OUTSIDE_NETWORK,
@@ -20,10 +21,13 @@ from organizing.features import (
     SENSITIVITY_VARIANTS,
     build_design,
     centrality_columns,
+    headline_design,
     outside_network,
+    sensitivity_columns,
     sensitivity_design,
     study_split,
     variant_rows,
+    within_between,
 )
 from organizing.report import narrative, tables
 from organizing.results.sections import (
@@ -78,9 +82,9 @@ def test_centrality_columns_split_indicator_and_inside_log():
 
 
 def test_centrality_variant_replaces_one_column(small_campaign):
-    headline = build_design(small_campaign, drop_reference=True)
-    variant = sensitivity_design(small_campaign, "centrality")
-    names = list(headline.worker_features)
+    reduced = build_design(small_campaign, drop_reference=True)
+    variant = sensitivity_columns(small_campaign, "centrality")
+    names = list(reduced.worker_features)
     j = names.index(CENTRALITY)
     assert list(variant.worker_features) == (
         names[:j] + [OUTSIDE_NETWORK, LOG_CENTRALITY_INSIDE] + names[j + 1:])
@@ -90,16 +94,34 @@ def test_centrality_variant_replaces_one_column(small_campaign):
     indicator = variant.worker_x[:, j]
     np.testing.assert_array_equal(indicator > indicator.mean(), outside)
     np.testing.assert_array_equal(variant.worker_x[outside, j + 1], 0.0)
-    # Every other column, and the worksite side, are the headline design's.
+    # Every other column, and the worksite side, are the reduced design's.
     others = [k for k in range(len(names)) if k != j]
     np.testing.assert_array_equal(variant.worker_x[:, [k if k < j else k + 1 for k in others]],
-                                  headline.worker_x[:, others])
-    np.testing.assert_array_equal(variant.site_x, headline.site_x)
-    np.testing.assert_array_equal(variant.signed, headline.signed)
+                                  reduced.worker_x[:, others])
+    np.testing.assert_array_equal(variant.site_x, reduced.site_x)
+    np.testing.assert_array_equal(variant.signed, reduced.signed)
+
+
+def test_variant_designs_are_split_within_and_between(small_campaign):
+    headline = headline_design(small_campaign)
+    for variant in SENSITIVITY_VARIANTS:
+        design = sensitivity_design(small_campaign, variant)
+        split = within_between(sensitivity_columns(small_campaign, variant))
+        np.testing.assert_array_equal(design.worker_x, split.worker_x)
+        np.testing.assert_array_equal(design.site_x, split.site_x)
+        assert design.site_features == split.site_features
+    centrality = sensitivity_design(small_campaign, "centrality")
+    # the other columns' worksite means are the headline design's
+    for name in headline.site_features:
+        if name != CENTRALITY + COMPOSITION_SUFFIX:
+            np.testing.assert_array_equal(
+                centrality.site_x[:, centrality.site_features.index(name)],
+                headline.site_x[:, headline.site_features.index(name)])
+    assert OUTSIDE_NETWORK + COMPOSITION_SUFFIX in centrality.site_features
 
 
 def test_centrality_variant_on_the_real_campaign(campaign):
-    variant = sensitivity_design(campaign, "centrality")
+    variant = sensitivity_columns(campaign, "centrality")
     j = variant.worker_features.index(OUTSIDE_NETWORK)
     raw = campaign.worker_x[:, campaign.worker_features.index(CENTRALITY)]
     indicator = variant.worker_x[:, j]
@@ -109,13 +131,16 @@ def test_centrality_variant_on_the_real_campaign(campaign):
 
 
 def test_no_notes_variant_drops_exactly_that_column(small_campaign):
-    headline = build_design(small_campaign, drop_reference=True)
+    headline = headline_design(small_campaign)
     variant = sensitivity_design(small_campaign, "no_notes")
     keep = [k for k, name in enumerate(headline.worker_features) if name != NOTES]
     assert len(keep) == len(headline.worker_features) - 1
     assert variant.worker_features == tuple(headline.worker_features[k] for k in keep)
     np.testing.assert_array_equal(variant.worker_x, headline.worker_x[:, keep])
-    np.testing.assert_array_equal(variant.site_x, headline.site_x)
+    site_keep = [k for k, name in enumerate(headline.site_features)
+                 if name != NOTES + COMPOSITION_SUFFIX]
+    assert len(site_keep) == len(headline.site_features) - 1
+    np.testing.assert_array_equal(variant.site_x, headline.site_x[:, site_keep])
 
 
 def test_all_workers_variant_uses_every_row(small_campaign):
@@ -125,7 +150,7 @@ def test_all_workers_variant_uses_every_row(small_campaign):
     np.testing.assert_array_equal(rows, np.arange(n))
     for variant in ("centrality", "no_notes"):
         np.testing.assert_array_equal(variant_rows(variant, train, n), train)
-    headline = build_design(small_campaign, drop_reference=True)
+    headline = headline_design(small_campaign)
     design = sensitivity_design(small_campaign, "all_workers")
     np.testing.assert_array_equal(design.worker_x, headline.worker_x)
     assert design.subset(rows).n_workers == n > len(train)
@@ -142,7 +167,7 @@ def test_unknown_variant_is_refused(small_campaign):
 
 @pytest.mark.parametrize("variant", ["no_notes", "centrality"])
 def test_missing_features_are_padded_with_zero_slopes(small_campaign, variant):
-    headline = build_design(small_campaign, drop_reference=True)
+    headline = headline_design(small_campaign)
     design = sensitivity_design(small_campaign, variant)
     p, s = len(design.worker_features), small_campaign.n_sites
     rng = np.random.default_rng(0)

@@ -156,12 +156,12 @@ def _plate(ax, corner, width, height, label, top=False):
 PLATE_NODES = {
     "tau_beta": ((0.7, 4.9), r"$\tau_\beta$", False),
     "alpha": ((0.7, 1.2), r"$\alpha$", False),
-    "beta": ((2.2, 3.3), r"$\beta$", False),
+    "beta": ((2.2, 3.3), r"$\beta,\gamma$", False),
     "sigma_u": ((4.6, 4.9), r"$\sigma_u$", False),
     "mu_b": ((7.2, 4.9), r"$\mu_b$", False),
     "tau_b": ((9.0, 4.9), r"$\tau_b$", False),
     "u": ((4.6, 3.2), r"$u_s$", False),
-    "x": ((6.0, 3.2), r"$x_s$", True),
+    "x": ((6.0, 3.2), r"$x_s,\bar z_s$", True),
     "b": ((8.1, 3.2), r"$b_s$", False),
     "y": ((6.0, 1.2), r"$y_i$", True),
     "z": ((8.1, 1.2), r"$z_i$", True),
@@ -183,9 +183,9 @@ def plate_diagram(data) -> Figure:
     for xy, label, observed in PLATE_NODES.values():
         _node(ax, xy, label, observed)
     n_worker, n_site = len(data.reduced_worker_features), len(data.reduced_site_features)
-    below = {"alpha": "intercept", "beta": f"{n_site} worksite\ncoefficients",
-             "u": "intercept", "x": f"{n_site} features", "b": f"{n_worker} slopes",
-             "y": "signed (0/1)"}
+    below = {"alpha": "intercept", "beta": f"{n_site} + {n_worker} worksite\ncoefficients",
+             "u": "intercept", "x": f"{n_site} features,\n{n_worker} worker means",
+             "b": f"{n_worker} slopes", "y": "signed (0/1)"}
     for key, text in below.items():
         (x, y), _, _ = PLATE_NODES[key]
         ax.text(x, y - 0.47, text, ha="center", va="top", fontsize=8, color="#444444")

@@ -129,8 +129,9 @@ def fold_convergence_sentence(evaluation) -> str:
     return (f"{fmt.count(len(failed))} of the {fmt.count(len(fits))} NUTS fits of the "
             f"held-out-worksite folds failed a convergence check (R-hat, effective sample "
             f"size or divergences; models: {models}): their fold metrics are shown, but read "
-            "them as approximate. The folds' fits use fewer chains and draws than the main "
-            "fits, to keep the run time down.")
+            "them as approximate. The headline model's fold fits use the main fit's chains "
+            "and draws; the other models' use two chains and half the draws, to keep the "
+            "run time down.")
 
 
 def seen_store_sentence(evaluation, model: ModelId = HEADLINE_MODEL) -> str:

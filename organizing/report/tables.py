@@ -16,6 +16,7 @@ import pandas as pd
 from great_tables import GT, loc, style
 
 from organizing.data import WORKER_FILE, WORKSITE_FILE, disclosure, prepare, schemas
+from organizing.features import COMPOSITION_SUFFIX, is_composition
 from organizing.models import HEADLINE_MODEL, NUTS_MODELS, ModelId
 from organizing.report import labels
 from organizing.report.formatting import (
@@ -662,15 +663,20 @@ WORKSITE_SCALARS = ("site_scale", "beta_group_scale")
 
 
 def worksite_effects(posterior) -> GT:
-    """α, the worksite coefficients β and the scales of one NUTS posterior."""
+    """α, the worksite coefficients β and the scales of one NUTS posterior; the headline
+    model's coefficients of worksite means of worker features form their own group."""
     coefficients = posterior.coefficients
     scalars = coefficients.scalars.set_index("parameter")
     intercept = [p for p in ("alpha", "alpha_mean") if p in scalars.index]
     scales = [p for p in WORKSITE_SCALARS if p in scalars.index]
     columns = ["mean", "q5", "q95", "prob_positive"]
+    worksite = coefficients.worksite.set_index("feature")[columns]
+    mix = np.array([is_composition(f) for f in worksite.index], dtype=bool)
+    composition = worksite[mix].rename(index=lambda f: f.removesuffix(COMPOSITION_SUFFIX))
     parts = [
         scalars.loc[intercept, columns[:3]].assign(group="Intercept"),
-        coefficients.worksite.set_index("feature")[columns].assign(group="Worksite features"),
+        worksite[~mix].assign(group="Worksite features"),
+        composition.assign(group="Worksite means of worker features"),
         scalars.loc[scales, columns[:3]].assign(group="Scales"),
     ]
     frame = pd.concat(parts).rename_axis("parameter").reset_index()
