@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from organizing.data import ONE_HOT_GROUPS
+from organizing.features import is_composition
 from organizing.models import ModelId
 
 #: Posterior probability of the claimed sign needed to call a claim supported; one minus it
@@ -378,10 +379,13 @@ def evaluate_claim(claim: Claim, model: ModelId, draws: Mapping[str, np.ndarray]
 
     * single and joint coefficients: draws of θ = Σ c_q s_q β_q (:func:`combined_effect`,
       R across worksites; for one measure θ = β);
-    * ranking: the share of draws in which the measure has the largest |β_q|;
+    * ranking: the share of draws in which the measure has the largest |β_q| among the
+      worksite's own features (worksite means of worker features excluded);
     * variance decomposition: the posterior of sd(worksite term) − sd(worker term);
     * size interaction: per draw, the correlation across worksites between log size and
-      the combined worker coefficient Σ c_q s_q b_{s,q} (R across workers);
+      the combined worker coefficient Σ c_q s_q b_{s,q} (R across workers, from the
+      model's own worker columns: measured from the worksite means in the headline
+      design, raw in the others);
     * model fit: Δ = accuracy − base-rate accuracy a₀ = max(ȳ, 1 − ȳ) on held-out
       workers, se(Δ) = √((a(1−a) + a₀(1−a₀))/n), P = Φ(Δ/se). The se ignores the pairing
       of the two accuracies (conservative) and the clustering of workers in worksites
@@ -423,7 +427,10 @@ def evaluate_claim(claim: Claim, model: ModelId, draws: Mapping[str, np.ndarray]
         return _from_draws(model, claim, quantity, combined_effect(beta, x[:, index],
                                                                     claim.signs))
     if claim.kind == RANKING:
-        largest = np.abs(np.asarray(draws["beta_group"])).argmax(axis=1)
+        # among the worksite's own features: the headline design's worksite means of
+        # worker features (features.within_between) are not worksite features
+        own = [j for j, name in enumerate(features) if not is_composition(name)]
+        largest = np.asarray(own)[np.abs(np.asarray(draws["beta_group"])[:, own]).argmax(axis=1)]
         share = float(np.mean(largest == index[0]))
         return _row(model, claim, quantity, share,
                     prob=share if claim.direction > 0 else 1 - share)

@@ -109,12 +109,18 @@ def within_between(design: Design) -> Design:
         z_i \;\to\; z_i - \bar z_{s(i)}, \qquad
         x_s \;\to\; \bigl(x_s,\; \operatorname{std}(\bar z_s)\bigr),
 
-    where :math:`\operatorname{std}` standardizes each column over the worksites, like
-    the other worksite columns. The logit
+    where :math:`\operatorname{std}` standardizes each column over the worksites (those
+    with workers), like the other worksite columns. The logit
     :math:`α + x_s·β + \operatorname{std}(\bar z_s)·γ + u_s + (z_i - \bar z_s)·b_s`
     then keeps apart what the raw form mixes: :math:`b_s` (mean :math:`μ_b`) compares
     workers of the same worksite, and :math:`γ` compares worksites whose workforces
-    differ. In the raw form a worksite's composition enters through its own slopes,
+    differ (per SD of the worksite mean; the contextual effect in Mundlak's sense, the
+    between-store slope beyond the within-store one, is :math:`γ_p/\mathrm{sd}(\bar z_p)
+    - μ_{b,p}`). The within-between form contains the plain one: with :math:`γ` tied to
+    :math:`b` (:math:`γ = \mathrm{sd}(\bar z) ⊙ b` and α shifted) and slopes equal
+    across worksites the logits are the same; freeing :math:`γ` lets the comparison of
+    worksites differ from the comparison of workers. In the raw form a worksite's
+    composition enters through its own slopes,
     :math:`\bar z_s·b_s`, so it is confounded with :math:`u_s` and, for a worksite the
     model has not seen, adds the spread of :math:`\bar z_s·b_s` to its prediction
     (Bafumi and Gelman 2006; Bell and Jones 2015). The composition columns are named
@@ -123,10 +129,14 @@ def within_between(design: Design) -> Design:
     """
     n_sites = len(design.site_x)
     means = site_means(design.worker_x, design.site_index, n_sites)
+    # standardized over the worksites that have workers; one without gets the mean, 0
+    occupied = np.bincount(design.site_index, minlength=n_sites) > 0
+    composition = np.zeros_like(means)
+    composition[occupied] = standardize(means[occupied])
     return replace(
         design,
         worker_x=design.worker_x - means[design.site_index],
-        site_x=np.hstack([design.site_x, standardize(means)]),
+        site_x=np.hstack([design.site_x, composition]),
         site_features=design.site_features + tuple(
             f"{name}{COMPOSITION_SUFFIX}" for name in design.worker_features),
     )

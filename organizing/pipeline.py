@@ -44,8 +44,9 @@ from organizing.results.sections import (
     SVIFit,
 )
 
-#: Each NUTS model, the Pyro/NumPyro name of its model function, and whether its design
-#: drops one reference level of each one-hot group.
+#: Each NUTS model, the Pyro/NumPyro name of its model function, and its design: "full"
+#: (every one-hot level), "reduced" (one reference level dropped per one-hot group) or
+#: "headline" (reduced, then split within and between worksites, features.within_between).
 NUTS_SPECS: dict[ModelId, tuple[str, str]] = {
     ModelId.CORRECTED: ("corrected", "full"),
     ModelId.EXTENDED: ("extended", "reduced"),
@@ -521,12 +522,11 @@ def _claims_section(by_model: pd.DataFrame, headline_draws: dict, design,
     percentage points at the campaign's signing rate (:mod:`organizing.claims`). With
     ``clustering_run``, the headline model's two-cluster claim takes its verdict."""
     from organizing import claims as claims_mod
+    from organizing.features import is_composition
 
     if clustering_run is not None:
         by_model = claims_mod.with_clustering(by_model, clustering_run, HEADLINE_MODEL)
     p0 = float(np.mean(campaign.signed))
-    from organizing.features import is_composition
-
     steps = {**claims_mod.feature_steps(campaign.worker_x, campaign.worker_features),
              **claims_mod.feature_steps(campaign.site_x, campaign.site_features)}
     # a worksite mean of a worker feature is standardized over worksites: +1 SD is 1 unit

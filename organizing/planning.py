@@ -1416,6 +1416,13 @@ def population_from_draws(alpha, site_scale, beta_group, beta_individual_mean,
     :math:`q = \frac1K\sum_k\operatorname{expit}(\alpha + o + u + v_k)`, then reproduces
     the mean and spread of the campaign's worksite rates as the model predicts them.
 
+    The book passes the headline design (:func:`organizing.features.within_between`):
+    its worker columns are already measured from the worksite means, so
+    :math:`\bar z_j = 0` and the terms in :math:`\bar z_j` vanish, while the
+    workforce's composition enters :math:`x_j^\top\beta` through the worksite-mean
+    columns and their coefficients :math:`\gamma`. The between-worksite variance is
+    then :math:`\sigma_u^2 + \operatorname{Var}_j(x_j^\top\beta)`.
+
     ``alpha`` (D,), ``site_scale`` (D,) :math:`\sigma_u`, ``beta_group`` (D, Q),
     ``beta_individual_mean`` and ``beta_individual_scale`` (D, P), ``site_x`` (S, Q),
     ``worker_x`` (N, P), ``site_index`` (N,). Only worksites with at least one worker

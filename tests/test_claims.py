@@ -13,7 +13,7 @@ import pytest
 
 from organizing import claims as cl
 from organizing.data import SITE_FEATURES, WORKER_FEATURES
-from organizing.features import Design
+from organizing.features import COMPOSITION_SUFFIX, Design, within_between
 from organizing.models import ModelId
 from organizing.report import narrative, summary, tables
 
@@ -261,6 +261,19 @@ def test_model_fit_clustering_variance_ranking_and_untestable_claims():
     bare = cl.evaluate_claims(H, draws, design, size).set_index("id")
     for claim in ("model_fit", "two_clusters", "worksite_over_worker"):
         assert bare.loc[claim, "verdict"] == cl.NOT_EVALUATED and bare.loc[claim, "reason"]
+
+
+def test_the_ranking_claim_ranks_the_worksite_features_only():
+    """In the headline design a worksite mean of a worker feature is a worksite column, but
+    not a worksite feature: a larger |γ| does not take NDO's rank."""
+    rng = np.random.default_rng(8)
+    design = within_between(_design(rng))
+    draws = _draws(rng, design, n=500)
+    names = design.site_features
+    draws["beta_group"][:, names.index("NDO (Eigen., Pearson)")] += 3.0
+    draws["beta_group"][:, names.index(f"No. Notes{COMPOSITION_SUFFIX}")] += 6.0
+    row = cl.evaluate_claim(REGISTER["ndo_strongest"], H, draws, design, np.zeros(30))
+    assert row["verdict"] == "supported" and row["mean"] > 0.95
 
 
 def test_a_measure_missing_or_constant_in_a_variant_is_not_evaluated():

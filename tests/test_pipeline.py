@@ -70,8 +70,8 @@ def test_headline_design_splits_worker_features_within_and_between(campaign):
     np.testing.assert_allclose(design.site_x[:, q:].std(axis=0), 1, atol=1e-9)
     assert design.site_features == reduced.site_features + tuple(
         f"{name}{COMPOSITION_SUFFIX}" for name in reduced.worker_features)
-    # Same model space: slopes common to all worksites give the raw design's logits
-    # with γ = b ⊙ sd(z̄) and the intercept shifted by mean(z̄)·b.
+    # The plain form is nested: slopes common to all worksites give the raw design's
+    # logits with γ tied to b, γ = b ⊙ sd(z̄), and the intercept shifted by mean(z̄)·b.
     rng = np.random.default_rng(3)
     beta, b = rng.normal(size=q), rng.normal(size=len(reduced.worker_features))
     raw = reduced.site_x[reduced.site_index] @ beta + reduced.worker_x @ b

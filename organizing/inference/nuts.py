@@ -43,9 +43,10 @@ Three choices make it fast; ``benchmarks/bench_nuts.py`` measures them.
   draws the bars and compiles for that call.
 
 * **A dense mass matrix for the worksite coefficients** (:data:`DENSE_MASS`). The
-  worksite features are nearly collinear: log(No. edges) is log(mean degree) +
-  log(No. workers discovered) − log 2 up to rounding, and the design's condition
-  number is about 2·10⁴. Along such combinations the likelihood says nothing and
+  worksite features are nearly collinear: mean degree is defined as edges per
+  worker, so log(No. edges) − log(Mean degree) is the log of the worksite's
+  worker count, nearly log(No. workers discovered); the headline design's
+  condition number is about 2·10⁴. Along such combinations the likelihood says nothing and
   the posterior of β is as wide as its prior, while across them it is narrow; a
   diagonal mass matrix cannot follow that, and the step size shrinks to fit the
   narrow direction. Adapting a dense block for ``beta_group`` alone (Q×Q, Q ≈ 23)

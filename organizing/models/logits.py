@@ -6,7 +6,10 @@ Notation as in :mod:`organizing.models.pyro_models`: worker :math:`i` at worksit
 (N, P)), ``site_index`` (N,) the row of ``site_x`` for each worker.
 
 * corrected, extended: :math:`\ell_i = α + x_{s(i)}·β + z_i·b_{s(i)}`
-* headline: :math:`\ell_i = α + x_{s(i)}·β + u_{s(i)} + z_i·b_{s(i)}`
+* headline: :math:`\ell_i = α + x_{s(i)}·β + u_{s(i)} + z_i·b_{s(i)}`; the book fits it on
+  the within-between design (:func:`organizing.features.within_between`), where
+  :math:`z_i` is measured from its worksite's mean and :math:`x_s` ends with the
+  standardized worksite means, whose coefficients the book calls :math:`γ`
 * published (the study's formula):
   :math:`\ell_i = α + β·\sum_s x_s + b_{s(i)}·\sum_j z_j`, both sums over the rows passed in.
 
