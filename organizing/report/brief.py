@@ -36,6 +36,7 @@ import math
 import pandas as pd
 
 from organizing.claims import NOT_EVALUATED, SUPPORT_THRESHOLD
+from organizing.features import COMPOSITION_SUFFIX, is_composition
 from organizing.models import HEADLINE_MODEL, ModelId
 from organizing.report import formatting as fmt
 from organizing.report import narrative
@@ -195,6 +196,16 @@ PLAIN_WORDS: dict[str, str] = {
                                        f"than the shortest fifth"
        for k, fifth in ((2, "second-shortest"), (3, "middle"), (4, "second-longest"),
                         (5, "longest"))},
+    # the headline model's worksite means of worker features (features.within_between)
+    f"No. Notes{COMPOSITION_SUFFIX}": "More organizer notes per worker across the store",
+    f"Log(Eigen. Centrality){COMPOSITION_SUFFIX}": "A more central workforce, on average, "
+                                                   "in the store's network",
+    f"Is Male{COMPOSITION_SUFFIX}": "More men among the store's workers (unknown gender "
+                                    "counted as half)",
+    **{f"Time To First Convo (Quart. {k}){COMPOSITION_SUFFIX}":
+       f"More of the store's workers first reached in the {quarter} quarter, rather than "
+       "the first"
+       for k, quarter in ((2, "second"), (3, "third"), (4, "last"))},
 }
 
 #: What an association at each level does not show.
@@ -209,6 +220,7 @@ TACTICS: dict[str, str] = {
     "No. Notes": "more organizer attention to each worker (what the notes record)",
     "Log(No. organizer convers.)": "more organizer conversations",
     "Mobilizing (Pearson)": "mobilizing",
+    f"No. Notes{COMPOSITION_SUFFIX}": "more organizer attention across a store's workers",
 }
 
 
@@ -228,10 +240,14 @@ def _effects(claims) -> pd.DataFrame:
 
 
 def _one_hot_group(feature: str) -> str:
+    """The one-hot group a feature is a level of (or of whose levels it is a worksite
+    mean), else the feature itself."""
     from organizing.data import ONE_HOT_GROUPS
 
-    return next((group for group, levels in ONE_HOT_GROUPS.items() if feature in levels),
-                feature)
+    suffix = COMPOSITION_SUFFIX if is_composition(feature) else ""
+    name = feature.removesuffix(suffix)
+    return next((group + suffix for group, levels in ONE_HOT_GROUPS.items()
+                 if name in levels), feature)
 
 
 def direction_probability(row) -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from organizing.features import is_composition
 from organizing.models import HEADLINE_MODEL, NUTS_MODELS, ModelId
 from organizing.report import formatting as fmt
 from organizing.report.labels import VERDICTS, model_label, model_order
@@ -510,8 +511,11 @@ def _excludes_zero(frame) -> set[str]:
 def disagreement_sentence(posteriors, model: ModelId = HEADLINE_MODEL,
                           other: ModelId = ModelId.CORRECTED) -> str:
     """Worksite features whose interval excludes zero in one model but not in the other."""
-    a = _excludes_zero(posteriors[model].coefficients.worksite)
-    shared = set(posteriors[model].coefficients.worksite["feature"])
+    # only the coefficients both models have (the headline model's worksite means of
+    # worker features have no counterpart in the others)
+    shared = (set(posteriors[model].coefficients.worksite["feature"])
+              & set(posteriors[other].coefficients.worksite["feature"]))
+    a = _excludes_zero(posteriors[model].coefficients.worksite) & shared
     b = _excludes_zero(posteriors[other].coefficients.worksite) & shared
     only_other, only_model = sorted(b - a), sorted(a - b)
     parts = []
@@ -925,8 +929,10 @@ def strongest_worker_features(worker: pd.DataFrame, n: int = 2) -> str:
 
 
 def intervals_including_zero(posterior) -> str:
-    """``k of n`` worksite coefficients whose 90% interval includes zero."""
+    """``k of n`` coefficients of worksite features whose 90% interval includes zero (the
+    worksite means of worker features, which the forest plot does not show, left out)."""
     rows = posterior.coefficients.worksite
+    rows = rows[[not is_composition(f) for f in rows["feature"]]]
     k = int(((rows["q5"] < 0) & (rows["q95"] > 0)).sum())
     return f"{fmt.count(k)} of {fmt.count(len(rows))}"
 
@@ -944,8 +950,10 @@ def term_estimate(variance, term: str, model: ModelId = HEADLINE_MODEL) -> str:
 
 def signal_sentence(variance, model: ModelId = HEADLINE_MODEL) -> str:
     """Which part of a model's logit varies most across workers."""
+    # "worker features" already holds the worksite means of worker features
     rows = variance[(variance["model"] == ModelId(model).value)
-                    & (variance["term"] != "features: worksite minus worker")]
+                    & ~variance["term"].isin(["features: worksite minus worker",
+                                              "worker composition"])]
     ordered = rows.sort_values("mean", ascending=False)
     names = [f"{term} ({fmt.number(mean)})" for term, mean in
              zip(ordered["term"], ordered["mean"], strict=True)]

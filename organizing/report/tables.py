@@ -366,8 +366,9 @@ PRIOR_REASONS = {
               "the log-odds of signing for an average worker at an average worksite; 95% of "
               "the prior lies between signing rates of {alpha_low:.0%} and {alpha_high:.0%}"),
     "beta_group_scale": ("τ_β", "HalfNormal({group_scale:g})",
-                         "many correlated worksite features on few worksites: 95% of the prior "
-                         "keeps their typical size below {group_q95:.2g} log-odds per sd"),
+                         "many correlated worksite features on few worksites (the worksite "
+                         "means of worker features, γ, included): 95% of the prior keeps "
+                         "their typical size below {group_q95:.2g} log-odds per sd"),
     "site_scale": ("σ_u", "HalfNormal({site_scale:g})",
                    "worksites may differ beyond their features; 95% of the prior keeps the sd "
                    "of their log-odds below {site_q95:.2g}: a worksite one sd above the average "
