@@ -249,8 +249,9 @@ def data_overview(results) -> GT:
 #: Run times measured outside the book, for the profile the book was not computed with.
 #: Each: seconds, and where the figure comes from.
 REFERENCE_RUN_SECONDS: dict[str, tuple[float, str]] = {
-    "quick": (462.0, "measured on a 2-core machine shared with other jobs "
-                     "(1 December 2026), from an empty cache"),
+    "quick": (341.0, "measured on a 2-core machine shared with other jobs "
+                     "(1 December 2026), `organizing run --profile quick` from an empty "
+                     "cache"),
     "full": (2552.0, "measured on a 2-core machine shared with other jobs "
                      "(1 December 2026), `organizing run --profile full` from an empty "
                      "cache"),
