@@ -161,7 +161,7 @@ PLATE_NODES = {
     "mu_b": ((7.2, 4.9), r"$\mu_b$", False),
     "tau_b": ((9.0, 4.9), r"$\tau_b$", False),
     "u": ((4.6, 3.2), r"$u_s$", False),
-    "x": ((6.0, 3.2), r"$x_s,\bar z_s$", True),
+    "x": ((6.0, 3.2), r"$x_s,\tilde z_s$", True),
     "b": ((8.1, 3.2), r"$b_s$", False),
     "y": ((6.0, 1.2), r"$y_i$", True),
     "z": ((8.1, 1.2), r"$z_i$", True),

@@ -141,7 +141,7 @@ VERDICTS = {
 VARIANCE_TERMS = {
     "worksite features": "worksite features, x_s·β",
     "worksite intercepts": "worksite intercepts, u_s",
-    "worker composition": "worksite means of worker features, z̄_s·γ",
+    "worker composition": "worksite means of worker features, z̃_s·γ",
     "worker features": "worker features, all their terms",
     "features: worksite minus worker": "worksite features minus worker features",
 }

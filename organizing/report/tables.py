@@ -252,7 +252,7 @@ REFERENCE_RUN_SECONDS: dict[str, tuple[float, str]] = {
     "quick": (341.0, "measured on a 2-core machine shared with other jobs "
                      "(1 December 2026), `organizing run --profile quick` from an empty "
                      "cache"),
-    "full": (2552.0, "measured on a 2-core machine shared with other jobs "
+    "full": (1688.0, "measured on a 2-core machine shared with other jobs "
                      "(1 December 2026), `organizing run --profile full` from an empty "
                      "cache"),
 }
