@@ -114,11 +114,12 @@ def variance_decomposition(
     * ``worksite features``: :math:`\mathrm{sd}_i(x_{s(i)}·β)` over the worksite's own
       features;
     * ``worksite intercepts``: :math:`\mathrm{sd}_i(u_{s(i)})` (headline model only);
-    * ``worker composition``: :math:`\mathrm{sd}_i(\bar z_{s(i)}·γ)`, the worksite means
-      of worker features (only when ``composition`` marks some columns);
+    * ``worker composition``: :math:`\mathrm{sd}_i(\tilde z_{s(i)}·γ)`, the worksite means
+      of worker features, standardized over worksites (only when ``composition`` marks
+      some columns);
     * ``worker features``: everything the worker features contribute,
       :math:`\mathrm{sd}_i(z_i·b_{s(i)})`, or
-      :math:`\mathrm{sd}_i(\bar z_{s(i)}·γ + (z_i - \bar z_{s(i)})·b_{s(i)})` in the
+      :math:`\mathrm{sd}_i(\tilde z_{s(i)}·γ + (z_i - \bar z_{s(i)})·b_{s(i)})` in the
       headline design, so that every model's row measures the same thing;
     * ``features: worksite minus worker``, the difference the study's claim "worksite
       features matter more than individual ones" says is positive.
