@@ -241,12 +241,13 @@ def sensitivity_design(campaign: Campaign, variant: str) -> Design:
 def sensitivity_columns(campaign: Campaign, variant: str) -> Design:
     """The design of a sensitivity analysis before :func:`within_between` splits it.
 
-    ``centrality``: ``Log(Eigen. Centrality)`` replaced, in place, by the indicator
-    ``Outside the network`` and the inside log of :func:`centrality_columns`.
-    ``no_notes``: the ``No. Notes`` column dropped. ``all_workers``: the headline
-    design unchanged (the variant differs in its rows, :func:`variant_rows`). The
-    worksite means of :func:`within_between` are taken of these columns, so they
-    change with them.
+    It starts from the design with one reference level dropped
+    (``build_design(campaign, drop_reference=True)``). ``centrality``:
+    ``Log(Eigen. Centrality)`` replaced, in place, by the indicator ``Outside the
+    network`` and the inside log of :func:`centrality_columns`. ``no_notes``: the
+    ``No. Notes`` column dropped. ``all_workers``: that design unchanged (the variant
+    differs in its rows, :func:`variant_rows`). The worksite means of
+    :func:`within_between` are taken of these columns, so they change with them.
     """
     if variant not in SENSITIVITY_VARIANTS:
         raise ValueError(f"unknown sensitivity variant {variant!r}; "
