@@ -272,3 +272,45 @@ def test_the_studys_priors_put_most_workers_at_zero_or_one_and_the_headline_prio
     assert 0.1 < np.median(headline.overall_rate) < 0.6
     frame = headline.frame()
     assert list(frame.columns[:3]) == ["draw", "overall_rate", "share_extreme"]
+
+
+@pytest.mark.parametrize("factor", [1.0, 2.0, 0.5])
+def test_size_interaction_and_scaled_priors_mirror_pyro(factor):
+    """The headline model with a size moderator and widened or narrowed priors: the
+    NumPyro mirror's log joint equals Pyro's, the slopes carry λ·m, and the scales
+    follow the factor (a wider prior scores a large τ_β higher)."""
+    from functools import partial
+
+    from organizing.models.priors import HEADLINE_PRIORS
+
+    data = small_data(5)
+    moderator = np.random.default_rng(6).normal(size=NUM_SITES)
+    priors = HEADLINE_PRIORS.scaled(factor)
+    assert priors.group_scale == pytest.approx(HEADLINE_PRIORS.group_scale * factor)
+    jax_model = partial(numpyro_models.headline, moderator=jax.numpy.asarray(moderator),
+                        priors=priors)
+    torch_model = partial(pyro_models.headline_model, moderator=torch.as_tensor(moderator),
+                          priors=priors)
+    args = model_arguments(*data)
+    latent = (*LATENT_SITES["headline"], "size_slope")
+    for seed in range(3):
+        trace = handlers.trace(handlers.seed(jax_model, seed)).get_trace(*args[:3])
+        values = {k: np.array(trace[k]["value"]) for k in latent}
+        expected_slopes = (values["beta_individual_mean"]
+                           + values["beta_individual_scale"] * values["beta_individual_raw"]
+                           + moderator[:, None] * values["size_slope"])
+        np.testing.assert_allclose(trace["beta_individual"]["value"], expected_slopes,
+                                   rtol=1e-12)
+        got, _ = log_density(jax_model, args, {}, values)
+        conditioned = pyro.poutine.condition(
+            torch_model, data={k: torch.as_tensor(v) for k, v in values.items()})
+        expected = pyro.poutine.trace(conditioned).get_trace(*torch_args(*data)).log_prob_sum()
+        assert float(got) == pytest.approx(expected.item(), rel=1e-10)
+    # the prior on τ_β follows the factor: at τ_β = 2 the wider prior has the higher density
+    point = {**values, "beta_group_scale": np.array(2.0)}
+    wide = partial(numpyro_models.headline, moderator=jax.numpy.asarray(moderator),
+                   priors=HEADLINE_PRIORS.scaled(2.0))
+    narrow = partial(numpyro_models.headline, moderator=jax.numpy.asarray(moderator),
+                     priors=HEADLINE_PRIORS.scaled(0.5))
+    assert float(log_density(wide, args, {}, point)[0]) > float(
+        log_density(narrow, args, {}, point)[0])

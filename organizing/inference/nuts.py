@@ -247,10 +247,20 @@ def _hashable_mass(dense_mass):
 TRACES: dict[str, int] = {}
 
 
+def model_function(model_name: str, priors=None):
+    """The NumPyro model ``model_name``, with the headline model's ``priors`` replaced
+    when given (a :class:`~organizing.models.priors.HeadlinePriors`)."""
+    if priors is None:
+        return MODELS[model_name]
+    if model_name != "headline":
+        raise ValueError(f"only the headline model takes other priors, not {model_name!r}")
+    return functools.partial(MODELS[model_name], priors=priors)
+
+
 @functools.lru_cache(maxsize=32)
 def compiled_sampler(model_name: str, chains: int, warmup: int, samples: int,
                      target_accept: float, max_tree_depth: int, method: str,
-                     dense_mass, x64: bool):
+                     dense_mass, x64: bool, priors=None, moderated: bool = False):
     """A NUTS sampler compiled once per model and settings, with the data as arguments.
 
     Returns ``sample(keys, site_x, worker_x, site_index, y, trials) -> (draws,
@@ -261,21 +271,26 @@ def compiled_sampler(model_name: str, chains: int, warmup: int, samples: int,
     data of another value, even of the same shape, compile anew (seconds per fit);
     here the data are traced arguments, so JAX compiles once per shape and dtype and
     reuses the executable (and its on-disk cache) for every fit of that shape.
-    ``x64`` is part of the cache key only (the arrays carry the precision).
+    ``x64`` is part of the cache key only (the arrays carry the precision). With
+    ``moderated`` the sampler takes one more array, the headline model's size
+    ``moderator`` (S,); ``priors`` replaces the headline model's prior constants.
     """
     del x64
     mass = dense_mass if isinstance(dense_mass, bool) else [tuple(g) for g in dense_mass]
+    model = model_function(model_name, priors)
 
-    def one_chain(key, site_x, worker_x, site_index, y, trials):
+    def one_chain(key, site_x, worker_x, site_index, y, trials, *moderator):
         TRACES[model_name] = TRACES.get(model_name, 0) + 1  # Python runs only when JAX traces
-        kernel = NUTS(MODELS[model_name], target_accept_prob=target_accept,
+        kernel = NUTS(model, target_accept_prob=target_accept,
                       max_tree_depth=max_tree_depth, dense_mass=mass)
         mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=1,
                     progress_bar=False)
-        mcmc.run(key, site_x, worker_x, site_index, y, trials=trials, extra_fields=EXTRA_FIELDS)
+        extra = {"moderator": moderator[0]} if moderator else {}
+        mcmc.run(key, site_x, worker_x, site_index, y, trials=trials, **extra,
+                 extra_fields=EXTRA_FIELDS)
         return mcmc.get_samples(), mcmc.get_extra_fields()
 
-    axes = (0, None, None, None, None, None)
+    axes = (0, None, None, None, None, None) + ((None,) if moderated else ())
     if method == "parallel" and chains > 1:
         return jax.pmap(one_chain, in_axes=axes)
     if method == "vectorized":
@@ -303,6 +318,8 @@ def run_nuts(
     progress: bool = False,
     label: str | None = None,
     pad_rows: int | None = None,
+    moderator: np.ndarray | None = None,
+    priors=None,
 ) -> NUTSResult:
     """Sample ``model_name`` ("corrected", "extended" or "headline") with NumPyro's NUTS.
 
@@ -319,7 +336,10 @@ def run_nuts(
     a diagonal for the rest; ``False`` for diagonal only). The progress bar is shown
     only if ``progress`` is true and standard error is a terminal, under a line
     naming the fit (``label``, default "NUTS <model_name>"); such a run uses NumPyro's
-    own loop (same seeds and chains; compiled for that call only).
+    own loop (same seeds and chains; compiled for that call only). ``moderator`` (S,)
+    fits the headline model with its size interaction, and ``priors`` (a
+    :class:`~organizing.models.priors.HeadlinePriors`) with other prior constants
+    (:func:`organizing.models.numpyro_models.headline`).
     """
     if model_name not in MODELS:
         raise KeyError(f"no NumPyro model {model_name!r}; expected one of {sorted(MODELS)}")
@@ -330,6 +350,13 @@ def run_nuts(
     jax.config.update("jax_enable_x64", bool(x64))
     method = _chain_method(chain_method, chains)
     data = sampler_data(site_x, worker_x, site_index, y, group=group, pad_rows=pad_rows)
+    if moderator is not None:
+        moderator = np.asarray(moderator, dtype=np.float64)
+        if moderator.shape != (np.asarray(site_x).shape[0],):
+            raise ValueError(f"the moderator needs one value per worksite, got shape "
+                             f"{moderator.shape}")
+        data = (*data, jax.numpy.asarray(moderator, dtype=data[0].dtype))
+    model = model_function(model_name, priors)
     show_bar = bool(progress and sys.stderr.isatty())
     start = time.perf_counter()
     if show_bar:  # NumPyro's own loop, which draws the bars; compiled for this call only
@@ -337,7 +364,7 @@ def run_nuts(
         print(f"{label or 'NUTS ' + model_name}: {chains} chain(s), {warmup} warmup + "
               f"{samples} draws each", file=sys.stderr, flush=True)
         mcmc = MCMC(
-            NUTS(MODELS[model_name], target_accept_prob=target_accept,
+            NUTS(model, target_accept_prob=target_accept,
                  max_tree_depth=max_tree_depth,
                  dense_mass=dense_mass if isinstance(dense_mass, bool)
                  else [tuple(g) for g in dense_mass]),
@@ -347,13 +374,16 @@ def run_nuts(
             chain_method=method,
             progress_bar=True,
         )
-        mcmc.run(jax.random.PRNGKey(seed), *data[:4], trials=data[4], extra_fields=EXTRA_FIELDS)
+        extra = {"moderator": data[5]} if moderator is not None else {}
+        mcmc.run(jax.random.PRNGKey(seed), *data[:4], trials=data[4], **extra,
+                 extra_fields=EXTRA_FIELDS)
         sampled = mcmc.get_samples(group_by_chain=True)
         fields = mcmc.get_extra_fields(group_by_chain=True)
     else:
         sampler = compiled_sampler(
             model_name, chains, warmup, samples, float(target_accept), max_tree_depth, method,
-            _hashable_mass(dense_mass), bool(jax.config.jax_enable_x64),
+            _hashable_mass(dense_mass), bool(jax.config.jax_enable_x64), priors,
+            moderator is not None,
         )
         sampled, fields = sampler(chain_keys(seed, chains), *data)
     draws = {k: np.asarray(v, dtype=np.float64) for k, v in sampled.items()}

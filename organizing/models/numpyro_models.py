@@ -36,10 +36,11 @@ import numpyro.distributions as dist
 import pandas as pd
 
 from organizing.models import logits as formulas
-from organizing.models.pyro_models import (
+from organizing.models.priors import (
     HALF_CAUCHY_SCALE,
     HEADLINE_PRIORS,
     MEAN_PRIOR_SCALE,
+    HeadlinePriors,
 )
 
 
@@ -115,7 +116,8 @@ def extended(site_x, worker_x, site_index, y=None, *, trials=None):
     return _observe(logit, y, trials)
 
 
-def headline(site_x, worker_x, site_index, y=None, *, trials=None):
+def headline(site_x, worker_x, site_index, y=None, *, trials=None, moderator=None,
+             priors: HeadlinePriors = HEADLINE_PRIORS):
     r"""Varying worksite intercepts and worker slopes, non-centered (mirror of ``headline_model``).
 
     .. math::
@@ -128,9 +130,11 @@ def headline(site_x, worker_x, site_index, y=None, *, trials=None):
         y_i &\sim \mathrm{Bernoulli}\big(\mathrm{logit}^{-1}(α + x_{s(i)}·β + u_{s(i)}
             + z_i·b_{s(i)})\big)
 
-    with the constants of ``HEADLINE_PRIORS`` (justified in ``headline_model``).
+    with the constants of ``priors`` (by default ``HEADLINE_PRIORS``, justified in
+    ``headline_model``). With ``moderator`` m (S,), the slopes get the size interaction
+    :math:`b_s = μ_b + λ m_s + τ_b ⊙ ε^b_s`, :math:`λ_p \sim \mathcal{N}(0, s_λ)` (site
+    ``size_slope``), as in ``headline_model``.
     """
-    priors = HEADLINE_PRIORS
     num_sites, num_site_features = site_x.shape
     num_worker_features = worker_x.shape[1]
     alpha = numpyro.sample("alpha", dist.Normal(priors.alpha_loc, priors.alpha_scale))
@@ -153,7 +157,14 @@ def headline(site_x, worker_x, site_index, y=None, *, trials=None):
             "beta_individual_raw", dist.Normal(0.0, 1.0).expand([num_worker_features]).to_event(1)
         )
     site_effect = numpyro.deterministic("site_effect", site_scale * site_raw)
-    beta_individual = numpyro.deterministic("beta_individual", mean_b + scale_b * raw)
+    slopes = mean_b + scale_b * raw
+    if moderator is not None:
+        size_slope = numpyro.sample(
+            "size_slope",
+            dist.Normal(0.0, priors.interaction_scale).expand([num_worker_features]).to_event(1),
+        )
+        slopes = slopes + moderator[:, None] * size_slope
+    beta_individual = numpyro.deterministic("beta_individual", slopes)
     logit = formulas.headline_logits(
         alpha, beta_group, site_effect, beta_individual, site_x, worker_x, site_index
     )
