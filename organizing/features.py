@@ -39,6 +39,8 @@ class Design:
     signed: np.ndarray  # (N,) 0/1
     worker_features: tuple[str, ...]
     site_features: tuple[str, ...]
+    #: Worksite columns left out because the others determine them (:func:`identified`).
+    aliases: tuple[Alias, ...] = ()
 
     @property
     def n_workers(self) -> int:
@@ -63,6 +65,34 @@ class Design:
             torch.as_tensor(self.site_index, dtype=torch.long),
             y,
         )
+
+
+@dataclass(frozen=True)
+class Alias:
+    r"""A worksite column that earlier columns determine, and was therefore left out.
+
+    On the standardized columns, :math:`x_{\text{name}} = \sum_k a_k x_k + r` over the
+    worksites, with :math:`x_k` the kept columns named in ``on`` (coefficients
+    ``coefficients``, a_k) and a residual r whose standard deviation is
+    ``residual_sd`` (in standard deviations of the column itself). ``column`` holds the
+    column's standardized values, (S,), so that claims about it can still be expressed
+    through the columns that determine it (:mod:`organizing.claims`).
+    """
+
+    name: str
+    on: tuple[str, ...]
+    coefficients: np.ndarray
+    residual_sd: float
+    column: np.ndarray
+
+    def identity(self, decimals: int = 2) -> str:
+        """The relation in words: ``Log(Mean degree) = 1.09 × Log(No. edges) − …``."""
+        terms = []
+        for name, a in zip(self.on, self.coefficients, strict=True):
+            sign = "−" if a < 0 else "+"
+            terms.append(f"{sign} {abs(a):.{decimals}f} × {name}")
+        body = " ".join(terms).removeprefix("+ ")
+        return f"{self.name} = {body}"
 
 
 def standardize(x: np.ndarray) -> np.ndarray:
@@ -144,8 +174,76 @@ def within_between(design: Design) -> Design:
 
 def headline_design(campaign: Campaign) -> Design:
     """The headline model's design: one reference level dropped, then
-    :func:`within_between`."""
-    return within_between(build_design(campaign, drop_reference=True))
+    :func:`within_between`, then :func:`identified`."""
+    return identified(within_between(build_design(campaign, drop_reference=True)))
+
+
+#: A worksite column whose part not explained by the columns before it has a standard
+#: deviation below this (in its own standard deviations) is left out (:func:`identified`).
+ALIAS_TOLERANCE = 0.01
+#: Shown with an alias: the columns whose coefficient in its identity exceeds this.
+ALIAS_SHOWN = 0.05
+
+
+def aliased_columns(x: np.ndarray, names: tuple[str, ...],
+                    tolerance: float = ALIAS_TOLERANCE) -> tuple[Alias, ...]:
+    r"""The columns of ``x`` that the columns before them determine, in column order.
+
+    Columns are taken in order, as R's ``lm`` and ``glm`` take them: column j is kept
+    unless its least-squares residual on the columns kept so far has a standard deviation
+    below ``tolerance`` times its own,
+
+    .. math:: \operatorname{sd}\bigl(x_j - X_K \hat a\bigr) < t\,\operatorname{sd}(x_j),
+       \qquad \hat a = \arg\min_a \lVert x_j - X_K a \rVert,
+
+    that is, when :math:`1 - R^2_j < t^2`. Along such a column the worksites give no
+    information that the kept ones do not: a coefficient for it would be settled by its
+    prior alone, and would make the posterior ill-conditioned (exact identities in data
+    recorded to four or five digits leave residuals of about :math:`10^{-4}`, hence
+    :math:`t = 0.01`). A constant column (sd 0) is aliased on nothing. The columns are
+    expected standardized (the residual is then measured in standard deviations).
+    """
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or x.shape[1] != len(names):
+        raise ValueError(f"x has shape {x.shape} but {len(names)} column names were given")
+    kept: list[int] = []
+    aliases = []
+    for j, name in enumerate(names):
+        column = x[:, j]
+        sd = float(column.std())
+        if not sd > 0:
+            aliases.append(Alias(name, (), np.zeros(0), 0.0, column.copy()))
+            continue
+        if kept:
+            basis = x[:, kept]
+            coefficients, *_ = np.linalg.lstsq(basis, column, rcond=None)
+            residual = float((column - basis @ coefficients).std()) / sd
+            if residual < tolerance:
+                shown = np.abs(coefficients) >= ALIAS_SHOWN
+                aliases.append(Alias(name, tuple(names[k] for k, s in zip(kept, shown,
+                                                                          strict=True) if s),
+                                     coefficients[shown], residual, column.copy()))
+                continue
+        kept.append(j)
+    return tuple(aliases)
+
+
+def identified(design: Design, tolerance: float = ALIAS_TOLERANCE) -> Design:
+    """``design`` without the worksite columns that the others determine
+    (:func:`aliased_columns`), which it records in ``aliases``.
+
+    On the campaign, ``Log(Mean degree)`` is ``Log(No. edges)`` minus ``Log(No. workers
+    discovered)`` and ``Log(Centrality mean)`` follows from the same two; both are left
+    out. The study's own specification (the corrected model) keeps every column.
+    """
+    found = aliased_columns(design.site_x, design.site_features, tolerance)
+    if not found:
+        return design
+    dropped = {a.name for a in found}
+    keep = [q for q, name in enumerate(design.site_features) if name not in dropped]
+    return replace(design, site_x=design.site_x[:, keep],
+                   site_features=tuple(design.site_features[q] for q in keep),
+                   aliases=design.aliases + found)
 
 
 def _drop_references(x: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -174,6 +272,25 @@ def build_design(campaign: Campaign, *, drop_reference: bool = False) -> Design:
         worker_features=worker_names,
         site_features=site_names,
     )
+
+
+#: The worksite column that measures a worksite's size (the size claims' moderator).
+SIZE_COLUMN = "No. workers discovered"
+
+
+def size_moderator(campaign: Campaign) -> np.ndarray:
+    r"""The size interaction's moderator: :math:`m_s` = log workers discovered,
+    standardized over the worksites, (S,).
+
+    It is the measure of size the study's size claims name ("the number of workers
+    discovered ... correspond to larger worksites"); the slope of a worker feature then
+    changes by :math:`λ_p` per standard deviation of log size
+    (:func:`organizing.models.numpyro_models.headline`).
+    """
+    sizes = campaign.site_descriptors[SIZE_COLUMN].to_numpy(dtype=float)
+    if not np.all(sizes > 0):
+        raise ValueError(f"every worksite needs a positive {SIZE_COLUMN!r} to measure its size")
+    return standardize(np.log(sizes)[:, None])[:, 0]
 
 
 # ------------------------------------------------------------------ sensitivity analyses
@@ -234,8 +351,8 @@ def centrality_columns(log_centrality: np.ndarray, cut: float = OUTSIDE_NETWORK_
 
 def sensitivity_design(campaign: Campaign, variant: str) -> Design:
     """The headline design (:func:`headline_design`) of a sensitivity analysis:
-    :func:`within_between` of :func:`sensitivity_columns`."""
-    return within_between(sensitivity_columns(campaign, variant))
+    :func:`identified` of :func:`within_between` of :func:`sensitivity_columns`."""
+    return identified(within_between(sensitivity_columns(campaign, variant)))
 
 
 def sensitivity_columns(campaign: Campaign, variant: str) -> Design:
@@ -282,8 +399,9 @@ def variant_rows(variant: str, train: np.ndarray, n_workers: int) -> np.ndarray:
     return np.arange(n_workers) if variant == "all_workers" else np.asarray(train)
 
 
-__all__ = ["CENTRALITY", "COMPOSITION_SUFFIX", "LOG_CENTRALITY_INSIDE", "NOTES",
-           "OUTSIDE_NETWORK", "OUTSIDE_NETWORK_CUT", "SENSITIVITY_VARIANTS", "Design",
-           "build_design", "centrality_columns", "headline_design", "is_composition",
-           "outside_network", "sensitivity_columns", "sensitivity_design", "site_means",
-           "standardize", "study_split", "variant_rows", "within_between", "worksite_folds"]
+__all__ = ["ALIAS_TOLERANCE", "CENTRALITY", "COMPOSITION_SUFFIX", "LOG_CENTRALITY_INSIDE",
+           "NOTES", "OUTSIDE_NETWORK", "OUTSIDE_NETWORK_CUT", "SENSITIVITY_VARIANTS", "SIZE_COLUMN",
+           "Alias", "Design", "aliased_columns", "build_design", "centrality_columns",
+           "headline_design", "identified", "is_composition", "outside_network", "size_moderator",
+           "sensitivity_columns", "sensitivity_design", "site_means", "standardize", "study_split",
+           "variant_rows", "within_between", "worksite_folds"]
