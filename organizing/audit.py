@@ -101,11 +101,11 @@ def published_as_learned(draws: dict, design, train: np.ndarray, test: np.ndarra
     return sigmoid(alpha + site_term + intercepts[:, design.site_index[test]]).mean(axis=0)
 
 
-def variance_decomposition(
+def variance_parts(
     model: ModelId, draws: dict[str, np.ndarray], site_x: np.ndarray, worker_x: np.ndarray,
     site_index: np.ndarray, *, composition: np.ndarray | None = None,
-) -> pd.DataFrame:
-    r"""Posterior of the spread (sd over workers) of each part of the logit.
+) -> dict[str, np.ndarray]:
+    r"""Per draw, the spread (sd over workers) of each part of the logit.
 
     ``composition`` marks the worksite columns that are worksite means of worker
     features (the headline design, :func:`organizing.features.within_between`); the
@@ -124,7 +124,7 @@ def variance_decomposition(
     * ``features: worksite minus worker``, the difference the study's claim "worksite
       features matter more than individual ones" says is positive.
 
-    One row per term: model, term, mean, q5, q95, prob_positive.
+    Returns term → (D,) draws.
     """
     draws = complete_draws(model.value, draws)
     beta = np.asarray(draws["beta_group"])
@@ -144,19 +144,40 @@ def variance_decomposition(
     parts["worker features"] = (worker + site_mix).std(axis=1)
     parts["features: worksite minus worker"] = parts["worksite features"] - parts[
         "worker features"]
+    return parts
+
+
+def variance_decomposition(
+    model: ModelId, draws: dict[str, np.ndarray], site_x: np.ndarray, worker_x: np.ndarray,
+    site_index: np.ndarray, *, composition: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Posterior summary of :func:`variance_parts`: one row per term with model, term,
+    mean, q5, q95, prob_positive."""
+    parts = variance_parts(model, draws, site_x, worker_x, site_index,
+                           composition=composition)
     return pd.DataFrame([{"model": model.value, "term": term, **_summary(values)}
                          for term, values in parts.items()])
+
+
+def _composition(design) -> np.ndarray:
+    from organizing.features import is_composition
+
+    return np.array([is_composition(n) for n in design.site_features], dtype=bool)
+
+
+def design_variance_parts(model: ModelId, draws: dict[str, np.ndarray],
+                          design) -> dict[str, np.ndarray]:
+    """:func:`variance_parts` on a :class:`~organizing.features.Design`."""
+    return variance_parts(model, draws, design.site_x, design.worker_x, design.site_index,
+                          composition=_composition(design))
 
 
 def design_variance_decomposition(model: ModelId, draws: dict[str, np.ndarray],
                                   design) -> pd.DataFrame:
     """:func:`variance_decomposition` on a :class:`~organizing.features.Design`, its
     composition columns found by name."""
-    from organizing.features import is_composition
-
-    return variance_decomposition(
-        model, draws, design.site_x, design.worker_x, design.site_index,
-        composition=np.array([is_composition(n) for n in design.site_features], dtype=bool))
+    return variance_decomposition(model, draws, design.site_x, design.worker_x,
+                                  design.site_index, composition=_composition(design))
 
 
 def _summary(values: np.ndarray) -> dict[str, float]:

@@ -5,31 +5,53 @@ report and of its README (including the README's "Implications for
 Organizing"), each with its source, its wording, the measures it rests on, the
 direction it claims and the kind of test it needs. The README's "Future Work"
 proposes work rather than concluding anything, so it is not in the register.
-A conclusion the data cannot test is kept, with the reason.
 
 **Verdicts.** A claim says that a quantity θ has a sign. From posterior draws
 of θ, P(claimed) is the posterior probability of that sign, and
 
-* **supported** when P(claimed) ≥ :data:`SUPPORT_THRESHOLD` (0.95),
-* **contradicted** when P(claimed) ≤ 1 − :data:`SUPPORT_THRESHOLD` (0.05),
-* **inconclusive** otherwise.
+* **supported** when P(claimed) ≥ :data:`SUPPORT_THRESHOLD`,
+* **contradicted** when P(claimed) ≤ 1 − :data:`SUPPORT_THRESHOLD`,
+* **inconclusive** otherwise,
 
-Two kinds of claim are not about a posterior quantity. The model-fit claim is
-judged on held-out accuracy against the base rate, with P(claimed) the normal
-approximation Φ(Δ / se(Δ)). The two-cluster claim takes the clustering
-chapter's paired held-out verdict (:func:`organizing.clustering.cluster_verdict`):
-"clusters supported", "inconclusive" and "no clusters" map to supported,
-inconclusive and contradicted; its P(claimed) is left undefined, since that
-rule is not a posterior probability.
+but only for a quantity the data identify. **Identification.** Every verdict on a
+posterior quantity compares the posterior sd of θ with its *reference* sd: the spread
+θ would have if the data said nothing about it (:func:`reference_sd`): the
+worksite coefficients drawn from their prior given each posterior draw of their
+scale τ_β (a hierarchical prior learns its scale from all the coefficients, so the
+plain prior would be too wide a yardstick); the worker slopes' means, the size
+interactions and the slope spreads from their priors. When
+sd_post / sd_ref ≥ :data:`IDENTIFICATION_RATIO` the data have not narrowed θ enough for
+a verdict, and the claim is **not identified**. Worksite columns that other columns
+determine are left out of the design before any fit
+(:func:`organizing.features.identified`); a claim about one of them is tested through
+the columns that determine it (:func:`composite_direction`).
 
-**Joint tests.** Claims that rest on several measures q ∈ M (for example "larger
-worksites go with less signing": workers discovered *and* workers contacted) are
-tested on one combined effect, :func:`joint_weights`, so that correlated
-measures are neither double-counted nor split into individually inconclusive
-pieces.
+**Counted once.** Claims that share a test share one row of evidence: a
+recommendation *follows from* the finding it rests on (``Claim.follows``), and claims
+about measures that move together across worksites (|r| ≥ :data:`JOINT_CORRELATION`, or
+one determined by columns of the other's) are *tested jointly*
+(:func:`joint_groups`). Every count of verdicts counts distinct tests
+(:func:`distinct_tests`).
 
-**Effects in percentage points.** :func:`probability_change` turns a log-odds
-effect into the change in the probability of signing for a typical worker.
+**Causal statements, one rule.** Correlational data cannot show that acting on a
+recommendation works. A recommendation is scored on the association it rests on,
+under the finding it comes from; a statement whose association the study does not
+define is not testable.
+
+**Special kinds.** A ranking claim ("the strongest predictor") is the event that the
+measure has the claimed sign and the largest |coefficient| among comparable, identified
+features; its prior share is 1/(2m) for m such features, and a verdict needs the data to
+move the odds (:data:`RANKING_BAYES_FACTOR`). "Varies little" is tested against a stated
+threshold, :data:`LITTLE_SPREAD`. The model-fit claim is scored on the study's model as
+its code predicts, on held-out workers, by a paired, worksite-clustered comparison with
+the base rate (:func:`organizing.evaluation.accuracy_gain`). The size claims rest on the
+size interaction λ of the headline model's size variant
+(:func:`organizing.models.numpyro_models.headline`). The two-cluster claim takes the
+clustering chapter's held-out comparison of two clusters with one
+(:mod:`organizing.clustering.test`), with P(claimed) = Φ(Δ/se).
+
+The threshold's error rate over the whole scorecard is measured on campaigns
+simulated with every tested effect zero (:mod:`organizing.error_rates`).
 """
 
 from __future__ import annotations
@@ -44,13 +66,27 @@ import pandas as pd
 from organizing.data import ONE_HOT_GROUPS
 from organizing.features import is_composition
 from organizing.models import ModelId
+from organizing.models.priors import HALF_CAUCHY_SCALE, HEADLINE_PRIORS, MEAN_PRIOR_SCALE
 
 #: Posterior probability of the claimed sign needed to call a claim supported; one minus it
 #: is the probability at or below which the claim is contradicted.
 SUPPORT_THRESHOLD = 0.95
+#: A posterior sd at least this share of the reference sd: the data have not identified θ.
+IDENTIFICATION_RATIO = 0.7
+#: Claims whose measures correlate at least this much across units are tested jointly.
+JOINT_CORRELATION = 0.95
+#: A ranking verdict needs the posterior odds of the ranking to differ from its prior odds
+#: by at least this factor (either way).
+RANKING_BAYES_FACTOR = 3.0
+#: "Varies little": the root mean square over worker features of the between-worksite sd
+#: of their slopes below this (log-odds per SD of the feature): a spread at which a
+#: typical worker's chance of signing differs by at most about 2.5 points between stores.
+LITTLE_SPREAD = 0.1
 
-#: The three verdicts on a tested claim, and the two labels of a claim without one.
+#: The three verdicts on a tested claim, and the labels of a claim without one.
 VERDICTS = ("supported", "inconclusive", "contradicted")
+DECISIVE = ("supported", "contradicted")
+NOT_IDENTIFIED = "not identified"
 NOT_TESTABLE = "not testable"
 NOT_EVALUATED = "not evaluated"
 
@@ -60,10 +96,11 @@ JOINT = "joint of several coefficients"
 RANKING = "ranking of coefficients"
 VARIANCE = "variance decomposition"
 SIZE = "size interaction"
+SPREAD = "spread of slopes between worksites"
 CLUSTERING = "clustering"
 MODEL_FIT = "model fit"
 UNTESTABLE = "not testable"
-KINDS = (SINGLE, JOINT, RANKING, VARIANCE, SIZE, CLUSTERING, MODEL_FIT, UNTESTABLE)
+KINDS = (SINGLE, JOINT, RANKING, VARIANCE, SIZE, SPREAD, CLUSTERING, MODEL_FIT, UNTESTABLE)
 
 #: Where the study's two documents are (repository head, which holds both).
 STUDY_COMMIT = "7202569b48cee2c328d656fc39326c74edda8af0"
@@ -73,10 +110,6 @@ SOURCE_URLS = {
     "README": "https://github.com/rfspringer/walmart-modelling-bayesian/blob/"
               f"{STUDY_COMMIT}/README.md",
 }
-
-#: Clustering verdicts (organizing.clustering) as claim verdicts.
-CLUSTER_VERDICTS = {"clusters supported": "supported", "inconclusive": "inconclusive",
-                    "no clusters": "contradicted"}
 
 
 @dataclass(frozen=True)
@@ -88,7 +121,8 @@ class Claim:
     close paraphrase). ``measures``: feature names as in the data; ``orientation``: the
     sign of each measure inside a combined effect (default all +1); ``direction``: the
     sign the study claims for the tested quantity (0 when not testable). ``reason``: why
-    a claim cannot be tested.
+    a claim cannot be tested. ``follows``: the id of the finding a recommendation rests
+    on; its verdict is that finding's and it is not counted again.
     """
 
     id: str
@@ -100,6 +134,7 @@ class Claim:
     direction: int = 0
     orientation: tuple[int, ...] = ()
     reason: str = ""
+    follows: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -209,12 +244,10 @@ REGISTER: tuple[Claim, ...] = (
           "The two clusters differ by worksite size, not by network metrics",
           "some stratification in the number of workers contacted and the number of workers "
           "discovered ... First cluster: Smaller worksites ... Second cluster: Larger "
-          "worksites ... Network metrics ... distributed similarly", UNTESTABLE,
-          (DISCOVERED, CONTACTED),
-          reason="it describes clusters found in the published coefficient vectors, which "
-                 "were a draw from the prior (see the audit); whether clusters exist is the "
-                 "two-cluster claim, and the size pattern it points to is tested directly "
-                 "by the size-interaction claims"),
+          "worksites ... Network metrics ... distributed similarly", CLUSTERING,
+          (DISCOVERED, CONTACTED), +1, follows="two_clusters",
+          reason="two clusters split by size need two clusters first; whether slopes change "
+                 "with size is tested directly by the size-interaction claims"),
     Claim("model_fit", ((_R, "Methods"), (_M, "Results")),
           "The model predicts held-out signing well",
           "a good fit for the model, acheiving an accuracy score of 0.9356 (compared to a "
@@ -223,32 +256,30 @@ REGISTER: tuple[Claim, ...] = (
     Claim("worker_scale_small", ((_R, "Regression Results"),),
           "Worker-level effects vary little between worksites",
           "The small scale for β ... implies little variance between workplaces and smaller "
-          "coefficients (mostly clustered around 0)", UNTESTABLE,
-          reason="'little' has no threshold, so there is no sign to test; the scale it rests "
-                 "on (0.0063) is an artifact of the published code (see the audit), and the "
-                 "headline model's spreads of the worker coefficients are reported with the "
-                 "results"),
+          "coefficients (mostly clustered around 0)", SPREAD, direction=+1),
     Claim("tactics_over_inherent", ((_R, "Conclusion"),),
           "Organizer tactics matter more than inherent workplace features",
           "the effectiveness and importance of organizer tactics over inherent workplace "
           "features", UNTESTABLE,
-          reason="the study does not say which features count as tactics, and effectiveness "
-                 "is a causal statement that correlational data cannot test"),
+          reason="the study does not say which features count as tactics, so the "
+                 "association it would rest on is not defined; its causal part, "
+                 "effectiveness, no correlational data can test"),
     Claim("recommend_group_level", ((_R, "Abstract"),),
           "Recommended: focus on group-level interventions",
           "we suggest a focus on group-level interventions on workplace organizing",
-          VARIANCE, direction=+1),
+          VARIANCE, direction=+1, follows="worksite_over_worker"),
     Claim("recommend_size_strategies", ((_M, "Implications for Organizing"), (_R, "Abstract")),
           "Recommended: different organizing strategies by workplace size",
           "Different organizing strategies needed based on workplace size",
-          SIZE, (NOTES, LATEST_CONTACT), +1, (+1, -1)),
+          SIZE, (NOTES, LATEST_CONTACT), +1, (+1, -1), follows="size_attention"),
     Claim("recommend_individual_outreach", ((_M, "Implications for Organizing"),),
           "Recommended: more focused individual outreach at large workplaces",
-          "Large workplaces require more focused individual outreach", SIZE, (NOTES,), +1),
+          "Large workplaces require more focused individual outreach", SIZE, (NOTES,), +1,
+          follows="size_notes"),
     Claim("recommend_contact_timing", ((_M, "Implications for Organizing"),),
           "Recommended: early first contact matters more at large workplaces",
           "Timing of initial contact more critical in larger workplaces",
-          SIZE, (LATEST_CONTACT,), +1, (-1,)),
+          SIZE, (LATEST_CONTACT,), +1, (-1,), follows="size_early_contact"),
     Claim("recommend_systems_theory", ((_R, "Abstract"),),
           "Recommended: a systems-theory approach to workplace organizing",
           "a systems theory approach to understanding workplace organizing", UNTESTABLE,
@@ -260,14 +291,23 @@ REGISTER: tuple[Claim, ...] = (
           reason="a limitation, not a finding; the book shares it"),
 )
 
-#: What each testable kind measures, for the "Tested by" column.
+
+#: What each kind of test measures, for the "Tested by" column.
 _QUANTITIES = {
     VARIANCE: "sd of the worksite-feature term minus sd of the worker term (logit scale)",
-    RANKING: "share of draws in which it has the largest |coefficient| of the worksite "
-             "features",
-    CLUSTERING: "held-out log density, best K ≥ 2 minus K = 1 (paired over worksites)",
-    MODEL_FIT: "held-out accuracy minus the base-rate accuracy",
+    RANKING: "share of draws in which it has the claimed sign and the largest |coefficient| "
+             "of the comparable, identified worksite features",
+    SPREAD: "root mean square over worker features of the between-worksite sd of their "
+            f"slopes (log-odds per SD), claimed below {LITTLE_SPREAD}",
+    CLUSTERING: "held-out log density of two clusters minus one (paired over held-out "
+                "worksites)",
+    MODEL_FIT: "held-out accuracy of the study's model as its code predicts, minus the "
+               "base-rate accuracy",
 }
+#: Columns of a claims table, in order.
+COLUMNS = ("model", "id", "claim", "source", "quote", "kind", "measures", "direction",
+           "quantity", "mean", "q5", "q95", "prob_claimed", "prior_prob", "identification",
+           "verdict", "reason", "test", "follows", "jointly_with")
 
 
 def verdict(prob_claimed: float) -> str:
@@ -279,6 +319,14 @@ def verdict(prob_claimed: float) -> str:
     if prob_claimed <= 1 - SUPPORT_THRESHOLD:
         return "contradicted"
     return "inconclusive"
+
+
+def decide(prob_claimed: float, identification: float = np.nan) -> str:
+    """:func:`verdict`, or :data:`NOT_IDENTIFIED` when sd_post / sd_ref (``identification``)
+    is at least :data:`IDENTIFICATION_RATIO`."""
+    if np.isfinite(identification) and identification >= IDENTIFICATION_RATIO:
+        return NOT_IDENTIFIED
+    return verdict(prob_claimed)
 
 
 def joint_weights(correlation: np.ndarray) -> np.ndarray:
@@ -296,8 +344,7 @@ def joint_weights(correlation: np.ndarray) -> np.ndarray:
     SD of the composite is 1/√m SD of each); perfectly correlated ones get c_q = 1 (they
     cannot move apart, so their coefficients add). A single measure gets c = 1. Testing
     θ, rather than each β_q, credits the shared signal once even when the model cannot
-    tell collinear measures apart (their β_q are then negatively correlated in the
-    posterior, and each alone looks inconclusive).
+    tell collinear measures apart.
     """
     r = np.atleast_2d(np.asarray(correlation, dtype=float))
     if r.ndim != 2 or r.shape[0] != r.shape[1]:
@@ -330,263 +377,504 @@ def combined_effect(coefficients: np.ndarray, x: np.ndarray, signs: np.ndarray) 
     return np.asarray(coefficients, dtype=float) @ (c * signs)
 
 
+def site_column(design, name: str) -> np.ndarray | None:
+    """A worksite measure's standardized values over worksites, (S,): a column of the
+    design, or one the design left out because others determine it (``design.aliases``);
+    None when the design has neither."""
+    if name in design.site_features:
+        return np.asarray(design.site_x)[:, list(design.site_features).index(name)]
+    alias = next((a for a in getattr(design, "aliases", ()) if a.name == name), None)
+    return None if alias is None else np.asarray(alias.column, dtype=float)
+
+
+def composite_direction(design, measures, signs) -> tuple[list[int], np.ndarray]:
+    r"""The design's columns a claim about ``measures`` moves, and by how much.
+
+    With :math:`x_q` the standardized measures over worksites (a column left out because
+    others determine it, :func:`organizing.features.identified`, included), let
+    :math:`C = \sum_q s_q x_q / \operatorname{sd}(\sum_q s_q x_q)`. The claim moves the
+    *support*: its measures that are columns of the design, and for each measure left
+    out, the columns its identity names (:class:`organizing.features.Alias`). Each
+    support column moves by its expected shift when C rises by one SD,
+
+    .. math:: Δ_k = \operatorname{cov}(x_k, C), \qquad θ = \sum_{k} Δ_k β_k ,
+
+    over worksites. For measures that are all columns this is :func:`joint_weights`'
+    :math:`c_q s_q`; for a measure that others determine it is the move of those others
+    that stores differing in the measure show, so that no coefficient settled by the
+    prior alone enters θ. Returns (support column indices, Δ).
+    """
+    columns = [site_column(design, m) for m in measures]
+    if any(c is None for c in columns):
+        raise KeyError("a measure is not in the design")
+    composite = np.column_stack(columns) @ np.asarray(signs, dtype=float)
+    spread = composite.std()
+    if not spread > 0:
+        raise ValueError("the measures' combination does not vary over worksites")
+    composite = (composite - composite.mean()) / spread
+    names = list(design.site_features)
+    support: list[int] = []
+    for m in measures:
+        if m in names:
+            support.append(names.index(m))
+        else:
+            alias = next(a for a in design.aliases if a.name == m)
+            support.extend(names.index(n) for n in alias.on if n in names)
+    support = sorted(set(support))
+    if not support:
+        raise ValueError("the measures are not determined by any column of the design")
+    x = np.asarray(design.site_x)[:, support]
+    delta = ((x - x.mean(axis=0)) * composite[:, None]).mean(axis=0)
+    return support, delta
+
+
 def _normal_cdf(z: float) -> float:
     return 0.5 * (1 + erf(z / sqrt(2)))
 
 
-def _summary(values: np.ndarray) -> dict[str, float]:
+def summarize(values: np.ndarray) -> dict[str, float]:
+    """Posterior mean, 5% and 95% quantiles and probability of a positive value."""
     q5, q95 = np.quantile(values, [0.05, 0.95])
     return {"mean": float(np.mean(values)), "q5": float(q5), "q95": float(q95),
             "prob_positive": float(np.mean(values > 0))}
 
 
 def _row(model: ModelId, claim: Claim, quantity: str, mean=np.nan, q5=np.nan, q95=np.nan,
-         prob=np.nan, result: str | None = None, reason: str = "") -> dict:
+         prob=np.nan, result: str | None = None, reason: str = "", *, prior=np.nan,
+         identification=np.nan) -> dict:
     if result is None:
-        result = verdict(prob)
+        result = decide(prob, identification)
     return {"model": model.value, "id": claim.id, "claim": claim.claim, "source": claim.source,
             "quote": claim.quote, "kind": claim.kind, "measures": "; ".join(claim.measures),
             "direction": {1: "positive", -1: "negative", 0: ""}[claim.direction],
             "quantity": quantity, "mean": float(mean), "q5": float(q5), "q95": float(q95),
-            "prob_claimed": float(prob), "verdict": result, "reason": reason or claim.reason}
+            "prob_claimed": float(prob), "prior_prob": float(prior),
+            "identification": float(identification), "verdict": result,
+            "reason": reason or claim.reason, "test": claim.id, "follows": claim.follows,
+            "jointly_with": ""}
 
 
-def _from_draws(model, claim, quantity, values) -> dict:
+def _from_draws(model, claim, quantity, values, reference_sd: float, direction=None) -> dict:
+    values = np.asarray(values, dtype=float)
     if not np.all(np.isfinite(values)):
         return _row(model, claim, quantity, result=NOT_EVALUATED,
                     reason="the quantity is undefined for some posterior draws")
-    s = _summary(values)
-    prob = s["prob_positive"] if claim.direction > 0 else 1 - s["prob_positive"]
-    return _row(model, claim, quantity, s["mean"], s["q5"], s["q95"], prob)
+    s = summarize(values)
+    direction = claim.direction if direction is None else direction
+    prob = s["prob_positive"] if direction > 0 else 1 - s["prob_positive"]
+    ratio = float(np.std(values) / reference_sd) if reference_sd > 0 else np.inf
+    return _row(model, claim, quantity, s["mean"], s["q5"], s["q95"], prob,
+                identification=ratio)
 
 
-def _quantity(claim: Claim) -> str:
-    if claim.kind == SINGLE:
-        return f"coefficient of {claim.measures[0]}"
-    if claim.kind == JOINT:
-        return "combined coefficient of " + " and ".join(claim.measures)
+def _quantity(claim: Claim, measures=None) -> str:
+    measures = claim.measures if measures is None else measures
+    if claim.kind == SINGLE and len(measures) == 1:
+        return f"coefficient of {measures[0]}"
+    if claim.kind in (SINGLE, JOINT):
+        return "combined coefficient of " + " and ".join(measures)
     if claim.kind == SIZE:
-        named = [("minus " if s < 0 else "") + f"the {m} coefficient"
+        named = [("minus " if s < 0 else "") + f"its change for {m}"
                  for m, s in zip(claim.measures, claim.signs, strict=True)]
-        return ("correlation with log workers discovered of " + " combined with ".join(named))
+        return ("size interaction λ (change of a worker slope per SD of log workers "
+                "discovered): " + " combined with ".join(named))
     return _QUANTITIES.get(claim.kind, "")
 
 
-def evaluate_claim(claim: Claim, model: ModelId, draws: Mapping[str, np.ndarray], design,
-                   size: np.ndarray, *, variance: pd.DataFrame | None = None,
-                   metrics: pd.DataFrame | None = None, clustering=None) -> dict:
-    r"""One row of :func:`evaluate_claims`: the quantity that tests ``claim`` and its verdict.
+# ------------------------------------------------------------------ the reference
 
-    * single and joint coefficients: draws of θ = Σ c_q s_q β_q (:func:`combined_effect`,
-      R across worksites; for one measure θ = β);
-    * ranking: the share of draws in which the measure has the largest |β_q| among the
-      worksite's own features (worksite means of worker features excluded);
-    * variance decomposition: the posterior of sd(worksite term) − sd(worker term);
-    * size interaction: per draw, the correlation across worksites between log size and
-      the combined worker coefficient Σ c_q s_q b_{s,q} (R across workers, from the
-      model's own worker columns: measured from the worksite means in the headline
-      design, raw in the others);
-    * model fit: Δ = accuracy − base-rate accuracy a₀ = max(ȳ, 1 − ȳ) on held-out
-      workers, se(Δ) = √((a(1−a) + a₀(1−a₀))/n), P = Φ(Δ/se). The se ignores the pairing
-      of the two accuracies (conservative) and the clustering of workers in worksites
-      (not conservative); with Δ many standard errors from zero neither moves a verdict;
-    * clustering: the paired held-out verdict (module docstring).
 
-    A claim whose inputs are missing (a measure not in this model's design, no metrics,
-    no clustering run) is "not evaluated", with the reason.
+@dataclass(frozen=True)
+class Priors:
+    """The priors of the model a verdict comes from, as the reference needs them.
+
+    ``mean_scale``: sd of the prior of the population mean of a worker slope (None when
+    the model has none); ``spread``: the prior of a slope's between-worksite sd,
+    ``("half-normal", s)`` or ``("half-cauchy", s)``, with ``per_feature`` telling
+    whether each worker feature has its own; ``interaction_scale``: sd of the size
+    interaction λ's prior.
     """
-    from organizing.clustering import coefficient_size_association
+
+    mean_scale: float | None
+    spread: tuple[str, float]
+    per_feature: bool
+    interaction_scale: float
+
+    @classmethod
+    def of(cls, model: ModelId, headline=HEADLINE_PRIORS) -> Priors:
+        """The study's HalfCauchy priors for the corrected and extended models, the
+        headline model's (``headline``: possibly scaled, for the prior sensitivity)."""
+        if model is ModelId.CORRECTED:
+            return cls(None, ("half-cauchy", HALF_CAUCHY_SCALE), False, np.nan)
+        if model is ModelId.EXTENDED:
+            return cls(MEAN_PRIOR_SCALE, ("half-cauchy", HALF_CAUCHY_SCALE), True, np.nan)
+        return cls(headline.mean_scale, ("half-normal", headline.individual_scale), True,
+                   headline.interaction_scale)
+
+    def spread_draws(self, n: int, features: int, rng: np.random.Generator) -> np.ndarray:
+        """(n, features) prior draws of the between-worksite sd of each slope."""
+        kind, scale = self.spread
+        shape = (n, features if self.per_feature else 1)
+        base = np.abs(rng.standard_normal(shape) if kind == "half-normal"
+                      else rng.standard_cauchy(shape))
+        return np.broadcast_to(scale * base, (n, features))
+
+
+def site_reference_sd(draws: Mapping[str, np.ndarray], delta: np.ndarray) -> float:
+    r"""Reference sd of θ = Δ·β: β_q ~ N(0, τ_β) given each posterior draw of τ_β,
+    so sd_ref = √(E[τ_β²]) ‖Δ‖ (exact, no Monte Carlo error)."""
+    tau = np.asarray(draws["beta_group_scale"], dtype=float)
+    return float(np.sqrt(np.mean(tau**2)) * np.linalg.norm(delta))
+
+
+# ------------------------------------------------------------------ joint tests
+
+
+def joint_groups(design, register: tuple[Claim, ...] = None) -> dict[str, tuple[str, ...]]:
+    """For each worksite-coefficient claim, the claims tested jointly with it (itself
+    first in register order): claims whose measures correlate at least
+    :data:`JOINT_CORRELATION` in absolute value across worksites, linked transitively.
+    Two such measures cannot move apart in the data, so a claim about one "holding the
+    other fixed" has no support; their claims get one test of the combined effect."""
+    register = REGISTER if register is None else register
+    claims = [c for c in register if c.kind in (SINGLE, JOINT) and not c.follows]
+    columns = {c.id: [site_column(design, m) for m in c.measures] for c in claims}
+    parent = {c.id: c.id for c in claims}
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(claims):
+        for b in claims[i + 1:]:
+            pairs = [(x, y) for x in columns[a.id] for y in columns[b.id]
+                     if x is not None and y is not None]
+            if any(abs(np.corrcoef(x, y)[0, 1]) >= JOINT_CORRELATION for x, y in pairs
+                   if x.std() > 0 and y.std() > 0):
+                parent[root(b.id)] = root(a.id)
+    groups: dict[str, list[str]] = {}
+    for c in claims:
+        groups.setdefault(root(c.id), []).append(c.id)
+    return {member: tuple(ids) for ids in groups.values() for member in ids}
+
+
+def _group_measures(group: tuple[Claim, ...]) -> tuple[tuple[str, ...], np.ndarray]:
+    """The union of a joint group's measures and their signs, oriented so that the first
+    claim's direction is the composite's: s_q = (d_c / d_first) · o_q."""
+    names, signs = [], []
+    first = group[0].direction
+    for claim in group:
+        for m, o in zip(claim.measures, claim.signs, strict=True):
+            if m not in names:
+                names.append(m)
+                signs.append(o * claim.direction / first)
+    return tuple(names), np.asarray(signs, dtype=float)
+
+
+# ------------------------------------------------------------------ one test per kind
+
+
+def _site_claim(model, claim, draws, design, group: tuple[Claim, ...]) -> dict:
+    measures, signs = _group_measures(group)
+    quantity = _quantity(claim, measures)
+    if missing := [m for m in measures if site_column(design, m) is None]:
+        return _row(model, claim, quantity, result=NOT_EVALUATED,
+                    reason=f"{', '.join(missing)} is not in this model")
+    if constant := [m for m in measures if not site_column(design, m).std() > 0]:
+        return _row(model, claim, quantity, result=NOT_EVALUATED,
+                    reason=f"{', '.join(constant)} does not vary in this model's data")
+    try:
+        support, delta = composite_direction(design, measures, signs)
+    except ValueError as error:
+        return _row(model, claim, quantity, result=NOT_EVALUATED, reason=str(error))
+    beta = np.asarray(draws["beta_group"])[:, support]
+    row = _from_draws(model, claim, quantity, beta @ delta, site_reference_sd(draws, delta),
+                      direction=group[0].direction)
+    if claim.direction != group[0].direction and row["verdict"] in VERDICTS:
+        # the composite is oriented by the group's first claim: flip for this claim
+        row["prob_claimed"] = 1 - row["prob_claimed"]
+        row["verdict"] = decide(row["prob_claimed"], row["identification"])
+    aliased = [m for m in measures if m not in design.site_features]
+    notes = []
+    if len(group) > 1:
+        others = [c for c in group if c.id != claim.id]
+        r = _max_correlation(design, group)
+        notes.append("tested jointly with " + "; ".join(f"“{c.claim}”" for c in others)
+                     + f": their measures correlate at {r:.3f} across worksites, so the "
+                     "data cannot move one without the other")
+    for m in aliased:
+        alias = next(a for a in design.aliases if a.name == m)
+        notes.append(f"{m} is determined by {' and '.join(alias.on)} (to "
+                     f"{100 * alias.residual_sd:.1f}% of its spread), so it moves with them")
+    row["reason"] = "; ".join(notes)
+    row["test"] = group[0].id
+    row["jointly_with"] = "; ".join(c.id for c in group if c.id != claim.id)
+    return row
+
+
+def _max_correlation(design, group) -> float:
+    columns = [site_column(design, m) for c in group for m in c.measures]
+    best = 0.0
+    for i, x in enumerate(columns):
+        for y in columns[i + 1:]:
+            if x is not None and y is not None and x.std() > 0 and y.std() > 0:
+                best = max(best, abs(float(np.corrcoef(x, y)[0, 1])))
+    return best
+
+
+def comparable_features(design) -> list[int]:
+    """Worksite columns a ranking compares: the worksite's own continuous features
+    (not a level of a one-hot group, not a worksite mean of a worker feature)."""
+    levels = {level for group in ONE_HOT_GROUPS.values() for level in group}
+    return [j for j, name in enumerate(design.site_features)
+            if not is_composition(name) and name not in levels]
+
+
+def _ranking(model, claim, draws, design) -> dict:
+    quantity = _quantity(claim)
+    (measure,) = claim.measures
+    if measure not in design.site_features:
+        return _row(model, claim, quantity, result=NOT_EVALUATED,
+                    reason=f"{measure} is not in this model")
+    beta = np.asarray(draws["beta_group"])
+    tau_sd = float(np.sqrt(np.mean(np.asarray(draws["beta_group_scale"]) ** 2)))
+    ratios = beta.std(axis=0) / tau_sd
+    index = list(design.site_features).index(measure)
+    if ratios[index] >= IDENTIFICATION_RATIO:
+        return _row(model, claim, quantity, result=NOT_IDENTIFIED,
+                    identification=float(ratios[index]),
+                    reason=f"{measure}'s own coefficient is not identified")
+    compared = [j for j in comparable_features(design) if ratios[j] < IDENTIFICATION_RATIO]
+    if index not in compared:
+        return _row(model, claim, quantity, result=NOT_EVALUATED,
+                    reason=f"{measure} is not among the comparable worksite features")
+    largest = np.abs(beta[:, compared]).max(axis=1)
+    event = (claim.direction * beta[:, index] > 0) & (np.abs(beta[:, index]) >= largest)
+    draws_n = len(event)
+    post = float(event.mean())
+    prior = 1.0 / (2 * len(compared))
+
+    def odds(p):
+        p = min(max(p, 0.5 / draws_n), 1 - 0.5 / draws_n)
+        return p / (1 - p)
+
+    factor = odds(post) / odds(prior)
+    if post >= SUPPORT_THRESHOLD and factor >= RANKING_BAYES_FACTOR:
+        result = "supported"
+    elif post <= 1 - SUPPORT_THRESHOLD and factor <= 1 / RANKING_BAYES_FACTOR:
+        result = "contradicted"
+    else:
+        result = "inconclusive"
+    left_out = len(comparable_features(design)) - len(compared)
+    reason = (f"ranked against {len(compared)} comparable worksite features (no one-hot "
+              f"contrasts, no worksite means of worker features"
+              + (f", {left_out} not identified left out" if left_out else "")
+              + f"); a share of {prior:.3f} is what the prior gives; the data move the "
+              f"odds by a factor of {factor:.2g}")
+    return _row(model, claim, quantity, post, prob=post, prior=prior, result=result,
+                identification=float(ratios[index]), reason=reason)
+
+
+def reference_draws(draws: Mapping[str, np.ndarray], priors: Priors,
+                    rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Draws with the quantities a verdict tests replaced by their reference: β from
+    N(0, τ_β) given each draw's τ_β, the worker slopes' population means from their
+    prior, and the slopes as those means plus each draw's between-worksite spread."""
+    out = dict(draws)
+    tau = np.asarray(draws["beta_group_scale"], dtype=float)
+    beta = np.asarray(draws["beta_group"])
+    out["beta_group"] = tau[:, None] * rng.standard_normal(beta.shape)
+    b = np.asarray(draws["beta_individual"])
+    d, s, p = b.shape
+    means = (np.zeros((d, p)) if priors.mean_scale is None
+             else priors.mean_scale * rng.standard_normal((d, p)))
+    spread = np.broadcast_to(np.asarray(draws["beta_individual_scale"], dtype=float)
+                             .reshape(d, -1), (d, p))
+    out["beta_individual"] = means[:, None, :] + spread[:, None, :] * rng.standard_normal(
+        (d, s, p))
+    return out
+
+
+def _variance(model, claim, draws, design, priors, rng) -> dict:
+    from organizing.audit import design_variance_parts
 
     quantity = _quantity(claim)
-    if claim.kind == UNTESTABLE:
-        return _row(model, claim, "", result=NOT_TESTABLE)
-    if claim.kind == VARIANCE:
-        if variance is None:
-            return _row(model, claim, quantity, result=NOT_EVALUATED,
-                        reason="no variance decomposition given")
-        s = variance.set_index("term").loc["features: worksite minus worker"]
-        prob = s["prob_positive"] if claim.direction > 0 else 1 - s["prob_positive"]
-        return _row(model, claim, quantity, s["mean"], s["q5"], s["q95"], prob)
-    if claim.kind == MODEL_FIT:
-        return _model_fit(claim, model, quantity, metrics)
-    if claim.kind == CLUSTERING:
-        return _clustering(claim, model, quantity, clustering)
-    worker_level = claim.kind == SIZE
-    features = design.worker_features if worker_level else design.site_features
-    x = design.worker_x if worker_level else design.site_x
+    term = "features: worksite minus worker"
+    posterior = design_variance_parts(model, draws, design)[term]
+    reference = design_variance_parts(model, reference_draws(draws, priors, rng), design)[term]
+    return _from_draws(model, claim, quantity, posterior, float(np.std(reference)))
+
+
+def _spread(model, claim, draws, priors, rng) -> dict:
+    quantity = _quantity(claim)
+    tau = np.asarray(draws["beta_individual_scale"], dtype=float)
+    features = np.asarray(draws["beta_individual"]).shape[-1]
+    tau = np.broadcast_to(tau.reshape(len(tau), -1), (len(tau), features))
+    rms = np.sqrt((tau**2).mean(axis=1))
+    reference = np.sqrt((priors.spread_draws(4000, features, rng) ** 2).mean(axis=1))
+    s = summarize(rms)
+    prob = float(np.mean(rms < LITTLE_SPREAD))
+    ratio = float(rms.std() / reference.std()) if reference.std() > 0 else np.inf
+    return _row(model, claim, quantity, s["mean"], s["q5"], s["q95"], prob,
+                identification=ratio)
+
+
+def _size(model, claim, size_fit) -> dict:
+    quantity = _quantity(claim)
+    if size_fit is None:
+        return _row(model, claim, quantity, result=NOT_EVALUATED,
+                    reason="the size interaction is fitted as a variant of the headline "
+                           "model only")
+    draws, design, priors = size_fit
+    features = list(design.worker_features)
     if missing := [m for m in claim.measures if m not in features]:
         return _row(model, claim, quantity, result=NOT_EVALUATED,
                     reason=f"{', '.join(missing)} is not in this model")
-    index = [list(features).index(m) for m in claim.measures]
-    if constant := [m for m, j in zip(claim.measures, index, strict=True)
-                    if not np.std(x[:, j]) > 0]:
+    index = [features.index(m) for m in claim.measures]
+    x = np.asarray(design.worker_x)[:, index]
+    if not np.all(x.std(axis=0) > 0):
         return _row(model, claim, quantity, result=NOT_EVALUATED,
-                    reason=f"{', '.join(constant)} does not vary in this model's data")
-    if claim.kind in (SINGLE, JOINT):
-        beta = np.asarray(draws["beta_group"])[:, index]
-        return _from_draws(model, claim, quantity, combined_effect(beta, x[:, index],
-                                                                    claim.signs))
-    if claim.kind == RANKING:
-        # among the worksite's own features: the headline design's worksite means of
-        # worker features (features.within_between) are not worksite features
-        own = [j for j, name in enumerate(features) if not is_composition(name)]
-        largest = np.asarray(own)[np.abs(np.asarray(draws["beta_group"])[:, own]).argmax(axis=1)]
-        share = float(np.mean(largest == index[0]))
-        return _row(model, claim, quantity, share,
-                    prob=share if claim.direction > 0 else 1 - share)
-    size = np.asarray(size, dtype=float)
-    if len(size) < 3 or not np.all(np.isfinite(size)) or not np.ptp(size) > 0:
-        return _row(model, claim, quantity, result=NOT_EVALUATED,
-                    reason="a correlation with worksite size needs at least three worksites "
-                    "of finite, differing sizes")
-    b = np.asarray(draws["beta_individual"])[:, :, index]  # size interaction
-    composite = combined_effect(b, x[:, index], claim.signs)
-    if not np.all(np.std(composite, axis=1) > 0):
-        return _row(model, claim, quantity, result=NOT_EVALUATED,
-                    reason="the coefficients do not vary across worksites in this model")
-    values = coefficient_size_association(composite, size).correlation
-    return _from_draws(model, claim, quantity, values)
+                    reason="a measure does not vary in this model's data")
+    weights = joint_weights(measure_correlation(x, claim.signs)) * claim.signs
+    slope = np.asarray(draws["size_slope"])[:, index] @ weights
+    return _from_draws(model, claim, quantity, slope,
+                       priors.interaction_scale * float(np.linalg.norm(weights)))
 
 
-def _model_fit(claim: Claim, model: ModelId, quantity: str, metrics) -> dict:
-    rows = None if metrics is None else metrics[metrics["model"] == model.value]
+def _model_fit(model, claim, accuracy) -> dict:
+    quantity = _quantity(claim)
+    rows = None if accuracy is None else accuracy[accuracy["model"] == ModelId.PUBLISHED.value]
     if rows is None or rows.empty:
         return _row(model, claim, quantity, result=NOT_EVALUATED,
-                    reason="no held-out metrics for this model")
+                    reason="no held-out predictions of the study's model")
     m = rows.iloc[0]
-    a, n = float(m["accuracy"]), float(m["n"])
-    # the base rate's accuracy: predict the commoner outcome for everyone
-    a0 = max(float(m["baseline_accuracy"]), 1.0 - float(m["baseline_accuracy"]))
-    difference, se = a - a0, sqrt((a * (1 - a) + a0 * (1 - a0)) / n)
-    signed = claim.direction * difference
-    prob = _normal_cdf(signed / se) if se > 0 else float(signed > 0)
-    return _row(model, claim, f"{quantity} ({a:.3f} against {a0:.3f})", difference,
-                difference - 1.645 * se, difference + 1.645 * se, prob)
+    difference, se = float(m["difference"]), float(m["se"])
+    prob = _normal_cdf(claim.direction * difference / se) if se > 0 else float(
+        claim.direction * difference > 0)
+    beside = accuracy[accuracy["model"] != ModelId.PUBLISHED.value]
+    others = ", ".join(f"{r['model']} {r['accuracy']:.3f}" for _, r in beside.iterrows())
+    text = (f"{quantity} ({m['accuracy']:.3f} against {m['base_accuracy']:.3f}; AUC "
+            f"{m['auc']:.3f})" + (f"; the book's models: {others}" if others else ""))
+    return _row(model, claim, text, difference, difference - 1.645 * se,
+                difference + 1.645 * se, prob,
+                reason="a held-out measurement, not a posterior quantity: the standard error "
+                       "pairs the two accuracies worker by worker and clusters by worksite")
 
 
-def _clustering(claim: Claim, model: ModelId, quantity: str, run) -> dict:
-    if run is None:
+def _clustering(model, claim, clustering) -> dict:
+    quantity = _quantity(claim)
+    if clustering is None:
         return _row(model, claim, quantity, result=NOT_EVALUATED,
-                    reason="the clustering was run on the headline model's coefficients only")
-    if run.verdict not in CLUSTER_VERDICTS:
-        raise ValueError(f"unknown clustering verdict {run.verdict!r}")
-    rule = "decided by the paired held-out rule of the clustering chapter"
-    several = run.comparison[run.comparison["K"] >= 2]
-    if several.empty:
-        return _row(model, claim, quantity, result=CLUSTER_VERDICTS[run.verdict], reason=rule)
-    best = several.sort_values("heldout_lpd", ascending=False).iloc[0]
-    d, se = float(best["diff_vs_one"]), float(best["diff_vs_one_se"])
-    return _row(model, claim, f"{quantity}; best K = {int(best['K'])}", d, d - 1.645 * se,
-                d + 1.645 * se, result=CLUSTER_VERDICTS[run.verdict], reason=rule)
+                    reason="the clustering was run on the headline model's slopes only")
+    d, se = float(clustering.two_difference), float(clustering.two_difference_se)
+    prob = _normal_cdf(d / se) if se > 0 else float(d > 0)
+    return _row(model, claim, quantity, d, d - 1.645 * se, d + 1.645 * se, prob,
+                reason="held-out comparison of two clusters with one (σ chosen by "
+                       "cross-validation inside the training worksites); P is the normal "
+                       "approximation Φ(Δ/se), not a posterior probability")
 
 
-def with_clustering(claims_frame: pd.DataFrame, run, model: ModelId) -> pd.DataFrame:
-    """``claims_frame`` with ``model``'s clustering claims judged on the clustering ``run``."""
-    frame = claims_frame.copy()
-    for claim in REGISTER:
-        if claim.kind != CLUSTERING:
-            continue
-        rows = (frame["id"] == claim.id) & (frame["model"] == model.value)
-        row = _clustering(claim, model, _quantity(claim), run)
-        for column, value in row.items():
-            frame.loc[rows, column] = value
-    return frame
-
-
-def evaluate_claims(model: ModelId, draws: Mapping[str, np.ndarray], design, size: np.ndarray,
-                    *, variance: pd.DataFrame | None = None,
-                    metrics: pd.DataFrame | None = None, clustering=None,
-                    register: tuple[Claim, ...] = REGISTER) -> pd.DataFrame:
+def evaluate_claims(model: ModelId, draws: Mapping[str, np.ndarray], design, *,
+                    accuracy: pd.DataFrame | None = None, clustering=None,
+                    size_fit=None, priors: Priors | None = None,
+                    register: tuple[Claim, ...] = REGISTER, seed: int = 0,
+                    reference_draws_kept: int = 400) -> pd.DataFrame:
     """The verdict on every claim of the register under one model's posterior draws.
 
-    Columns: model, id, claim, source, quote, kind, measures, direction, quantity, mean,
-    q5, q95, prob_claimed (NaN when undefined), verdict (supported, inconclusive,
-    contradicted, not testable, not evaluated), reason. Arguments as
-    :func:`organizing.pipeline.claims_for`.
+    ``draws``: posterior draws as NUTS returns them, pooled over chains, with the
+    deterministic sites (``beta_group`` (D, Q), ``beta_individual`` (D, S, P), ...).
+    ``design``: the model's design restricted to the workers it was fitted on (its
+    ``aliases`` name the columns left out). ``accuracy``: the held-out accuracy table of
+    :func:`organizing.evaluation.accuracy_gain` (for the model-fit claim);
+    ``clustering``: the clustering test (:class:`organizing.clustering.test.ClusterTest`);
+    ``size_fit``: (draws, design, priors) of the size-interaction variant, whose λ the
+    size claims rest on; ``priors``: the model's priors (:meth:`Priors.of` by default).
+    A claim whose inputs are missing is "not evaluated", with the reason. Returns one row
+    per claim, columns :data:`COLUMNS`.
     """
-    return pd.DataFrame([evaluate_claim(c, model, draws, design, size, variance=variance,
-                                        metrics=metrics, clustering=clustering)
-                         for c in register])
+    priors = Priors.of(model) if priors is None else priors
+    rng = np.random.default_rng(seed)
+    keep = np.linspace(0, len(np.asarray(draws["beta_group"])) - 1,
+                       min(reference_draws_kept, len(np.asarray(draws["beta_group"]))))
+    thinned = {k: np.asarray(v)[keep.round().astype(int)] for k, v in draws.items()}
+    groups = joint_groups(design, register)
+    by_id = {c.id: c for c in register}
+    rows: dict[str, dict] = {}
+    for claim in register:
+        if claim.follows:
+            continue
+        if claim.kind == UNTESTABLE:
+            row = _row(model, claim, "", result=NOT_TESTABLE)
+        elif claim.kind in (SINGLE, JOINT):
+            row = _site_claim(model, claim, draws, design,
+                              tuple(by_id[i] for i in groups[claim.id]))
+        elif claim.kind == RANKING:
+            row = _ranking(model, claim, draws, design)
+        elif claim.kind == VARIANCE:
+            row = _variance(model, claim, thinned, design, priors, rng)
+        elif claim.kind == SPREAD:
+            row = _spread(model, claim, draws, priors, rng)
+        elif claim.kind == SIZE:
+            row = _size(model, claim, size_fit)
+        elif claim.kind == MODEL_FIT:
+            row = _model_fit(model, claim, accuracy)
+        else:
+            row = _clustering(model, claim, clustering)
+        rows[claim.id] = row
+    for claim in register:
+        if claim.follows:
+            rows[claim.id] = _follower(model, claim, rows[claim.follows], by_id[claim.follows])
+    return pd.DataFrame([rows[c.id] for c in register], columns=list(COLUMNS))
+
+
+def _follower(model, claim: Claim, finding: dict, source: Claim) -> dict:
+    """A row that rests on ``finding``'s test: its evidence and verdict, not counted again."""
+    if claim.kind == CLUSTERING and finding["verdict"] == "supported":
+        return _row(model, claim, finding["quantity"], result=NOT_EVALUATED,
+                    reason="two clusters are supported; how they split by size is shown in "
+                           "the clustering chapter, not scored")
+    own = _row(model, claim, "", result=finding["verdict"])
+    row = {**finding, **{k: v for k, v in own.items()
+                         if k in ("id", "claim", "source", "quote", "kind", "measures",
+                                  "direction", "follows")}}
+    row["reason"] = f"follows from “{source.claim}”" + (
+        f", which is not evaluated: {finding['reason']}"
+        if finding["verdict"] == NOT_EVALUATED else "") + (
+        f"; {claim.reason}" if claim.reason else "")
+    row["jointly_with"] = ""
+    return row
+
+
+def distinct_tests(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct test among the claims that were tested (a three-level verdict
+    or not identified): the first claim of each test, in register order. Recommendations
+    that follow from a finding and claims tested jointly share their test's row."""
+    tested = table[table["verdict"].isin((*VERDICTS, NOT_IDENTIFIED))]
+    return tested.drop_duplicates("test").reset_index(drop=True)
+
+
+def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
+    """How many distinct tests (:func:`distinct_tests`) reached each verdict."""
+    tests = distinct_tests(table)
+    return {v: int((tests["verdict"] == v).sum()) for v in (*VERDICTS, NOT_IDENTIFIED)}
 
 
 def register_frame(register: tuple[Claim, ...] = REGISTER) -> pd.DataFrame:
-    """The register as a table: id, claim, source, quote, kind, measures, direction, reason."""
+    """The register as a table: id, claim, source, quote, kind, measures, direction,
+    follows, reason."""
     return pd.DataFrame([{"id": c.id, "claim": c.claim, "source": c.source, "quote": c.quote,
                           "kind": c.kind, "measures": "; ".join(c.measures),
                           "direction": {1: "positive", -1: "negative", 0: ""}[c.direction],
-                          "reason": c.reason} for c in register])
+                          "follows": c.follows, "reason": c.reason} for c in register])
 
 
-# ------------------------------------------------------------------ percentage points
-
-
-def logit(p: float) -> float:
-    """log(p / (1 − p)) for 0 < p < 1."""
-    if not 0 < p < 1:
-        raise ValueError(f"a rate strictly between 0 and 1 is needed, got {p!r}")
-    return float(np.log(p / (1 - p)))
-
-
-def probability_change(effect: np.ndarray, p0: float) -> np.ndarray:
-    r"""Change in the probability of signing, Δ = σ(logit p₀ + effect) − p₀, per draw.
-
-    ``effect`` is the shift of the log-odds (β for +1 SD of a standardized feature;
-    β/sd for a 0 → 1 move of a standardized 0/1 column); p₀ the probability before the
-    move, a typical worker's.
-    """
-    return 1 / (1 + np.exp(-(logit(p0) + np.asarray(effect, dtype=float)))) - p0
-
-
-def feature_steps(raw_x: np.ndarray, names: tuple[str, ...]) -> dict[str, tuple[float, str]]:
-    """For each feature, the standardized step of the move to report, and its label.
-
-    A 0/1 column (a level of a one-hot group; a binary feature, whose midpoint code for
-    an unknown value is ignored) moves from 0 to 1: 1/sd standardized units, labelled
-    "from <reference level>" for a one-hot level and "from 0 to 1" otherwise. Any other
-    feature moves by one standard deviation: 1 unit, "+1 SD". ``raw_x`` holds the
-    unstandardized columns, sd their population standard deviation as in
-    :func:`organizing.features.standardize`.
-    """
-    raw_x = np.asarray(raw_x, dtype=float)
-    references = {level: levels[0] for levels in ONE_HOT_GROUPS.values() for level in levels}
-    steps = {}
-    for j, name in enumerate(names):
-        column = raw_x[:, j]
-        sd = float(column.std())
-        if sd > 0 and set(np.unique(column)) - {0.0, 0.5, 1.0} == set() and (
-                {0.0, 1.0} <= set(np.unique(column))):
-            label = (f"from {references[name]}" if name in references else "from 0 to 1")
-            steps[name] = (1 / sd, label)
-        else:
-            steps[name] = (1.0, "+1 SD")
-    return steps
-
-
-def percentage_point_effects(draws: Mapping[str, np.ndarray], design, p0: float,
-                             steps: Mapping[str, tuple[float, str]]) -> pd.DataFrame:
-    r"""Each feature's effect on a typical worker's probability of signing, in points.
-
-    For a worksite feature the log-odds shift is step·β_q; for a worker feature it is
-    step·b̄_p with b̄_p = (1/S) Σ_s b_{s,p} the average coefficient across worksites (the
-    quantity of the worker-effects table). Δ = σ(logit p₀ + shift) − p₀ per draw
-    (:func:`probability_change`), times 100. ``steps`` from :func:`feature_steps`; in a
-    design with one reference level dropped per one-hot group, a level's 0 → 1 move is
-    the move from the reference level. Columns: level, feature, change, mean, q5, q95
-    (percentage points), prob_positive.
-    """
-    rows = []
-    groups = (("worker", design.worker_features,
-               np.asarray(draws["beta_individual"]).mean(axis=1)),
-              ("worksite", design.site_features, np.asarray(draws["beta_group"])))
-    for level, names, coefficients in groups:
-        for j, name in enumerate(names):
-            if name not in steps:
-                raise KeyError(f"no step given for feature {name!r}")
-            step, label = steps[name]
-            delta = 100 * probability_change(step * coefficients[:, j], p0)
-            rows.append({"level": level, "feature": name, "change": label,
-                         **_summary(delta)})
-    return pd.DataFrame(rows)
+def claim_row(table: pd.DataFrame, claim_id: str) -> pd.Series:
+    """The row of ``table`` for the claim with the stable id ``claim_id``."""
+    rows = table[table["id"] == claim_id]
+    if rows.empty:
+        raise KeyError(f"no claim with id {claim_id!r}; ids: {', '.join(table['id'])}")
+    return rows.iloc[0]
 
 
 # ------------------------------------------------------------------ sensitivity marker
@@ -598,9 +886,9 @@ def moved_verdicts(table: pd.DataFrame, sensitivity) -> dict[str, list[str]]:
     ``table``: the headline claims (claim, verdict). ``sensitivity``: ``None`` (no
     analyses: every claim maps to an empty list) or an object whose ``verdicts`` frame has
     one row per analysis and claim (variant, claim, verdict, and optionally ``changed``).
-    A verdict moves when both it and the headline verdict are one of the three levels and
-    they differ (or where ``changed`` says so); "not testable" and "not evaluated" never
-    move.
+    A verdict moves when both it and the headline verdict are one of the three levels or
+    "not identified" and they differ (or where ``changed`` says so); "not testable" and
+    "not evaluated" never move.
     """
     moved: dict[str, list[str]] = {c: [] for c in table["claim"]}
     frame = getattr(sensitivity, "verdicts", None)
@@ -612,7 +900,8 @@ def moved_verdicts(table: pd.DataFrame, sensitivity) -> dict[str, list[str]]:
         if claim not in moved:
             continue
         changed = row["changed"] if "changed" in row else (
-            before in VERDICTS and row["verdict"] in VERDICTS and row["verdict"] != before)
+            before in (*VERDICTS, NOT_IDENTIFIED) and row["verdict"] in (
+                *VERDICTS, NOT_IDENTIFIED) and row["verdict"] != before)
         if changed and row["variant"] not in moved[claim]:
             moved[claim].append(row["variant"])
     return moved

@@ -183,6 +183,10 @@ class ClusteringConfig(_Section):
     sigma_grid_points: Count = Field(ge=5, json_schema_extra=_why(
         "the grid holds the study's four sigmas and more"))
     coefficient_draws: Count = Field(gt=0)
+    test_sigmas: tuple[Annotated[Number, Field(gt=0)], ...] = Field(min_length=1)
+    cv_folds: Count = Field(ge=2)
+    test_draws: Count = Field(gt=0)
+    test_eta: Number = Field(gt=0)
 
     @model_validator(mode="after")
     def _burn_in(self):
@@ -201,6 +205,15 @@ class SbcConfig(_Section):
     warmup: Count = Field(gt=0)
     samples: Count = Field(ge=MIN_NUTS_SAMPLES, json_schema_extra=_why(
         "each replication's ranks and diagnostics need enough draws"))
+
+
+class ErrorRatesConfig(_Section):
+    null_campaigns: Count = Field(ge=1)
+    planted_campaigns: Count = Field(ge=1)
+    chains: Count = Field(ge=1)
+    warmup: Count = Field(gt=0)
+    samples: Count = Field(ge=MIN_NUTS_SAMPLES, json_schema_extra=_why(
+        "a verdict's tail probability needs enough draws"))
 
 
 class PlanningConfig(_Section):
@@ -227,6 +240,7 @@ class Config(_Section):
     evaluation: EvaluationConfig
     clustering: ClusteringConfig
     sbc: SbcConfig
+    error_rates: ErrorRatesConfig
     planning: PlanningConfig
     disclosure: DisclosureConfig
 

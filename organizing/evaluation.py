@@ -48,6 +48,47 @@ def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
     }
 
 
+def clustered_mean_se(values: np.ndarray, groups: np.ndarray) -> float:
+    r"""Standard error of the mean of ``values`` when units are correlated within ``groups``.
+
+    The cluster-robust (sandwich) variance of a mean,
+
+    .. math:: \widehat{\operatorname{var}}(\bar v) = \frac{G}{G - 1}
+       \sum_g \Bigl(\sum_{i \in g} (v_i - \bar v)\Bigr)^2 \Big/ n^2,
+
+    over G groups and n units (the small-sample factor G/(G − 1) as Stata's and
+    statsmodels' cluster-robust errors). NaN with fewer than two groups.
+    """
+    values = np.asarray(values, dtype=float)
+    groups = np.asarray(groups)
+    labels, index = np.unique(groups, return_inverse=True)
+    if len(labels) < 2:
+        return float("nan")
+    sums = np.bincount(index, weights=values - values.mean())
+    return float(np.sqrt(len(labels) / (len(labels) - 1) * (sums**2).sum()) / len(values))
+
+
+def accuracy_gain(y: np.ndarray, p: np.ndarray, site_index: np.ndarray) -> dict[str, float]:
+    r"""Held-out accuracy against the base rate's, paired worker by worker and clustered.
+
+    With :math:`c_i = 1[\,1[p_i ≥ 0.5] = y_i\,]` the model's hits and
+    :math:`c^0_i = 1[y_i = \text{the commoner outcome}]` the base rate's (everyone gets
+    the commoner outcome), the gain is :math:`Δ = \overline{c - c^0}`, and its standard
+    error is :func:`clustered_mean_se` of :math:`c_i - c^0_i` by worksite: the two
+    accuracies are measured on the same workers, and workers of one store are not
+    independent. Returns accuracy, base_accuracy, difference, se, auc.
+    """
+    y = np.asarray(y, dtype=float)
+    hits = ((np.asarray(p, dtype=float) >= 0.5) == (y == 1)).astype(float)
+    common = float(y.mean() >= 0.5)
+    base = (y == common).astype(float)
+    gain = hits - base
+    both = 0 < y.sum() < len(y)
+    return {"accuracy": float(hits.mean()), "base_accuracy": float(base.mean()),
+            "difference": float(gain.mean()), "se": clustered_mean_se(gain, site_index),
+            "auc": float(roc_auc_score(y, p)) if both else float("nan")}
+
+
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
     r"""Expected calibration error over equal-count bins of the predictions.
 
@@ -161,3 +202,100 @@ def new_site_draws(model_name: str, draws: dict, sites: np.ndarray,
             (n_draws, len(sites)))
         out["site_effect"] = u
     return out
+
+
+def fold_means(folds: pd.DataFrame, features: str = "all") -> pd.DataFrame:
+    """Mean of each metric over the held-out-worksite folds, per model, for one feature set
+    (``features``: "all", or "without No. Notes")."""
+    rows = folds[folds["features"] == features] if "features" in folds else folds
+    return rows.groupby("model").mean(numeric_only=True)
+
+
+def paired_fold_difference(folds: pd.DataFrame, model: str, baseline: str, metric: str,
+                           features: str = "all") -> dict[str, float]:
+    r"""Mean over folds of ``model``'s metric minus ``baseline``'s, paired by fold.
+
+    With :math:`d_f` the difference on fold f (the same held-out worksites for both), the
+    estimate is :math:`\bar d` and its standard error :math:`\operatorname{sd}(d)/\sqrt F`
+    over the F folds (folds of different worksites are independent given the campaign).
+    Returns difference, se, folds.
+    """
+    rows = folds[folds["features"] == features] if "features" in folds else folds
+    a = rows[rows["model"] == model].set_index("fold")[metric]
+    b = rows[rows["model"] == baseline].set_index("fold")[metric]
+    d = (a - b.reindex(a.index)).dropna().to_numpy(dtype=float)
+    if len(d) == 0:
+        return {"difference": float("nan"), "se": float("nan"), "folds": 0}
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return {"difference": float(d.mean()), "se": se, "folds": len(d)}
+
+
+def new_store_comparison(folds: pd.DataFrame, model: str,
+                         baselines: tuple[str, ...]) -> pd.DataFrame:
+    """``model`` against each baseline at new worksites: the paired fold differences of the
+    AUC (higher is better) and of the log loss (lower is better), for every feature set
+    the folds hold. One row per features, baseline and metric: features, baseline, metric,
+    model_mean, baseline_mean, difference, se, folds."""
+    sets = folds["features"].unique() if "features" in folds else ["all"]
+    rows = []
+    for features in sets:
+        means = fold_means(folds, features)
+        for baseline in baselines:
+            if model not in means.index or baseline not in means.index:
+                continue
+            for metric in ("auc", "log_loss"):
+                rows.append({"features": features, "baseline": baseline, "metric": metric,
+                             "model_mean": float(means.loc[model, metric]),
+                             "baseline_mean": float(means.loc[baseline, metric]),
+                             **paired_fold_difference(folds, model, baseline, metric,
+                                                      features)})
+    return pd.DataFrame(rows, columns=["features", "baseline", "metric", "model_mean",
+                                       "baseline_mean", "difference", "se", "folds"])
+
+
+#: A paired difference at least this many standard errors from zero reads as a difference.
+DIFFERENCE_SE = 2.0
+
+
+def comparison_outcome(difference: float, se: float, *, higher_is_better: bool) -> str:
+    """"better", "worse" or "no different" for a paired difference with its standard error
+    (at least :data:`DIFFERENCE_SE` standard errors from zero to count)."""
+    if not np.isfinite(difference):
+        return "not compared"
+    if not np.isfinite(se) or abs(difference) < DIFFERENCE_SE * se:
+        return "no different"
+    better = difference > 0 if higher_is_better else difference < 0
+    return "better" if better else "worse"
+
+
+def pointwise_log_predictive(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    r"""Each held-out worker's log predictive density,
+    :math:`y_i \log p_i + (1 - y_i)\log(1 - p_i)`, with :math:`p_i` the posterior mean
+    probability (clipped away from 0 and 1 as the log loss is)."""
+    y = np.asarray(y, dtype=float)
+    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
+    return y * np.log(p) + (1 - y) * np.log1p(-p)
+
+
+def heldout_elpd(y: np.ndarray, probabilities: dict, reference) -> pd.DataFrame:
+    r"""Expected log predictive density on held-out workers, and each model's paired
+    difference from ``reference``.
+
+    The models were fitted without these workers, so this is an exact out-of-sample
+    comparison (no importance sampling, whatever the Pareto k of PSIS-LOO). For model m,
+    :math:`\mathrm{elpd}_m = \sum_i \mathrm{lpd}_{m,i}`, and against the reference r,
+    :math:`Δ = \sum_i (\mathrm{lpd}_{m,i} - \mathrm{lpd}_{r,i})` with
+    :math:`\operatorname{se}(Δ) = \sqrt n\,\operatorname{sd}_i(\mathrm{lpd}_{m,i} -
+    \mathrm{lpd}_{r,i})`, as R's ``loo_compare``. ``probabilities`` maps a model to its
+    held-out probabilities. Returns model, elpd, elpd_diff, se_diff (0 for the reference).
+    """
+    pointwise = {m: pointwise_log_predictive(y, p) for m, p in probabilities.items()}
+    base = pointwise[reference]
+    rows = []
+    for model, values in pointwise.items():
+        diff = values - base
+        rows.append({"model": getattr(model, "value", model), "elpd": float(values.sum()),
+                     "elpd_diff": float(diff.sum()),
+                     "se_diff": float(np.sqrt(len(diff)) * diff.std(ddof=1))
+                     if len(diff) > 1 else float("nan")})
+    return pd.DataFrame(rows)

@@ -1,6 +1,15 @@
 """Sensitivity analyses: how the headline model's verdicts and coefficients move when
-the model is refitted on a variant of its design (:mod:`organizing.features`,
-``SENSITIVITY_VARIANTS``).
+the model is refitted on a variant of its design, its data or its priors
+(:data:`VARIANTS`).
+
+* ``centrality``, ``no_notes``, ``all_workers``: the design variants of
+  :mod:`organizing.features` (``SENSITIVITY_VARIANTS``);
+* ``size_interaction``: the headline model with the cross-level interaction
+  :math:`b_s = μ_b + λ m_s + τ_b ⊙ ε_s` on log worksite size (the size claims rest on its
+  λ, :mod:`organizing.claims`);
+* ``priors_wide`` and ``priors_narrow``: the priors of τ_β and τ_b twice and half as wide
+  (:meth:`organizing.models.priors.HeadlinePriors.scaled`), since along a direction the
+  data barely inform these priors settle the posterior.
 
 Pure functions of claims tables and coefficient tables; the refits themselves are
 run by :mod:`organizing.pipeline`.
@@ -13,8 +22,37 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from organizing.claims import NOT_EVALUATED, VERDICTS
+from organizing.claims import NOT_EVALUATED, NOT_IDENTIFIED, VERDICTS
+from organizing.features import SENSITIVITY_VARIANTS
 from organizing.results.sections import Coefficients
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """How a sensitivity analysis refits the headline model.
+
+    ``design``: the design variant of :func:`organizing.features.sensitivity_design`, or
+    "headline" for the headline design; ``all_workers``: fitted on every worker rather
+    than the study's training split; ``size_interaction``: with the size moderator;
+    ``prior_factor``: the factor on the scales of τ_β's and τ_b's priors.
+    """
+
+    key: str
+    design: str
+    all_workers: bool = False
+    size_interaction: bool = False
+    prior_factor: float = 1.0
+
+
+#: Every sensitivity analysis, in the order the book shows them.
+VARIANTS: dict[str, Variant] = {
+    v.key: v for v in (
+        *(Variant(key, key, all_workers=key == "all_workers") for key in SENSITIVITY_VARIANTS),
+        Variant("size_interaction", "headline", size_interaction=True),
+        Variant("priors_wide", "headline", prior_factor=2.0),
+        Variant("priors_narrow", "headline", prior_factor=0.5),
+    )
+}
 
 
 def pad_missing(draws: dict, design, features: tuple[str, ...]):
@@ -56,9 +94,9 @@ def mark_not_evaluated(claims: pd.DataFrame, missing: list[str]) -> pd.DataFrame
         if column in claims and missing:
             text = claims[column].astype(str)
             undefined |= np.asarray([any(f in t for f in missing) for t in text])
-    # Only claims that had a three-level verdict can become "not evaluated"; a claim that
-    # cannot be tested from these data keeps saying so.
-    undefined &= claims["verdict"].isin(VERDICTS).to_numpy()
+    # Only claims that had a verdict can become "not evaluated"; a claim that cannot be
+    # tested from these data keeps saying so.
+    undefined &= claims["verdict"].isin((*VERDICTS, NOT_IDENTIFIED)).to_numpy()
     claims.loc[undefined, "verdict"] = NOT_EVALUATED
     claims.loc[undefined, "prob_claimed"] = np.nan
     return claims
@@ -123,3 +161,31 @@ def moved_coefficients(headline: Coefficients, variants: dict[str, Coefficients]
     return pd.DataFrame(rows, columns=["variant", "level", "feature", "mean", "q5", "q95",
                                        "headline_mean", "headline_q5", "headline_q95",
                                        "moved"])
+
+
+def direction_holds(effects: pd.DataFrame, coefficients: pd.DataFrame) -> pd.DataFrame:
+    """Whether each effect's direction survives every sensitivity analysis.
+
+    ``effects``: the headline model's effects (level, feature, mean, …;
+    :func:`organizing.effects.average_marginal_effects`); ``coefficients``: the
+    :func:`moved_coefficients` frame. An effect's direction *holds* under a variant that has
+    the feature when the variant's 90% interval of the coefficient lies on the side of zero
+    of the effect (the variant's posterior probability of that direction is at least 95%);
+    a variant without the feature (the notes feature without notes) does not count. Adds
+    ``robust`` (holds under every variant) and ``fragile_under`` (the variants where it
+    does not, "; "-joined, each with "reverses" or "uncertain": ``no_notes: reverses``).
+    """
+    robust, fragile = [], []
+    for _, row in effects.iterrows():
+        sign = np.sign(row["mean"])
+        rows = coefficients[(coefficients["feature"] == row["feature"])
+                            & (coefficients["level"] == row["level"])]
+        failed = []
+        for _, c in rows.iterrows():
+            holds = c["q5"] > 0 if sign > 0 else c["q95"] < 0
+            if not holds:
+                how = "reverses" if np.sign(c["mean"]) == -sign else "uncertain"
+                failed.append(f"{c['variant']}: {how}")
+        robust.append(not failed and sign != 0)
+        fragile.append("; ".join(failed))
+    return effects.assign(robust=robust, fragile_under=fragile)

@@ -12,8 +12,8 @@ PACKAGE = ROOT / "organizing"
 
 #: Stages in the order data flows. A module may import its own stage or an earlier one.
 STAGES = ("config", "data", "features", "models", "inference", "evaluation", "clustering",
-          "planning", "audit", "claims", "results", "sensitivity", "pipeline", "report",
-          "simulate", "cli")
+          "planning", "audit", "effects", "claims", "error_rates", "results", "sensitivity",
+          "pipeline", "report", "simulate", "cli")
 
 
 def _module_name(path: Path) -> str:

@@ -1,10 +1,11 @@
-"""The claims register, three-level verdicts, joint tests and percentage points."""
+"""The claims register, identification, verdicts, joint tests and distinct tests."""
 
 from __future__ import annotations
 
 import json
 import re
 import warnings
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,9 +14,17 @@ import pytest
 
 from organizing import claims as cl
 from organizing.data import SITE_FEATURES, WORKER_FEATURES
-from organizing.features import COMPOSITION_SUFFIX, Design, within_between
+from organizing.features import (
+    COMPOSITION_SUFFIX,
+    Design,
+    aliased_columns,
+    identified,
+    standardize,
+    within_between,
+)
 from organizing.models import ModelId
-from organizing.report import narrative, summary, tables
+from organizing.report import effect_sizes, labels, scorecard, summary
+from organizing.report import formatting as fmt
 
 H = ModelId.HEADLINE
 REGISTER = {c.id: c for c in cl.REGISTER}
@@ -44,6 +53,13 @@ def test_register_covers_every_conclusion_the_issue_lists():
     assert REGISTER["worksite_over_worker"].kind == cl.VARIANCE
     assert {REGISTER[k].kind for k in ("size_notes", "size_early_contact", "size_attention")} == {
         cl.SIZE}
+    assert REGISTER["worker_scale_small"].kind == cl.SPREAD
+    # Recommendations rest on the findings they come from (counted once).
+    assert REGISTER["recommend_group_level"].follows == "worksite_over_worker"
+    assert REGISTER["recommend_individual_outreach"].follows == "size_notes"
+    assert REGISTER["recommend_contact_timing"].follows == "size_early_contact"
+    assert REGISTER["recommend_size_strategies"].follows == "size_attention"
+    assert REGISTER["clusters_by_size"].follows == "two_clusters"
     # Every bullet of the README's "Implications for Organizing", and the report's
     # group-level recommendation.
     implications = [c for c in cl.REGISTER
@@ -72,6 +88,8 @@ def test_register_is_well_formed():
             assert c.reason and c.direction == 0
         else:
             assert c.direction in (-1, 1)
+        if c.follows:  # a follower rests on a finding that is itself tested
+            assert REGISTER[c.follows].kind == c.kind and not REGISTER[c.follows].follows
     frame = cl.register_frame()
     assert list(frame["id"]) == ids and frame["source"].str.len().min() > 0
 
@@ -92,6 +110,7 @@ def _design(rng, n_sites=30, n_workers=600, site_corr=0.0):
     site_x = rng.normal(size=(n_sites, q))
     i, j = names.index("Log(No. workers discovered)"), names.index("Log(No. workers contacted)")
     site_x[:, j] = site_corr * site_x[:, i] + np.sqrt(1 - site_corr ** 2) * site_x[:, j]
+    site_x = (site_x - site_x.mean(0)) / site_x.std(0)
     worker_names = tuple(WORKER_FEATURES)
     return Design(worker_x=rng.normal(size=(n_workers, len(worker_names))), site_x=site_x,
                   site_index=rng.integers(0, n_sites, n_workers),
@@ -99,10 +118,20 @@ def _design(rng, n_sites=30, n_workers=600, site_corr=0.0):
                   worker_features=worker_names, site_features=names)
 
 
-def _draws(rng, design, n=4000, sd=0.3):
+def _draws(rng, design, n=4000, sd=0.3, tau=1.0):
+    """Posterior-like draws whose coefficients have sd ``sd`` and whose worksite scale τ_β
+    is ``tau`` (so a coefficient's identification ratio is about sd / tau)."""
     d, s, p = n, design.site_x.shape[0], design.worker_x.shape[1]
     return {"beta_group": rng.normal(0, sd, (d, design.site_x.shape[1])),
-            "beta_individual": rng.normal(0, sd, (d, s, p))}
+            "beta_group_scale": np.full(d, tau),
+            "beta_individual": rng.normal(0, sd, (d, s, p)),
+            "beta_individual_mean": rng.normal(0, sd, (d, p)),
+            "beta_individual_scale": np.abs(rng.normal(1.0, 0.05, (d, p))),
+            "site_effect": rng.normal(0, 1.0, (d, s))}
+
+
+def _one(claim_id, draws, design, **kwargs):
+    return cl.evaluate_claims(H, draws, design, **kwargs).set_index("id").loc[claim_id]
 
 
 @pytest.mark.parametrize(("effect", "expected"), [
@@ -113,41 +142,28 @@ def test_a_single_coefficient_with_a_known_effect_gets_each_verdict(effect, expe
     draws = _draws(rng, design)
     j = design.site_features.index("NDO (Eigen., Pearson)")
     draws["beta_group"][:, j] += effect
-    row = cl.evaluate_claim(REGISTER["ndo"], H, draws, design, np.zeros(30))
+    row = _one("ndo", draws, design)
     assert row["verdict"] == expected
     assert row["prob_claimed"] == pytest.approx(np.mean(draws["beta_group"][:, j] > 0))
-    # A claim of the opposite sign on the same draws.
-    row = cl.evaluate_claim(REGISTER["latino"], H, {**draws, "beta_group": -draws["beta_group"][
-        :, [j if k == design.site_features.index("Percent Latino in ZIP") else k
-            for k in range(len(design.site_features))]]}, design, np.zeros(30))
-    assert row["verdict"] == expected
+    assert row["identification"] == pytest.approx(0.3, abs=0.02)
+    # A claim of the opposite sign ("less signing") on the mirrored coefficient.
+    k = design.site_features.index("Percent Latino in ZIP")
+    draws["beta_group"][:, k] = -draws["beta_group"][:, j]
+    assert _one("latino", draws, design)["verdict"] == expected
 
 
-@pytest.mark.parametrize(("slope", "expected"), [
-    (1.0, "supported"), (-1.0, "contradicted"), (0.0, "inconclusive")])
-def test_a_size_interaction_with_a_known_effect_gets_each_verdict(slope, expected):
+def test_a_quantity_whose_posterior_is_its_reference_is_not_identified():
+    """Posterior draws of β equal to draws from N(0, τ_β): the data said nothing."""
     rng = np.random.default_rng(2)
     design = _design(rng)
-    draws = _draws(rng, design, n=1000)
-    size = rng.normal(size=30)
-    notes = design.worker_features.index("No. Notes")
-    draws["beta_individual"][:, :, notes] += slope * size
-    row = cl.evaluate_claim(REGISTER["size_notes"], H, draws, design, size)
-    assert row["verdict"] == expected
-    # Early contact is minus the latest quartile's coefficient.
-    latest = design.worker_features.index("Time To First Convo (Quart. 4)")
-    draws["beta_individual"][:, :, latest] -= 2 * slope * size
-    row = cl.evaluate_claim(REGISTER["size_early_contact"], H, draws, design, size)
-    assert row["verdict"] == expected
-
-
-@pytest.mark.parametrize("size", [np.full(30, 4.0), np.r_[np.nan, np.arange(29.0)]])
-def test_a_size_claim_without_usable_sizes_is_not_evaluated(size):
-    rng = np.random.default_rng(2)
-    design = _design(rng)
-    draws = _draws(rng, design, n=100)
-    row = cl.evaluate_claim(REGISTER["size_notes"], H, draws, design, size)
-    assert row["verdict"] == cl.NOT_EVALUATED and "three worksites" in row["reason"]
+    draws = _draws(rng, design, sd=1.0, tau=1.0)
+    j = design.site_features.index("NDO (Eigen., Pearson)")
+    draws["beta_group"][:, j] += 2.5  # even far from zero: the spread is the prior's
+    row = _one("ndo", draws, design)
+    assert row["identification"] == pytest.approx(1.0, abs=0.05)
+    assert row["verdict"] == cl.NOT_IDENTIFIED
+    assert cl.decide(0.999, 0.95) == cl.NOT_IDENTIFIED
+    assert cl.decide(0.999, 0.2) == "supported" and cl.decide(0.999) == "supported"
 
 
 def test_verdict_thresholds_are_symmetric_and_refuse_non_probabilities():
@@ -156,6 +172,89 @@ def test_verdict_thresholds_are_symmetric_and_refuse_non_probabilities():
     assert cl.verdict(0.5) == "inconclusive"
     with pytest.raises(ValueError, match="probability"):
         cl.verdict(float("nan"))
+
+
+# ------------------------------------------------------------------ identification
+
+
+def _collinear(rng, n_sites=40):
+    """A worksite design with Log(Mean degree) = Log(No. edges) − Log(No. workers
+    discovered) exactly, as in the study's file."""
+    design = _design(rng, n_sites=n_sites, n_workers=800)
+    names = list(design.site_features)
+    raw = design.site_x.copy()
+    raw[:, names.index("Log(Mean degree)")] = (raw[:, names.index("Log(No. edges)")]
+                                               - raw[:, names.index("Log(No. workers discovered)")])
+    return replace(design, site_x=standardize(raw))
+
+
+def test_an_exactly_collinear_worksite_column_is_left_out_with_its_identity():
+    rng = np.random.default_rng(3)
+    design = _collinear(rng)
+    kept = identified(design)
+    assert "Log(Mean degree)" not in kept.site_features
+    assert kept.site_x.shape[1] == design.site_x.shape[1] - 1
+    (alias,) = kept.aliases
+    assert alias.name == "Log(Mean degree)" and alias.residual_sd < 1e-8
+    assert set(alias.on) == {"Log(No. edges)", "Log(No. workers discovered)"}
+    assert "Log(Mean degree) =" in alias.identity()
+    # The kept design is well conditioned; the full one is singular.
+    assert np.linalg.cond(kept.site_x) < 1e3 < np.linalg.cond(design.site_x)
+    # A near-duplicate (0.1% noise) goes too; a merely correlated column stays.
+    noisy = design.site_x.copy()
+    j = design.site_features.index("Log(Centrality mean)")
+    i = design.site_features.index("Log(Centrality variance)")
+    noisy[:, j] = noisy[:, i] + 0.001 * rng.normal(size=len(noisy))
+    assert "Log(Centrality mean)" in {a.name for a in aliased_columns(
+        standardize(noisy), design.site_features)}
+    noisy[:, j] = 0.9 * noisy[:, i] + 0.44 * rng.normal(size=len(noisy))
+    assert "Log(Centrality mean)" not in {a.name for a in aliased_columns(
+        standardize(noisy), design.site_features)}
+
+
+def test_a_claim_about_a_left_out_column_is_tested_through_the_columns_that_determine_it():
+    """No coefficient of a left-out column enters: θ moves the identity's columns by their
+    covariance with the measure, and a known effect along them is found."""
+    rng = np.random.default_rng(4)
+    design = identified(_collinear(rng))
+    claim = cl.Claim("degree", (("report", "Abstract"),), "Degree", "d", cl.SINGLE,
+                     ("Log(Mean degree)",), +1)
+    support, delta = cl.composite_direction(design, claim.measures, claim.signs)
+    names = [design.site_features[k] for k in support]
+    assert set(names) == {"Log(No. edges)", "Log(No. workers discovered)"}
+    column = design.aliases[0].column
+    for k, d in zip(support, delta, strict=True):
+        assert d == pytest.approx(np.cov(design.site_x[:, k], column, bias=True)[0, 1] /
+                                  column.std())
+    draws = _draws(rng, design, sd=0.1)
+    draws["beta_group"][:, support[names.index("Log(No. edges)")]] += 1.0
+    table = cl.evaluate_claims(H, draws, design, register=(claim,)).set_index("id")
+    assert table.loc["degree", "verdict"] == "supported"
+    assert "determined by" in table.loc["degree", "reason"]
+
+
+@pytest.mark.slow
+def test_nuts_on_an_exactly_collinear_campaign_gives_no_verdict_on_the_unidentified_direction():
+    """A real fit: with the collinear column kept, the posterior of its coefficient holding
+    the others fixed is its reference (not identified); the identified design drops it."""
+    from organizing.inference.nuts import run_nuts
+    from organizing.models.logits import complete_draws
+
+    rng = np.random.default_rng(5)
+    design = _collinear(rng, n_sites=40)
+    s = design.site_index
+    logit = -1.0 + 0.8 * design.site_x[s, design.site_features.index("Log(No. edges)")]
+    design = replace(design, signed=(rng.random(len(s)) < 1 / (1 + np.exp(-logit))).astype(
+        float), worker_x=design.worker_x[:, :2], worker_features=design.worker_features[:2])
+    result = run_nuts("headline", design.site_x, design.worker_x, design.site_index,
+                      design.signed, chains=2, warmup=300, samples=300, seed=0)
+    draws = complete_draws("headline", result.pooled_draws())
+    degree = cl.Claim("degree", (("report", "Abstract"),), "Degree", "d", cl.SINGLE,
+                      ("Log(Mean degree)",), +1)
+    row = cl.evaluate_claims(H, draws, design, register=(degree,)).iloc[0]
+    assert row["identification"] > cl.IDENTIFICATION_RATIO
+    assert row["verdict"] == cl.NOT_IDENTIFIED
+    assert "Log(Mean degree)" not in identified(design).site_features
 
 
 # ------------------------------------------------------------------ joint tests
@@ -183,24 +282,6 @@ def test_joint_weights_are_the_shift_of_each_measure_per_sd_of_the_composite():
     assert c == pytest.approx(slopes, abs=1e-6)
 
 
-def test_the_joint_test_uses_the_correlation_where_it_matters():
-    """Two nearly duplicate measures pull one way, a third, unrelated one the other: the
-    composite counts the shared factor by its weight in the standardized sum, so the
-    sign differs from a test that treats the measures as independent."""
-    rng = np.random.default_rng(4)
-    n = 5000
-    common = rng.normal(size=400)
-    x = np.column_stack([common + 0.1 * rng.normal(size=400),
-                         common + 0.1 * rng.normal(size=400), rng.normal(size=400)])
-    beta = np.column_stack([rng.normal(-0.6, 0.05, n), rng.normal(-0.6, 0.05, n),
-                            rng.normal(1.5, 0.05, n)])
-    signs = np.ones(3)
-    with_r = cl.combined_effect(beta, x, signs)
-    independent = beta @ cl.joint_weights(np.eye(3))
-    assert np.mean(with_r < 0) > 0.99  # the composite goes down
-    assert np.mean(independent < 0) < 0.01  # ignoring the correlation says it goes up
-
-
 def test_large_worksites_are_judged_on_both_measures():
     """Discovered alone is inconclusive; with contacted, the combined effect is clear."""
     rng = np.random.default_rng(5)
@@ -211,11 +292,11 @@ def test_large_worksites_are_judged_on_both_measures():
         -0.1, 0.4, 4000)
     draws["beta_group"][:, names.index("Log(No. workers contacted)")] = rng.normal(
         -1.0, 0.2, 4000)
-    joint = cl.evaluate_claim(REGISTER["large_worksites"], H, draws, design, np.zeros(30))
+    joint = _one("large_worksites", draws, design)
     assert joint["verdict"] == "supported"
     single = cl.Claim("d", (("report", "Abstract"),), "D", "d", cl.SINGLE,
                       ("Log(No. workers discovered)",), -1)
-    assert cl.evaluate_claim(single, H, draws, design, np.zeros(30))["verdict"] == (
+    assert cl.evaluate_claims(H, draws, design, register=(single,)).iloc[0]["verdict"] == (
         "inconclusive")
     j = [names.index("Log(No. workers discovered)"), names.index("Log(No. workers contacted)")]
     r = np.corrcoef(design.site_x[:, j], rowvar=False)
@@ -223,129 +304,163 @@ def test_large_worksites_are_judged_on_both_measures():
     assert joint["prob_claimed"] == pytest.approx(np.mean(expected < 0))
 
 
+def test_claims_about_measures_that_move_together_are_tested_jointly_and_counted_once():
+    rng = np.random.default_rng(6)
+    design = _design(rng)
+    names = list(design.site_features)
+    i, j = names.index("Log(Centrality mean)"), names.index("Log(Centrality variance)")
+    x = design.site_x.copy()
+    x[:, j] = 0.99 * x[:, i] + np.sqrt(1 - 0.99**2) * x[:, j]
+    design = replace(design, site_x=standardize(x))
+    groups = cl.joint_groups(design)
+    assert groups["centrality_mean"] == groups["centrality_variance"] == (
+        "centrality_mean", "centrality_variance")
+    assert groups["ndo"] == ("ndo",)
+    draws = _draws(rng, design, sd=0.1)
+    draws["beta_group"][:, [i, j]] += 0.5
+    table = cl.evaluate_claims(H, draws, design).set_index("id")
+    mean, variance = table.loc["centrality_mean"], table.loc["centrality_variance"]
+    assert mean["verdict"] == variance["verdict"] == "supported"
+    assert mean["test"] == variance["test"] == "centrality_mean"
+    assert "tested jointly" in variance["reason"] and "0.99" in variance["reason"]
+    # The distinct tests: one per test key among tested claims.
+    tests = cl.distinct_tests(table.reset_index())
+    assert tests["test"].is_unique and "centrality_variance" not in set(tests["id"])
+
+
+def test_the_distinct_test_count_matches_the_register():
+    """Every testable finding is one test, recommendations follow their findings, claims
+    tested jointly are one test: the count follows from the register alone."""
+    rng = np.random.default_rng(7)
+    design = _design(rng)
+    draws = _draws(rng, design, n=500)
+    accuracy = pd.DataFrame({"model": ["published"], "accuracy": [0.8], "base_accuracy": [0.83],
+                             "difference": [-0.03], "se": [0.01], "auc": [0.23]})
+    clustering = SimpleNamespace(two_difference=-1.0, two_difference_se=2.0)
+    size_draws = {**draws, "size_slope": rng.normal(0, 0.1, (500, len(design.worker_features)))}
+    table = cl.evaluate_claims(H, draws, design, accuracy=accuracy, clustering=clustering,
+                               size_fit=(size_draws, design, cl.Priors.of(H)))
+    testable = [c for c in cl.REGISTER if c.kind != cl.UNTESTABLE and not c.follows]
+    groups = cl.joint_groups(design)
+    expected = len(testable) - sum(len(g) - 1 for g in {g for g in groups.values()})
+    assert len(cl.distinct_tests(table)) == expected
+    counts = cl.verdict_counts(table)
+    assert sum(counts.values()) == expected
+    followers = table[table["follows"] != ""]
+    assert len(followers) == sum(1 for c in cl.REGISTER if c.follows)
+    for _, row in followers.iterrows():
+        finding = table.set_index("id").loc[row["follows"]]
+        assert row["verdict"] == finding["verdict"] and row["test"] == finding["test"]
+        assert row["reason"].startswith("follows from")
+
+
 # ---------------------------------------------------- other kinds of claim
 
 
-def test_model_fit_clustering_variance_ranking_and_untestable_claims():
-    rng = np.random.default_rng(6)
+def test_the_ranking_rule_compares_the_posterior_share_with_the_prior_share():
+    rng = np.random.default_rng(8)
+    design = within_between(_design(rng))
+    draws = _draws(rng, design, n=4000, sd=0.3)
+    compared = cl.comparable_features(design)
+    names = design.site_features
+    assert all(not n.startswith("Campaign length") and not n.endswith(COMPOSITION_SUFFIX)
+               for n in (names[j] for j in compared))
+    # posterior share = prior share (exchangeable, identified coefficients): inconclusive
+    row = _one("ndo_strongest", draws, design)
+    assert row["prior_prob"] == pytest.approx(1 / (2 * len(compared)))
+    assert row["mean"] == pytest.approx(row["prior_prob"], abs=0.02)
+    assert row["verdict"] == "inconclusive"
+    # clearly the largest and positive: supported; a large composition column does not
+    # take its rank
+    ndo = names.index("NDO (Eigen., Pearson)")
+    strong = {**draws, "beta_group": draws["beta_group"].copy()}
+    strong["beta_group"][:, ndo] += 3.0
+    strong["beta_group"][:, names.index(f"No. Notes{COMPOSITION_SUFFIX}")] += 6.0
+    assert _one("ndo_strongest", strong, design)["verdict"] == "supported"
+    # largest but negative: the claimed sign fails, contradicted
+    strong["beta_group"][:, ndo] -= 6.0
+    assert _one("ndo_strongest", strong, design)["verdict"] == "contradicted"
+
+
+def test_model_fit_scores_the_studys_model_and_spread_has_a_threshold():
+    rng = np.random.default_rng(9)
     design = _design(rng)
     draws = _draws(rng, design, n=500)
-    ndo = design.site_features.index("NDO (Eigen., Pearson)")
-    draws["beta_group"][:, ndo] += 3.0
-    metrics = pd.DataFrame({"model": ["headline"], "accuracy": [0.94],
-                            "baseline_accuracy": [0.83], "n": [3000]})
-    variance = pd.DataFrame([{"term": "features: worksite minus worker", "mean": -0.5,
-                              "q5": -0.8, "q95": -0.2, "prob_positive": 0.01}])
-    comparison = pd.DataFrame({"K": [1, 2, 3], "heldout_lpd": [-126.5, -117.3, -118.0],
-                               "diff_vs_one": [0.0, 9.2, 8.5],
-                               "diff_vs_one_se": [0.0, 3.0, 3.1]})
-    run = SimpleNamespace(verdict="clusters supported", comparison=comparison)
-    size = rng.normal(size=30)
-    table = cl.evaluate_claims(H, draws, design, size, variance=variance,
-                               metrics=metrics, clustering=run).set_index("id")
-    assert table.loc["model_fit", "verdict"] == "supported"
-    assert table.loc["model_fit", "mean"] == pytest.approx(0.11)
-    assert table.loc["ndo_strongest", "verdict"] == "supported"
-    assert table.loc["worksite_over_worker", "verdict"] == "contradicted"
-    assert table.loc["recommend_group_level", "verdict"] == "contradicted"
-    assert table.loc["two_clusters", "verdict"] == "supported"
-    assert table.loc["two_clusters", "mean"] == pytest.approx(9.2)
-    assert np.isnan(table.loc["two_clusters", "prob_claimed"])
-    untestable = table[table["kind"] == cl.UNTESTABLE]
-    assert (untestable["verdict"] == cl.NOT_TESTABLE).all() and (untestable["reason"] != "").all()
-    for verdict, expected in (("no clusters", "contradicted"), ("inconclusive", "inconclusive")):
-        frame = cl.with_clustering(table.reset_index(),
-                                   SimpleNamespace(verdict=verdict, comparison=comparison), H)
-        assert frame.set_index("id").loc["two_clusters", "verdict"] == expected
-    # Without metrics or clustering, those claims are not evaluated, with a reason.
-    bare = cl.evaluate_claims(H, draws, design, size).set_index("id")
-    for claim in ("model_fit", "two_clusters", "worksite_over_worker"):
+    accuracy = pd.DataFrame({
+        "model": ["published", "headline"], "accuracy": [0.70, 0.93],
+        "base_accuracy": [0.83, 0.83], "difference": [-0.13, 0.10], "se": [0.01, 0.01],
+        "auc": [0.23, 0.94]})
+    row = _one("model_fit", draws, design, accuracy=accuracy)
+    assert row["verdict"] == "contradicted" and row["mean"] == pytest.approx(-0.13)
+    assert "headline 0.930" in row["quantity"]
+    # the slopes' spread: about 1 log-odds per SD, far above "little"
+    spread = _one("worker_scale_small", draws, design)
+    assert spread["mean"] == pytest.approx(1.0, abs=0.05)
+    assert spread["verdict"] == "contradicted" and spread["identification"] < 0.2
+    small = {**draws, "beta_individual_scale": np.abs(rng.normal(0.02, 0.005, (500, 7)))}
+    assert _one("worker_scale_small", small, design)["verdict"] == "supported"
+    untestable = cl.evaluate_claims(H, draws, design)
+    untestable = untestable[untestable["kind"] == cl.UNTESTABLE]
+    assert (untestable["verdict"] == cl.NOT_TESTABLE).all()
+    assert (untestable["reason"] != "").all()
+    bare = cl.evaluate_claims(H, draws, design).set_index("id")
+    for claim in ("model_fit", "two_clusters", "size_notes"):
         assert bare.loc[claim, "verdict"] == cl.NOT_EVALUATED and bare.loc[claim, "reason"]
 
 
-def test_the_ranking_claim_ranks_the_worksite_features_only():
-    """In the headline design a worksite mean of a worker feature is a worksite column, but
-    not a worksite feature: a larger |γ| does not take NDO's rank."""
-    rng = np.random.default_rng(8)
-    design = within_between(_design(rng))
-    draws = _draws(rng, design, n=500)
-    names = design.site_features
-    draws["beta_group"][:, names.index("NDO (Eigen., Pearson)")] += 3.0
-    draws["beta_group"][:, names.index(f"No. Notes{COMPOSITION_SUFFIX}")] += 6.0
-    row = cl.evaluate_claim(REGISTER["ndo_strongest"], H, draws, design, np.zeros(30))
-    assert row["verdict"] == "supported" and row["mean"] > 0.95
+@pytest.mark.parametrize(("difference", "expected"), [
+    (10.0, "supported"), (-10.0, "contradicted"), (1.0, "inconclusive")])
+def test_the_two_cluster_claim_takes_the_heldout_comparison(difference, expected):
+    rng = np.random.default_rng(10)
+    design = _design(rng)
+    draws = _draws(rng, design, n=200)
+    test = SimpleNamespace(two_difference=difference, two_difference_se=2.0)
+    table = cl.evaluate_claims(H, draws, design, clustering=test).set_index("id")
+    assert table.loc["two_clusters", "verdict"] == expected
+    follower = table.loc["clusters_by_size"]
+    if expected == "supported":  # the size split of existing clusters is shown, not scored
+        assert follower["verdict"] == cl.NOT_EVALUATED
+    else:
+        assert follower["verdict"] == expected and follower["follows"] == "two_clusters"
 
 
-def test_a_measure_missing_or_constant_in_a_variant_is_not_evaluated():
-    rng = np.random.default_rng(7)
+@pytest.mark.parametrize(("slope", "expected"), [
+    (0.5, "supported"), (-0.5, "contradicted"), (0.0, "inconclusive")])
+def test_the_size_claims_rest_on_the_size_interaction(slope, expected):
+    rng = np.random.default_rng(11)
+    design = _design(rng)
+    draws = _draws(rng, design, n=2000)
+    p = len(design.worker_features)
+    lam = rng.normal(0, 0.1, (2000, p))
+    notes = design.worker_features.index("No. Notes")
+    latest = design.worker_features.index("Time To First Convo (Quart. 4)")
+    lam[:, notes] += slope
+    lam[:, latest] -= slope  # earlier contact matters more: the latest quartile's slope falls
+    size_fit = ({**draws, "size_slope": lam}, design, cl.Priors.of(H))
+    table = cl.evaluate_claims(H, draws, design, size_fit=size_fit).set_index("id")
+    for claim in ("size_notes", "size_early_contact", "size_attention"):
+        assert table.loc[claim, "verdict"] == expected, claim
+        assert table.loc[claim, "identification"] == pytest.approx(0.1, abs=0.03)
+    assert table.loc["recommend_individual_outreach", "verdict"] == expected
+
+
+def test_a_measure_missing_in_a_variant_is_not_evaluated():
+    rng = np.random.default_rng(12)
     design = _design(rng)
     draws = _draws(rng, design, n=200)
     notes = design.worker_features.index("No. Notes")
     keep = [k for k in range(len(design.worker_features)) if k != notes]
-    without = Design(worker_x=design.worker_x[:, keep], site_x=design.site_x,
-                     site_index=design.site_index, signed=design.signed,
-                     worker_features=tuple(design.worker_features[k] for k in keep),
-                     site_features=design.site_features)
-    reduced = {**draws, "beta_individual": draws["beta_individual"][:, :, keep]}
-    table = cl.evaluate_claims(H, reduced, without, np.arange(30.0)).set_index("id")
+    without = replace(design, worker_x=design.worker_x[:, keep],
+                      worker_features=tuple(design.worker_features[k] for k in keep))
+    reduced = {**draws, "beta_individual": draws["beta_individual"][:, :, keep],
+               "beta_individual_scale": draws["beta_individual_scale"][:, keep],
+               "size_slope": rng.normal(0, 0.1, (200, len(keep)))}
+    table = cl.evaluate_claims(H, reduced, without,
+                               size_fit=(reduced, without, cl.Priors.of(H))).set_index("id")
     for claim in ("size_notes", "size_attention", "recommend_individual_outreach"):
         assert table.loc[claim, "verdict"] == cl.NOT_EVALUATED
         assert "No. Notes" in table.loc[claim, "reason"]
     assert table.loc["size_early_contact", "verdict"] in cl.VERDICTS
-    # Padded back as a zero column with zero slopes (as a sensitivity analysis may do).
-    padded = Design(worker_x=design.worker_x.copy(), site_x=design.site_x,
-                    site_index=design.site_index, signed=design.signed,
-                    worker_features=design.worker_features, site_features=design.site_features)
-    padded.worker_x[:, notes] = 0.0
-    zeroed = {**draws, "beta_individual": draws["beta_individual"].copy()}
-    zeroed["beta_individual"][:, :, notes] = 0.0
-    table = cl.evaluate_claims(H, zeroed, padded, np.arange(30.0)).set_index("id")
-    assert table.loc["size_notes", "verdict"] == cl.NOT_EVALUATED
-    assert table.loc["size_attention", "verdict"] == cl.NOT_EVALUATED
-
-
-# ------------------------------------------------------------ percentage points
-
-
-def test_percentage_points_match_a_direct_computation():
-    rng = np.random.default_rng(8)
-    design = _design(rng, n_sites=5, n_workers=50)
-    draws = _draws(rng, design, n=300, sd=1.0)
-    p0 = 0.17
-    steps = {name: (1.0, "+1 SD") for name in design.site_features + design.worker_features}
-    steps["Campaign length (Quint. 3)"] = (2.5, "from Campaign length (Quint. 1)")
-    table = cl.percentage_point_effects(draws, design, p0, steps).set_index("feature")
-    j = design.site_features.index("Campaign length (Quint. 3)")
-    direct = [100 * (1 / (1 + np.exp(-(np.log(p0 / (1 - p0)) + 2.5 * b))) - p0)
-              for b in draws["beta_group"][:, j]]
-    row = table.loc["Campaign length (Quint. 3)"]
-    assert row["mean"] == pytest.approx(np.mean(direct))
-    assert row["q5"] == pytest.approx(np.quantile(direct, 0.05))
-    assert row["q95"] == pytest.approx(np.quantile(direct, 0.95))
-    notes = design.worker_features.index("No. Notes")
-    average = draws["beta_individual"][:, :, notes].mean(axis=1)
-    direct = 100 * (1 / (1 + np.exp(-(np.log(p0 / (1 - p0)) + average))) - p0)
-    assert table.loc["No. Notes", "mean"] == pytest.approx(direct.mean())
-    assert table.loc["No. Notes", "level"] == "worker"
-    # No effect is no change, and the change is bounded by the room above and below p0.
-    assert cl.probability_change(np.zeros(3), p0) == pytest.approx(np.zeros(3))
-    assert cl.probability_change(np.array([50.0, -50.0]), p0) == pytest.approx(
-        [1 - p0, -p0], abs=1e-9)
-    with pytest.raises(ValueError, match="strictly between"):
-        cl.probability_change(np.zeros(1), 1.0)
-
-
-def test_feature_steps_move_binary_features_from_0_to_1_and_others_by_one_sd():
-    rng = np.random.default_rng(9)
-    level = (rng.random(400) < 0.3).astype(float)
-    gender = rng.choice([0.0, 0.5, 1.0], 400)
-    continuous = rng.normal(size=400)
-    names = ("Time To First Convo (Quart. 2)", "Is Male", "No. Notes")
-    steps = cl.feature_steps(np.column_stack([level, gender, continuous]), names)
-    assert steps["Time To First Convo (Quart. 2)"] == (
-        pytest.approx(1 / level.std()), "from Time To First Convo (Quart. 1)")
-    assert steps["Is Male"] == (pytest.approx(1 / gender.std()), "from 0 to 1")
-    assert steps["No. Notes"] == (1.0, "+1 SD")
 
 
 # ------------------------------------------------------------ presentation
@@ -357,73 +472,88 @@ def _claims():
     draws = _draws(rng, design, n=400)
     draws["beta_group"][:, design.site_features.index("NDO (Eigen., Pearson)")] += 1.0
     draws["beta_group"][:, design.site_features.index("Percent Latino in ZIP")] += 1.0
-    metrics = pd.DataFrame({"model": ["headline", "corrected"], "accuracy": [0.94, 0.9],
-                            "baseline_accuracy": [0.83, 0.83], "n": [3000, 3000]})
-    variance = pd.DataFrame([{"term": "features: worksite minus worker", "mean": 0.1,
-                              "q5": -0.2, "q95": 0.4, "prob_positive": 0.7}])
-    size = rng.normal(size=30)
-    headline = cl.evaluate_claims(H, draws, design, size, variance=variance, metrics=metrics)
+    accuracy = pd.DataFrame({"model": ["published", "headline"], "accuracy": [0.80, 0.94],
+                             "base_accuracy": [0.83, 0.83], "difference": [-0.03, 0.11],
+                             "se": [0.01, 0.01], "auc": [0.23, 0.94]})
+    size_fit = ({**draws, "size_slope": rng.normal(0.2, 0.1, (400, 7))}, design,
+                cl.Priors.of(H))
+    headline = cl.evaluate_claims(H, draws, design, accuracy=accuracy, size_fit=size_fit)
     corrected = cl.evaluate_claims(ModelId.CORRECTED, {**draws, "beta_group": -draws[
-        "beta_group"]}, design, size, variance=variance, metrics=metrics)
-    steps = cl.feature_steps(np.column_stack([design.worker_x, ]), design.worker_features)
-    steps.update(cl.feature_steps(design.site_x, design.site_features))
-    effects = cl.percentage_point_effects(draws, design, 0.2, steps)
+        "beta_group"]}, design, accuracy=accuracy)
+    effects = pd.DataFrame([
+        {"level": "worker", "feature": "No. Notes", "kind": "shift", "start": 1.0, "end": 2.0,
+         "log": False, "reference": "", "step": 0.26, "mean": 3.2, "q5": 2.1, "q95": 4.4,
+         "prob_positive": 1.0, "store_q5": 0.5, "store_q95": 8.0, "stores": 30,
+         "robust": True, "fragile_under": ""},
+        {"level": "worksite", "feature": "Log(No. workers discovered)", "kind": "shift",
+         "start": 56.0, "end": 166.0, "log": True, "reference": "", "step": 1.27,
+         "mean": -2.0, "q5": -3.0, "q95": -1.0, "prob_positive": 0.0, "store_q5": -4.0,
+         "store_q95": -0.5, "stores": 30, "robust": False,
+         "fragile_under": "no_notes: uncertain"}])
     return SimpleNamespace(table=headline, by_model=pd.concat([headline, corrected]),
                            effects=effects, signing_rate=0.2)
 
 
-def test_summary_keeps_claims_with_probability_and_source():
+def test_summary_keeps_claims_with_probability_identification_and_source():
     claims = _claims()
     tested, not_tested = summary.claims_summary(claims)
     json.dumps([tested, not_tested], allow_nan=False)
     assert {c["id"] for c in tested} | {c["id"] for c in not_tested} == set(REGISTER)
     for c in tested:
         assert {"claim", "feature", "verdict", "verdict_by_model", "prob_claimed",
-                "source"} <= set(c)
-        assert c["verdict"] in cl.VERDICTS and set(c["verdict_by_model"]) == {
-            "headline", "corrected"}
+                "identification", "test", "follows", "source"} <= set(c)
+        assert c["verdict"] in (*cl.VERDICTS, cl.NOT_IDENTIFIED)
+        assert set(c["verdict_by_model"]) == {"headline", "corrected"}
     assert {c["verdict"] for c in not_tested} <= {cl.NOT_TESTABLE, cl.NOT_EVALUATED}
     assert all(c["reason"] for c in not_tested)
+    effects = summary.effects_summary(claims)
+    json.dumps(effects, allow_nan=False)
+    notes = next(e for e in effects if e["feature"] == "No. Notes")
+    assert notes["move"].startswith("one more note") and notes["average_change_points"][
+        "mean"] == pytest.approx(3.2)
 
 
-def test_sentences_name_their_claims_and_the_verdict_classes():
+def test_sentences_name_their_claims_and_count_distinct_tests():
     claims = _claims()
-    tested = claims.table[claims.table["verdict"].isin(cl.VERDICTS)]
-    bullets = narrative.claim_sentences(claims).split("\n\n")
+    tested = claims.table[claims.table["verdict"].isin((*cl.VERDICTS, cl.NOT_IDENTIFIED))]
+    bullets = scorecard.claim_sentences(claims).split("\n\n")
     assert len(bullets) == len(tested)
     for bullet, (_, row) in zip(bullets, tested.iterrows(), strict=True):
         assert bullet.startswith(f"- *{row['claim']}*") and row["source"] in bullet
-    classes = narrative.verdict_classes(claims)
+    classes = scorecard.verdict_classes(claims)
     for _, row in tested.iterrows():
         assert f"“{row['claim']}”" in classes
-    assert "*supported*: " in classes and "Network-driven organizing" in classes
-    short = narrative.verdict_classes_short(claims)
-    for _, row in tested.iterrows():
-        named = row["verdict"] in ("supported", "contradicted")
-        assert (f"“{row['claim']}”" in short) == named
-    inconclusive = int((tested["verdict"] == "inconclusive").sum())
-    if inconclusive:
-        assert f"The other {inconclusive} " in short and "*inconclusive*" in short
-    untested = narrative.untested_claims(claims).split("\n\n")
+    # counted once: a recommendation is named with its finding, and the counts are tests
+    tests = cl.distinct_tests(claims.table)
+    assert scorecard.n_tests(claims) == fmt.count(len(tests))
+    counted = re.findall(r"\((\w+) tests?\)", classes)
+    assert sum(int(n) if n.isdigit() else WORDS[n] for n in counted) == len(tests)
+    untested = scorecard.untested_claims(claims).split("\n\n")
     assert len(untested) == len(claims.table) - len(tested)
-    assert "95%" in narrative.verdict_rule() and "5%" in narrative.verdict_rule()
-    # The clustering claim is "not evaluated" under the corrected model: not a change.
-    assert narrative.changed_verdicts(claims).endswith(f"of the {len(tested)}")
-    assert narrative.effect_points(claims, "No. Notes").endswith("points")
+    assert "95%" in scorecard.verdict_rule() and "not identified" in scorecard.verdict_rule()
+    assert scorecard.changed_verdicts(claims).endswith(f"of the {fmt.count(len(tests))}")
+    assert scorecard.status(claims, "ndo") == "is supported by"
+    with pytest.raises(KeyError, match="no claim with id"):
+        scorecard.status(claims, "nonsense")
+
+
+WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+         "eight": 8, "nine": 9, "ten": 10}
 
 
 def test_scorecard_marks_the_verdicts_a_sensitivity_analysis_moves():
     claims = _claims()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        html = tables.claims_table(claims).as_raw_html()
-        effects = tables.effects_table(claims).as_raw_html()
-        matrix = tables.verdict_matrix(claims).as_raw_html()
+        html = scorecard.claims_table(claims).as_raw_html()
+        effects = effect_sizes.effects_table(claims).as_raw_html()
+        matrix = scorecard.verdict_matrix(claims).as_raw_html()
     for page in (html, effects, matrix):
         assert not re.search(r">\s*(nan|NaN|None|n/a%?)\s*<", page)  # undefined prints blank
     for claim in claims.table["claim"]:
         assert claim.replace("'", "&#x27;") in html
-    assert "Moves under" in html and "P(as claimed)" in html
+    assert "Moves under" in html and "P(as claimed)" in html and "Identification" in html
+    assert "follows from" in html
     assert cl.moved_verdicts(claims.table, None) == {c: [] for c in claims.table["claim"]}
     ndo = REGISTER["ndo"].claim
     sensitivity = SimpleNamespace(verdicts=pd.DataFrame({
@@ -433,17 +563,12 @@ def test_scorecard_marks_the_verdicts_a_sensitivity_analysis_moves():
         "changed": [True, False, False]}))
     moved = cl.moved_verdicts(claims.table, sensitivity)
     assert moved[ndo] == ["no_notes"] and moved[REGISTER["latino"].claim] == []
-    html = tables.claims_table(claims, sensitivity).as_raw_html()
-    assert narrative.sensitivity_label("no_notes") in html
-    assert narrative.sensitivity_label("no_notes") in narrative.claim_sentences(
+    html = scorecard.claims_table(claims, sensitivity).as_raw_html()
+    assert labels.sensitivity_label("no_notes") in html
+    assert labels.sensitivity_label("no_notes") in scorecard.claim_sentences(
         claims, sensitivity=sensitivity)
-    # Without a ``changed`` column, a move is a change between two of the three levels.
-    bare = SimpleNamespace(verdicts=sensitivity.verdicts.drop(columns="changed"))
-    headline_ndo = claims.table.set_index("id").loc["ndo", "verdict"]
-    assert cl.moved_verdicts(claims.table, bare)[ndo] == (
-        ["no_notes"] if headline_ndo != "inconclusive" else [])
     assert "not testable" not in matrix
-    assert "Change (points)" in effects and "No. Notes" in effects
+    assert "one more note" in effects and "No. Notes" in effects and "no_notes" in effects
 
 
 def test_the_claims_section_round_trips_through_the_cache_codec():
