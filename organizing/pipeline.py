@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,8 @@ SVI_SPECS: dict[ModelId, tuple[str, str]] = {
 }
 #: Posterior draws used for predictions (thinned from the NUTS draws).
 PREDICTION_DRAWS = 1000
+#: The ``features`` of a held-out-worksite fold row: every feature, or all but No. Notes.
+ALL_FEATURES, WITHOUT_NOTES = "all", "without No. Notes"
 
 
 class Stages:
@@ -173,7 +175,7 @@ def coefficient_tables(draws: dict, worker_features, site_features) -> Coefficie
                              for q, name in enumerate(site_features)])
     scalars = []
     for site in ("alpha", "alpha_mean", "site_scale", "beta_group_scale",
-                 "beta_individual_scale"):
+                 "beta_individual_scale", "size_slope"):
         if site in draws:
             values = np.asarray(draws[site])
             if values.ndim == 1:
@@ -207,33 +209,6 @@ def _thin(draws: dict, n: int) -> dict:
 # --------------------------------------------------------------------------- claims
 
 
-def claims_for(model: ModelId, draws: dict, design, size: np.ndarray, *,
-               variance: pd.DataFrame | None = None, metrics: pd.DataFrame | None = None,
-               clustering=None) -> pd.DataFrame:
-    """The verdict on each of the study's claims under one model's posterior draws.
-
-    ``model``: the model the draws come from (its name fills the ``model`` column).
-    ``draws``: posterior draws as NUTS returns them (``beta_group`` (D, Q),
-    ``beta_individual`` (D, S, P), ...). ``design``: the model's design restricted to
-    the workers it was fitted on (``designs[key].subset(train)``). ``size``: log of
-    workers discovered per worksite, (S,). ``variance``: this model's rows of
-    :func:`organizing.audit.variance_decomposition`, computed from ``design`` when
-    omitted. ``metrics``: the held-out metrics table (for the model-fit claim) and
-    ``clustering``: the clustering run whose verdict tests the two-cluster claim;
-    each claim that needs one of them is marked "not evaluated" when it is omitted, as
-    is a claim whose measure is not in the design or does not vary in it.
-    Returns one row per claim of :data:`organizing.claims.REGISTER`, with the columns
-    of :func:`organizing.claims.evaluate_claims` (model, id, claim, source, quote, kind,
-    measures, direction, quantity, mean, q5, q95, prob_claimed, verdict, reason).
-    """
-    from organizing import audit, claims
-
-    if variance is None:
-        variance = audit.design_variance_decomposition(model, draws, design)
-    return claims.evaluate_claims(model, draws, design, size, variance=variance,
-                                  metrics=metrics, clustering=clustering)
-
-
 # ------------------------------------------------------------------------------ run
 
 
@@ -241,8 +216,12 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
         progress: bool = False) -> Results:
     """Compute every result of the book from validated data and one configuration."""
     from organizing import audit, evaluation
+    from organizing.claims import evaluate_claims
     from organizing.features import (
+        NOTES,
         build_design,
+        identified,
+        sensitivity_design,
         study_split,
         within_between,
         worksite_folds,
@@ -252,13 +231,17 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
     from organizing.inference.svi import fit_svi, guide_draw, posterior_draws
     from organizing.models.logits import complete_draws, logits, sigmoid
     from organizing.models.numpyro_models import prior_predictive_rates
+    from organizing.sensitivity import direction_holds
 
     enable_compilation_cache()
     stages = Stages(progress)
     seed = config.seed
     full, reduced = (build_design(campaign, drop_reference=drop) for drop in (False, True))
-    # every model's design by the key NUTS_SPECS names (features.py explains each)
-    designs = {"full": full, "reduced": reduced, "headline": within_between(reduced)}
+    # every model's design by the key NUTS_SPECS names (features.py explains each); the
+    # study's specification keeps its columns, the book's models leave out the worksite
+    # columns that others determine (features.identified)
+    designs = {"full": full, "reduced": identified(reduced),
+               "headline": identified(within_between(reduced))}
     headline_design = designs["headline"]
     split = config.section("split")
     train, test = study_split(campaign.n_workers, test_size=split["test_size"],
@@ -379,9 +362,11 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
         probabilities[ModelId.INTERCEPT_ONLY] = evaluation.intercept_only(y_train, len(test))
         fit_seconds[ModelId.INTERCEPT_ONLY] = 0.0
         fit_seconds[ModelId.PUBLISHED] = svi_fits[ModelId.PUBLISHED].seconds
-        rows, curves = [], {}
+        rows, curves, gains = [], {}, []
         for model, p in probabilities.items():
             rows.append({"model": model.value, **evaluation.binary_metrics(y_test, p)})
+            gains.append({"model": model.value, **evaluation.accuracy_gain(
+                y_test, p, full.site_index[test])})
             curves[model] = Curves(roc=evaluation.roc_points(y_test, p),
                                    calibration=evaluation.calibration_table(y_test, p))
         metrics = pd.DataFrame(rows)
@@ -415,6 +400,13 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
                 "samples": max(100, nuts_settings["samples"] // 2)}
         fold_settings = {model: nuts_settings if model is HEADLINE_MODEL else half
                          for model in NUTS_SPECS}
+        # The same comparison without No. Notes, a measure not known at a new store before
+        # organizing starts: the headline model and the baselines refitted without it.
+        no_notes = sensitivity_design(campaign, "no_notes")
+        notes_column = list(full.worker_features).index(NOTES)
+        pooled_no_notes = np.delete(pooled_x, notes_column, axis=1)
+        pad_no_notes = max(sampler_rows(no_notes.worker_x[rows], no_notes.site_index[rows],
+                                        no_notes.signed[rows]) for rows, _ in folds)
         for fold, (fold_train, fold_test) in enumerate(folds):
             unseen = np.unique(full.site_index[fold_test])
             fold_seed = (seed + fold + 1) % 2**32  # within NumPy's and JAX's seed range
@@ -443,9 +435,35 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
             p = evaluation.intercept_only(full.signed[fold_train], len(fold_test))
             fold_rows.append({"model": ModelId.INTERCEPT_ONLY.value, "fold": fold,
                               **evaluation.binary_metrics(y, p)})
-    evaluation_section = Evaluation(metrics=metrics, curves=curves,
-                                    folds=pd.DataFrame(fold_rows), ppc=ppc,
-                                    fit_seconds=fit_seconds)
+            fitted = no_notes.subset(fold_train)
+            result = run_nuts("headline", fitted.site_x, fitted.worker_x, fitted.site_index,
+                              fitted.signed, chains=nuts_settings["chains"],
+                              warmup=nuts_settings["warmup"], samples=nuts_settings["samples"],
+                              target_accept=nuts_settings["target_accept"], seed=fold_seed,
+                              progress=progress, pad_rows=pad_no_notes,
+                              label=f"NUTS headline without No. Notes, fold {fold + 1}")
+            draws = evaluation.new_site_draws("headline", result.pooled_draws(), unseen,
+                                              np.random.default_rng(fold_seed))
+            p = sigmoid(logits("headline", draws, no_notes.site_x, no_notes.worker_x[fold_test],
+                               no_notes.site_index[fold_test])).mean(axis=0)
+            fold_rows.append({"model": HEADLINE_MODEL.value, "fold": fold,
+                              "features": WITHOUT_NOTES, **evaluation.binary_metrics(y, p)})
+            for model, predict in ((ModelId.POOLED_LOGISTIC, evaluation.pooled_logistic),
+                                   (ModelId.GRADIENT_BOOSTING, evaluation.gradient_boosting)):
+                p = predict(pooled_no_notes[fold_train], full.signed[fold_train],
+                            pooled_no_notes[fold_test])
+                fold_rows.append({"model": model.value, "fold": fold,
+                                  "features": WITHOUT_NOTES, **evaluation.binary_metrics(y, p)})
+    folds_frame = pd.DataFrame(fold_rows)
+    folds_frame["features"] = folds_frame["features"].fillna(ALL_FEATURES)
+    evaluation_section = Evaluation(
+        metrics=metrics, curves=curves, folds=folds_frame, ppc=ppc, fit_seconds=fit_seconds,
+        accuracy=pd.DataFrame(gains),
+        heldout_elpd=evaluation.heldout_elpd(y_test, probabilities, HEADLINE_MODEL),
+        new_stores=evaluation.new_store_comparison(
+            folds_frame, HEADLINE_MODEL.value,
+            (ModelId.POOLED_LOGISTIC.value, ModelId.GRADIENT_BOOSTING.value,
+             ModelId.INTERCEPT_ONLY.value)))
 
     # 4. Priors, and simulation-based calibration of the headline model.
     with stages.stage("prior predictive check"):
@@ -460,7 +478,7 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
     with stages.stage("simulation-based calibration"):
         calibration = _calibration(config, headline_design, progress)
 
-    # 5. The audit of the published specification and the verdicts on the study's claims.
+    # 5. The audit of the published specification.
     with stages.stage("audit"):
         published_audit = audit.audit_published(full.site_x, full.worker_x[train],
                                                 full.worker_x[test], published, one_draw,
@@ -469,39 +487,58 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
             audit.design_variance_decomposition(model, nuts_draws[model],
                                                 designs[key].subset(train))
             for model, (_, key) in NUTS_SPECS.items()], ignore_index=True)
-        size = np.log(campaign.site_descriptors["No. workers discovered"].to_numpy(dtype=float))
+
+    # 6. The study's mixture, and the calibrated test of clusters.
+    with stages.stage("clustering"):
+        clustering = _clustering(campaign, config, one_draw["beta_individual"],
+                                 nuts_draws[HEADLINE_MODEL], headline_design.worker_features,
+                                 progress)
+
+    # 7. Sensitivity analyses: the headline model refitted on each variant.
+    with stages.stage("sensitivity fits"):
+        variant_fits = _sensitivity_fits(campaign, config, train, progress)
+
+    # 8. The verdicts on the study's claims: the headline model's (its size claims on the
+    # size variant's λ), every NUTS model's, and every sensitivity variant's.
+    with stages.stage("claims"):
+        size_fit = variant_fits["size_interaction"]
         by_model = pd.concat([
-            claims_for(model, nuts_draws[model], designs[NUTS_SPECS[model][1]].subset(train),
-                       size, variance=variance[variance["model"] == model.value],
-                       metrics=evaluation_section.metrics)
+            evaluate_claims(model, nuts_draws[model],
+                            designs[NUTS_SPECS[model][1]].subset(train),
+                            accuracy=evaluation_section.accuracy,
+                            clustering=clustering.test if model is HEADLINE_MODEL else None,
+                            size_fit=((size_fit.draws, size_fit.design, size_fit.priors)
+                                      if model is HEADLINE_MODEL else None), seed=seed)
             for model in NUTS_MODELS], ignore_index=True)
         claims = _claims_section(by_model, nuts_draws[HEADLINE_MODEL], headline_design,
                                  campaign)
+        sensitivity = _sensitivity_section(campaign, variant_fits, posteriors[HEADLINE_MODEL],
+                                           claims.table, seed)
+        # an effect is a takeaway only if its direction survives every sensitivity analysis
+        claims = replace(claims, effects=direction_holds(claims.effects,
+                                                         sensitivity.coefficients))
 
-    # 6. The study's mixture, and a planner for randomized experiments.
-    with stages.stage("clustering"):
-        clustering = _clustering(campaign, config, one_draw["beta_individual"],
-                                 nuts_draws[HEADLINE_MODEL], reduced, progress)
-        # The two-cluster claim is judged on the headline run's paired verdict.
-        claims = _claims_section(claims.by_model, nuts_draws[HEADLINE_MODEL],
-                                 headline_design, campaign, clustering.runs["headline"])
-
-    # 6b. Sensitivity analyses: the headline model refitted three ways, against the headline
-    # model's final verdicts (the clustering claim included).
-    with stages.stage("sensitivity analyses"):
-        sensitivity = _sensitivity(campaign, config, train, size, posteriors[HEADLINE_MODEL],
-                                   claims.table, progress)
     with stages.stage("planning"):
         workers_per_site = int(np.median(np.bincount(campaign.site_index)))
         planning = _planning(config, nuts_draws[HEADLINE_MODEL], headline_design, train,
                              workers_per_site)
+
+    # 9. The verdicts' error rates on simulated campaigns: its own cache entry, since it
+    # costs more than the rest and depends on less.
+    with stages.stage("error rates of the verdicts"):
+        error_rates = _error_rates(campaign, config, headline_design, train,
+                                   nuts_draws[HEADLINE_MODEL], claims.table, progress)
 
     stages.timings["total"] = sum(stages.timings.values())
     return Results(
         meta=Meta(profile=config.profile, package_version=__version__, cache_key=cache_key,
                   config=config.values, n_train=len(train), n_test=len(test),
                   timings=stages.timings),
-        data=describe_data(campaign, reduced, config.section("disclosure")["min_count"]),
+        data=replace(describe_data(campaign, reduced, config.section("disclosure")["min_count"]),
+                     aliases=pd.DataFrame(
+                         [{"name": a.name, "identity": a.identity(),
+                           "residual_sd": a.residual_sd} for a in headline_design.aliases],
+                         columns=["name", "identity", "residual_sd"])),
         svi=svi_fits,
         posteriors=posteriors,
         evaluation=evaluation_section,
@@ -513,29 +550,23 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
         clustering=clustering,
         planning=planning,
         sensitivity=sensitivity,
+        error_rates=error_rates,
     )
 
 
 def _claims_section(by_model: pd.DataFrame, headline_draws: dict, design,
-                    campaign: Campaign, clustering_run=None) -> Claims:
-    """The claims of every NUTS model, the headline model's rows, and its effects in
-    percentage points at the campaign's signing rate (:mod:`organizing.claims`). With
-    ``clustering_run``, the headline model's two-cluster claim takes its verdict."""
-    from organizing import claims as claims_mod
-    from organizing.features import is_composition
+                    campaign: Campaign) -> Claims:
+    """The claims of every NUTS model, the headline model's rows, and its effects: the
+    average change in the chance of signing for a move of each feature in its own units
+    (:mod:`organizing.effects`)."""
+    from organizing import effects
 
-    if clustering_run is not None:
-        by_model = claims_mod.with_clustering(by_model, clustering_run, HEADLINE_MODEL)
-    p0 = float(np.mean(campaign.signed))
-    steps = {**claims_mod.feature_steps(campaign.worker_x, campaign.worker_features),
-             **claims_mod.feature_steps(campaign.site_x, campaign.site_features)}
-    # a worksite mean of a worker feature is standardized over worksites: +1 SD is 1 unit
-    steps.update({name: (1.0, "+1 SD") for name in design.site_features
-                  if is_composition(name)})
+    moves = effects.feature_moves(campaign, design)
     return Claims(table=by_model[by_model["model"] == HEADLINE_MODEL.value]
                   .reset_index(drop=True), by_model=by_model,
-                  effects=claims_mod.percentage_point_effects(headline_draws, design, p0, steps),
-                  signing_rate=p0)
+                  effects=effects.average_marginal_effects(headline_draws, design, campaign,
+                                                           moves),
+                  signing_rate=float(np.mean(campaign.signed)))
 
 
 def _calibration(config: Config, design, progress: bool):
@@ -552,19 +583,40 @@ def _calibration(config: Config, design, progress: bool):
                        sites=result.sites, workers_per_site=result.workers_per_site)
 
 
-def _clustering(campaign: Campaign, config: Config, published_vectors: np.ndarray,
-                headline_draws: dict, reduced, progress: bool):
-    """The study's mixture replicated, then σ and K chosen by a paired held-out comparison.
+def cluster_test_settings(config: Config):
+    """The calibrated cluster test's settings from the configuration."""
+    from organizing.clustering.heldout_test import ClusterTestSettings
 
-    The study trained on the first 100 of its 120 vectors and held out the rest; a
-    smaller campaign keeps about a sixth of its worksites (at least two) held out.
-    """
+    c = config.clustering
+    return ClusterTestSettings(sigmas=tuple(c.test_sigmas), Ks=tuple(c.K_grid), folds=c.cv_folds,
+                        draws=c.test_draws, eta=c.test_eta, alpha0=c.alpha0,
+                        iterations=c.iterations, burn_in=c.burn_in, chains=c.chains,
+                        seed=config.seed)
+
+
+def heldout_sites(n_sites: int, train_sites: int) -> tuple[np.ndarray, np.ndarray]:
+    """The study trained its mixture on the first 100 of its 120 vectors and held out the
+    rest; a smaller campaign keeps about a sixth of its worksites (at least two) held out."""
+    n_train = min(train_sites, n_sites - max(2, round(n_sites / 6)))
+    return np.arange(n_train), np.arange(n_train, n_sites)
+
+
+def _clustering(campaign: Campaign, config: Config, published_vectors: np.ndarray,
+                headline_draws: dict, worker_features, progress: bool):
+    """The study's mixture replicated on its own vectors (σ and K chosen again on them, as
+    the study proposed), and the calibrated test of clusters of the headline model's
+    slopes (:mod:`organizing.clustering.heldout_test`)."""
     from organizing import clustering
-    from organizing.results.sections import ClusteringResults, ClusteringRun
+    from organizing.clustering.heldout_test import cluster_test, scaled_vectors
+    from organizing.results.sections import (
+        ClusteringResults,
+        ClusteringRun,
+        ClusterTestResult,
+    )
 
     settings = config.section("clustering")
-    n_sites = campaign.n_sites
-    n_train = min(settings["train_sites"], n_sites - max(2, round(n_sites / 6)))
+    train, held = heldout_sites(campaign.n_sites, settings["train_sites"])
+    n_train = len(train)
     burn_in = settings["burn_in"]
     common = dict(alpha0=settings["alpha0"], n_iter=settings["iterations"],
                   n_chains=settings["chains"], seed=config.seed)
@@ -575,38 +627,43 @@ def _clustering(campaign: Campaign, config: Config, published_vectors: np.ndarra
     held_out = published_vectors[n_train:]
     study_lpd = clustering.heldout_log_predictive(study, held_out, burn_in=burn_in).total
     study_score = clustering.study_heldout_log_likelihood(study, held_out).total
+    sigmas = clustering.sigma_grid(
+        published_vectors[:n_train],
+        n_above=settings["sigma_grid_points"] - len(clustering.STUDY_SIGMA_SWEEP))
+    table = clustering.select_mixture(published_vectors[:n_train], published_vectors[n_train:],
+                                      sigmas=sigmas, Ks=settings["K_grid"], burn_in=burn_in,
+                                      eta=settings["eta"], **common)
+    verdict = clustering.cluster_verdict(table)
+    chosen = verdict.table.set_index("K").loc[verdict.K]
+    runs = {"published": ClusteringRun(
+        vectors="published", selection=table.drop(columns="heldout_lpd_pointwise"),
+        comparison=verdict.table, verdict=verdict.verdict, K=verdict.K, sigma=verdict.sigma,
+        eta=settings["eta"], heldout_lpd=float(chosen["heldout_lpd"]),
+        samples=clustering.gibbs_mixture(published_vectors, K=verdict.K, sigma=verdict.sigma,
+                                         eta=settings["eta"], **common))}
 
-    # The study's η = 0.1 suits its coefficients (scale ~0.006); the headline model's are
-    # of order 1, so their cluster means get a prior on their own scale.
+    # The headline model's slopes: the calibrated test, on posterior draws scaled by the
+    # slopes' between-worksite spreads.
     b = np.asarray(headline_draws["beta_individual"])
-    runs = {}
-    for name, vectors, eta in (("published", published_vectors, settings["eta"]),
-                               ("headline", b.mean(axis=0), settings["eta_corrected"])):
-        sigmas = clustering.sigma_grid(
-            vectors[:n_train],
-            n_above=settings["sigma_grid_points"] - len(clustering.STUDY_SIGMA_SWEEP))
-        table = clustering.select_mixture(vectors[:n_train], vectors[n_train:], sigmas=sigmas,
-                                          Ks=settings["K_grid"], burn_in=burn_in, eta=eta,
-                                          **common)
-        verdict = clustering.cluster_verdict(table)
-        samples = clustering.gibbs_mixture(vectors, K=verdict.K, sigma=verdict.sigma, eta=eta,
-                                           **common)
-        chosen = verdict.table.set_index("K").loc[verdict.K]
-        runs[name] = ClusteringRun(
-            vectors=name, selection=table.drop(columns="heldout_lpd_pointwise"),
-            comparison=verdict.table, verdict=verdict.verdict, K=verdict.K,
-            sigma=verdict.sigma, eta=eta, heldout_lpd=float(chosen["heldout_lpd"]),
-            samples=samples)
-
-    # The headline run's clusters, with the regression's uncertainty carried in.
-    final = runs["headline"]
+    scale = np.asarray(headline_draws["beta_individual_scale"], dtype=float).mean(axis=0)
+    test_settings = cluster_test_settings(config)
+    test = cluster_test(b, scale, train, held, test_settings)
+    test_section = ClusterTestResult(**{**test.__dict__, "folds": test_settings.folds})
     rng = np.random.default_rng(config.seed)
     picks = rng.choice(len(b), min(settings["coefficient_draws"], len(b)), replace=False)
-    over = clustering.mixture_over_draws(b[picks], K=final.K, sigma=final.sigma,
-                                         eta=final.eta, burn_in=burn_in, **common)
+    over = clustering.mixture_over_draws(scaled_vectors(b[picks], scale, train), K=test.chosen_K,
+                                         sigma=test.chosen_sigma, eta=test_settings.eta,
+                                         burn_in=burn_in, **common)
+    mean_vectors = scaled_vectors(b.mean(axis=0)[None], scale, train)[0]
+    samples = clustering.gibbs_mixture(mean_vectors, K=test.chosen_K, sigma=test.chosen_sigma,
+                                       eta=test_settings.eta, **common)
+    runs["headline"] = ClusteringRun(
+        vectors="headline", selection=test.cv, comparison=_cv_by_K(test.cv),
+        verdict=test.verdict, K=test.chosen_K, sigma=test.chosen_sigma, eta=test_settings.eta,
+        heldout_lpd=np.nan, samples=samples)
     probabilities = over.pooled_assignment_probabilities
     descriptors = campaign.site_descriptors
-    modal = clustering.modal_assignments(final.samples, burn_in)
+    modal = clustering.modal_assignments(samples, burn_in)
     return ClusteringResults(
         study_samples=study,
         study_heldout_lpd=float(study_lpd),
@@ -618,13 +675,22 @@ def _clustering(campaign: Campaign, config: Config, published_vectors: np.ndarra
             descriptors.to_numpy(dtype=float), probabilities,
             feature_names=list(descriptors)),
         cluster_means=clustering.cluster_mean_summary(
-            final.samples.mu[:, burn_in:].reshape(-1, *final.samples.mu.shape[2:]),
-            feature_names=list(reduced.worker_features)),
-        sklearn_ari=(clustering.sklearn_crosscheck(b.mean(axis=0), modal, final.K,
+            samples.mu[:, burn_in:].reshape(-1, *samples.mu.shape[2:]),
+            feature_names=list(worker_features)),
+        sklearn_ari=(clustering.sklearn_crosscheck(mean_vectors, modal, test.chosen_K,
                                                    seed=config.seed)
-                     if final.K > 1 else float("nan")),
+                     if test.chosen_K > 1 else float("nan")),
         train_sites=n_train,
+        test=test_section,
     )
+
+
+def _cv_by_K(cv: pd.DataFrame) -> pd.DataFrame:
+    """The cross-validation table's best σ per K: K, sigma, cv_lpd, diff_vs_one."""
+    best = (cv.sort_values(["K", "cv_lpd", "sigma"], ascending=[True, False, False])
+            .groupby("K", sort=True).head(1).reset_index(drop=True))
+    one = float(best.loc[best["K"] == 1, "cv_lpd"].iloc[0]) if (best["K"] == 1).any() else np.nan
+    return best.assign(diff_vs_one=best["cv_lpd"] - one)[["K", "sigma", "cv_lpd", "diff_vs_one"]]
 
 
 def _planning(config: Config, headline_draws: dict, design, train, workers_per_site: int):
@@ -680,61 +746,161 @@ def _planning(config: Config, headline_draws: dict, design, train, workers_per_s
 
 # ----------------------------------------------------------------------- sensitivity
 
-def _sensitivity(campaign: Campaign, config: Config, train: np.ndarray, size: np.ndarray,
-                 headline: Posterior, headline_claims: pd.DataFrame, progress: bool):
-    """The headline model refitted for each sensitivity analysis, with the same NUTS
-    settings, and compared with the headline fit
-    (:mod:`organizing.sensitivity`)."""
-    from organizing import sensitivity
-    from organizing.features import (
-        CENTRALITY,
-        OUTSIDE_NETWORK_CUT,
-        SENSITIVITY_VARIANTS,
-        build_design,
-        outside_network,
-        sensitivity_design,
-        variant_rows,
-    )
+
+@dataclass(frozen=True)
+class VariantFit:
+    """A sensitivity variant's NUTS fit: its draws, the design it was fitted on, its priors
+    (as the claims' reference needs them) and its run record."""
+
+    draws: dict
+    design: object
+    priors: object
+    run: object
+
+
+def _sensitivity_fits(campaign: Campaign, config: Config, train: np.ndarray,
+                      progress: bool) -> dict[str, VariantFit]:
+    """The headline model refitted for each sensitivity analysis
+    (:data:`organizing.sensitivity.VARIANTS`), with the main NUTS settings."""
+    from organizing.claims import Priors
+    from organizing.features import headline_design, sensitivity_design, size_moderator
     from organizing.inference.diagnostics import diagnose
     from organizing.inference.nuts import run_nuts
     from organizing.models.logits import complete_draws
-    from organizing.results.sections import Sensitivity, SensitivityRun
+    from organizing.models.priors import HEADLINE_PRIORS
+    from organizing.results.sections import SensitivityRun
+    from organizing.sensitivity import VARIANTS
 
-    settings = config.section("nuts")
-    headline_features = build_design(campaign, drop_reference=True).worker_features
-    runs, claims = {}, {}
-    for variant in SENSITIVITY_VARIANTS:
-        design = sensitivity_design(campaign, variant)
-        rows = variant_rows(variant, train, campaign.n_workers)
+    settings = config.nuts
+    rows_of = {False: np.asarray(train), True: np.arange(campaign.n_workers)}
+    fits = {}
+    for key, variant in VARIANTS.items():
+        design = (headline_design(campaign) if variant.design == "headline"
+                  else sensitivity_design(campaign, variant.design))
+        rows = rows_of[variant.all_workers]
         fitted = design.subset(rows)
+        priors = HEADLINE_PRIORS.scaled(variant.prior_factor)
         result = run_nuts("headline", fitted.site_x, fitted.worker_x, fitted.site_index,
-                          fitted.signed, chains=settings["chains"], warmup=settings["warmup"],
-                          samples=settings["samples"], target_accept=settings["target_accept"],
+                          fitted.signed, chains=settings.chains, warmup=settings.warmup,
+                          samples=settings.samples, target_accept=settings.target_accept,
                           seed=config.seed, progress=progress,
-                          label=f"NUTS headline, sensitivity analysis: {variant}")
+                          moderator=size_moderator(campaign) if variant.size_interaction
+                          else None,
+                          priors=priors if variant.prior_factor != 1.0 else None,
+                          label=f"NUTS headline, sensitivity analysis: {key}")
         draws = complete_draws("headline", result.pooled_draws())
-        runs[variant] = SensitivityRun(
-            variant=variant, n_workers=len(rows), worker_features=design.worker_features,
+        run = SensitivityRun(
+            variant=key, n_workers=len(rows), worker_features=design.worker_features,
             site_features=design.site_features,
             coefficients=coefficient_tables(draws, design.worker_features, design.site_features),
             diagnostics=Diagnostics(**diagnose(result).as_dict()),
             seconds=float(result.seconds))
-        padded_draws, padded = sensitivity.pad_missing(draws, fitted, headline_features)
-        missing = [f for f in headline_features if f not in design.worker_features]
-        claims[variant] = sensitivity.mark_not_evaluated(
-            claims_for(HEADLINE_MODEL, padded_draws, padded, size), missing)
+        fits[key] = VariantFit(draws=draws, design=fitted,
+                               priors=Priors.of(HEADLINE_MODEL, priors), run=run)
+    return fits
+
+
+def _sensitivity_section(campaign: Campaign, fits: dict[str, VariantFit], headline: Posterior,
+                         headline_claims: pd.DataFrame, seed: int):
+    """Each variant's verdicts and coefficients against the headline fit's
+    (:mod:`organizing.sensitivity`)."""
+    from organizing import sensitivity
+    from organizing.claims import evaluate_claims
+    from organizing.features import (
+        CENTRALITY,
+        OUTSIDE_NETWORK_CUT,
+        build_design,
+        outside_network,
+    )
+    from organizing.results.sections import Sensitivity
+
+    headline_features = build_design(campaign, drop_reference=True).worker_features
+    claims = {}
+    for key, fit in fits.items():
+        padded_draws, padded = sensitivity.pad_missing(fit.draws, fit.design, headline_features)
+        missing = [f for f in headline_features if f not in fit.design.worker_features]
+        size_fit = ((padded_draws, padded, fit.priors) if "size_slope" in fit.draws else None)
+        table = evaluate_claims(HEADLINE_MODEL, padded_draws, padded, size_fit=size_fit,
+                                priors=fit.priors, seed=seed)
+        claims[key] = sensitivity.mark_not_evaluated(table, missing)
     log_centrality = campaign.worker_x[:, list(campaign.worker_features).index(CENTRALITY)]
     outside = outside_network(log_centrality)
     return Sensitivity(
-        runs=runs,
+        runs={key: fit.run for key, fit in fits.items()},
         verdicts=sensitivity.compare_verdicts(headline_claims, claims),
-        coefficients=sensitivity.moved_coefficients(headline.coefficients,
-                                        {v: r.coefficients for v, r in runs.items()}),
+        coefficients=sensitivity.moved_coefficients(
+            headline.coefficients, {k: f.run.coefficients for k, f in fits.items()}),
         outside_cut=OUTSIDE_NETWORK_CUT,
         share_outside=float(outside.mean()),
         signing_outside=float(campaign.signed[outside].mean()) if outside.any() else np.nan,
         signing_inside=float(campaign.signed[~outside].mean()) if (~outside).any() else np.nan,
     )
+
+
+# ----------------------------------------------------------------------- error rates
+
+
+def error_rates_key(campaign: Campaign, config: Config) -> str:
+    """The error-rate stage's own cache key: the data, the settings it reads and the code
+    of the stages it runs (not the report, planning or evaluation code)."""
+    import hashlib
+    import json
+
+    root = cache.PACKAGE_ROOT
+    digest = hashlib.sha256()
+    for name in ("data", "features.py", "models", "inference", "claims.py", "clustering",
+                 "error_rates.py", "config.py", "config.yml"):
+        path = root / name
+        for file in sorted(path.rglob("*.py") if path.is_dir() else [path]):
+            digest.update(file.read_bytes())
+    values = config.values
+    text = json.dumps({"data": campaign.checksums, "seed": config.seed,
+                       "split": values["split"], "nuts": values["nuts"],
+                       "clustering": values["clustering"], "error_rates": values["error_rates"],
+                       "source": digest.hexdigest(), "libraries": cache.library_versions(),
+                       "format": cache.FORMAT}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _error_rates(campaign: Campaign, config: Config, design, train: np.ndarray,
+                 headline_draws: dict, headline_claims: pd.DataFrame, progress: bool):
+    """The verdicts' error rates (:mod:`organizing.error_rates`), from their own cache
+    entry when the data, their settings and the code they run are unchanged."""
+    from organizing.results.sections import ErrorRates
+
+    folder = cache.cache_dir() / "error_rates" / error_rates_key(campaign, config)
+    found = cache.cached(folder, ErrorRates)
+    if found is not None:
+        return found
+    from organizing import error_rates
+    from organizing.claims import SUPPORT_THRESHOLD
+    from organizing.features import size_moderator
+
+    settings = config.error_rates
+    train_sites, held = heldout_sites(campaign.n_sites, config.clustering.train_sites)
+    fitter = error_rates.Fitter(
+        design=design, train=np.asarray(train), moderator=size_moderator(campaign),
+        chains=settings.chains, warmup=settings.warmup, samples=settings.samples,
+        test_settings=cluster_test_settings(config), train_sites=train_sites,
+        heldout_sites=held, seed=config.seed)
+    start = time.perf_counter()
+
+    def tick(kind, r, count):
+        if progress:
+            print(f"  simulated {kind} campaign {r + 1} of {count}", file=sys.stderr,
+                  flush=True)
+
+    size = np.log(campaign.site_descriptors["No. workers discovered"].to_numpy(dtype=float))
+    campaigns = error_rates.run_campaigns(
+        fitter, headline_draws, size, null_campaigns=settings.null_campaigns,
+        planted_campaigns=settings.planted_campaigns, seed=config.seed, progress=tick)
+    stability = error_rates.stability(fitter, headline_claims)
+    result = ErrorRates(campaigns=campaigns, summary=error_rates.summarize_campaigns(campaigns),
+                        stability=stability, threshold=SUPPORT_THRESHOLD,
+                        chains=settings.chains, warmup=settings.warmup,
+                        samples=settings.samples, seconds=time.perf_counter() - start)
+    cache.write_entry(result, folder)
+    return result
 
 
 # ----------------------------------------------------------------------------- load

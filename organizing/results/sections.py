@@ -88,6 +88,9 @@ class DataSummary:
     reduced_site_features: tuple[str, ...]
     workers_per_site_median: float
     disclosure: Disclosure
+    #: The worksite columns left out of the book's models because others determine them
+    #: (:func:`organizing.features.identified`): name, identity, residual_sd.
+    aliases: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,17 @@ class Evaluation:
     model also the fold fit's max_r_hat, min_ess_bulk, divergences and checks_failed,
     the number of convergence checks it failed, NaN for the baselines).
     ``ppc``: the headline model's check of per-worksite signing rates on the
-    held-out workers. ``fit_seconds``: time to fit each model once.
+    held-out workers. ``fit_seconds``: time to fit each model once. ``accuracy``: per
+    model, held-out accuracy against the base rate's, paired and clustered by worksite
+    (model, accuracy, base_accuracy, difference, se, auc;
+    :func:`organizing.evaluation.accuracy_gain`). ``new_stores``: the headline model
+    against each baseline at held-out worksites, paired by fold, with every feature and
+    without No. Notes (:func:`organizing.evaluation.new_store_comparison`). The folds'
+    ``features`` column says which feature set a row used ("all" or "without No. Notes").
+    ``heldout_elpd``: each model's log predictive density on the held-out workers and its
+    paired difference from the headline model, with its standard error
+    (:func:`organizing.evaluation.heldout_elpd`): exact, where PSIS-LOO's Pareto k flags
+    workers.
     """
 
     metrics: pd.DataFrame
@@ -208,16 +221,21 @@ class Evaluation:
     folds: pd.DataFrame
     ppc: pd.DataFrame
     fit_seconds: dict[ModelId, float]
+    accuracy: pd.DataFrame
+    heldout_elpd: pd.DataFrame
+    new_stores: pd.DataFrame
 
 
 @dataclass(frozen=True)
 class Claims:
     """Verdicts on the study's conclusions (:mod:`organizing.claims`).
 
-    ``table``: one row per claim of the register under the headline model (model, id,
-    claim, source, quote, kind, measures, direction, quantity, mean, q5, q95,
-    prob_claimed, verdict, reason); verdict is supported, inconclusive, contradicted,
-    not testable or not evaluated, and prob_claimed is NaN where undefined.
+    ``table``: one row per claim of the register under the headline model, with the
+    columns of :data:`organizing.claims.COLUMNS` (model, id, claim, source, quote, kind,
+    measures, direction, quantity, mean, q5, q95, prob_claimed, prior_prob,
+    identification, verdict, reason, test, follows, jointly_with); verdict is supported,
+    inconclusive, contradicted, not identified, not testable or not evaluated, and
+    prob_claimed is NaN where undefined.
     ``by_model``: the same rows for every NUTS model. ``effects``: per worker and
     worksite feature, the change in a typical worker's probability of signing in
     percentage points under the headline model (level, feature, change, mean, q5, q95,
@@ -277,7 +295,7 @@ class Planning:
 class SensitivityRun:
     """One sensitivity analysis of the headline model: its NUTS fit and coefficients."""
 
-    variant: str  # "centrality", "no_notes", "all_workers" (organizing.features)
+    variant: str  # a key of organizing.sensitivity.VARIANTS
     n_workers: int  # workers the model was fitted on
     worker_features: tuple[str, ...]
     site_features: tuple[str, ...]
@@ -288,7 +306,8 @@ class SensitivityRun:
 
 @dataclass(frozen=True)
 class Sensitivity:
-    """The headline model refitted three ways, against the headline fit.
+    """The headline model refitted on each variant of its design, data or priors
+    (:data:`organizing.sensitivity.VARIANTS`), against the headline fit.
 
     ``verdicts``: one row per variant and claim (variant, claim, verdict,
     prob_claimed, headline_verdict, headline_prob, changed); ``changed`` is True
@@ -328,6 +347,7 @@ class Results:
     clustering: ClusteringResults
     planning: Planning
     sensitivity: Sensitivity
+    error_rates: ErrorRates
 
     @property
     def headline(self) -> Posterior:
@@ -352,6 +372,56 @@ class ClusteringRun:
 
 
 @dataclass(frozen=True)
+class ClusterTestResult:
+    """The calibrated test of clusters of the headline model's slopes
+    (:func:`organizing.clustering.heldout_test.cluster_test`).
+
+    ``cv``: one row per (sigma, K) with the cross-validated log predictive density inside
+    the training worksites (``cv_lpd``). The rest as
+    :class:`organizing.clustering.heldout_test.ClusterTest`.
+    """
+
+    cv: pd.DataFrame
+    chosen_K: int
+    chosen_sigma: float
+    one_sigma: float
+    two_sigma: float
+    difference: float
+    difference_se: float
+    two_difference: float
+    two_difference_se: float
+    verdict: str
+    n_train: int
+    n_heldout: int
+    draws: int
+    folds: int
+
+
+@dataclass(frozen=True)
+class ErrorRates:
+    """The verdicts' error rates on campaigns simulated from the headline model
+    (:mod:`organizing.error_rates`).
+
+    ``campaigns``: one row per simulated campaign (kind "null" or "planted",
+    replication, false_verdicts, false_tests, cluster_verdict, chosen_K, two_difference,
+    two_difference_se, two_clusters, seconds). ``summary``: the rates and their Monte
+    Carlo standard errors (:func:`organizing.error_rates.summarize_campaigns`).
+    ``stability``: the real campaign's probabilities at the stage's NUTS settings beside
+    the book's. ``chains``, ``warmup``, ``samples``: those settings; ``seconds``: the
+    stage's run time (computed once and cached apart from the other results).
+    """
+
+    campaigns: pd.DataFrame
+    summary: dict[str, float]
+    stability: pd.DataFrame
+    threshold: float
+    chains: int
+    warmup: int
+    samples: int
+    seconds: float
+
+
+@dataclass(frozen=True)
 class ClusteringResults:
     """The study's mixture replicated, and chosen again for both sets of vectors."""
 
@@ -365,3 +435,4 @@ class ClusteringResults:
     cluster_means: pd.DataFrame
     sklearn_ari: float
     train_sites: int
+    test: ClusterTestResult
