@@ -90,80 +90,96 @@ def test_the_scale_sentence_names_every_step():
 
 # ------------------------------------------------------------------------- the headline
 
+H, POOLED, BOOST, BASE = (ModelId.HEADLINE, ModelId.POOLED_LOGISTIC, ModelId.GRADIENT_BOOSTING,
+                          ModelId.INTERCEPT_ONLY)
 
-def folds(auc: dict, brier: dict, n_folds: int = 5) -> pd.DataFrame:
-    rows = [{"model": m.value, "fold": k, "auc": auc[m], "brier": brier[m],
-             "log_loss": 2 * brier[m]} for m in auc for k in range(n_folds)]
+
+def folds(auc: dict, spread: float = 0.01, n_folds: int = 5, *, features="all",
+          shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, spread, n_folds)  # shared by the models: pairing cancels it
+    rows = [{"model": m.value, "fold": k, "features": features, "auc": auc[m] + noise[k] - shift,
+             "log_loss": 0.4 - auc[m] / 4, "brier": 0.1}
+            for m in auc for k in range(n_folds)]
     return pd.DataFrame(rows)
 
 
-def evaluation(auc: dict, brier: dict) -> Evaluation:
+def evaluation(auc: dict, *, without: dict | None = None) -> Evaluation:
+    from organizing.evaluation import new_store_comparison
+
+    frame = folds(auc)
+    if without is not None:
+        frame = pd.concat([frame, folds(without, features="without No. Notes")])
     metrics = pd.DataFrame([{"model": m.value, "auc": auc[m] + 0.1} for m in auc])
-    return typed(Evaluation, metrics=metrics, folds=folds(auc, brier))
+    return typed(Evaluation, metrics=metrics, folds=frame,
+                 new_stores=new_store_comparison(frame, H.value, (POOLED.value, BOOST.value,
+                                                                  BASE.value)))
 
 
-H, BASE, POOLED = ModelId.HEADLINE, ModelId.INTERCEPT_ONLY, ModelId.POOLED_LOGISTIC
-
-
-def test_honest_headline_compares_with_both_baselines():
-    text = brief.honest_headline(evaluation({H: 0.67, BASE: 0.5, POOLED: 0.828},
-                                            {H: 0.16, BASE: 0.14, POOLED: 0.11}))
-    for number in ("0.670", "0.500", "0.828", "0.160", "0.140", "0.110"):
+def test_honest_headline_names_every_baseline_with_paired_uncertainty():
+    text = brief.honest_headline(evaluation({H: 0.844, POOLED: 0.828, BOOST: 0.850, BASE: 0.5}))
+    for number in ("0.844", "0.828", "0.850"):
         assert number in text
-    assert "five folds" in text or "5 folds" in text
-    assert "worse than the baseline's 0.140" in text
-    assert "worse than simply assuming the campaign's average" in text
+    assert "gradient boosting" in text.lower() and "regression" in text
+    assert "standard error" in text and "5 folds" in text or "five folds" in text
+    # paired differences with no fold noise of their own: both are real differences
+    assert "better than" in text and "worse than" in text
 
 
-@pytest.mark.parametrize(("auc", "brier", "conclusion"), [
-    (0.9, 0.08, "better guide than a plain regression"),
-    (0.7, 0.12, "no better a guide than a plain regression"),
-    (0.801, 0.101, "no better a guide"),
-    (0.9, 0.12, "neither is clearly the better guide"),
-])
-def test_honest_headline_says_when_the_model_is_the_better_guide(auc, brier, conclusion):
-    text = brief.honest_headline(evaluation({H: auc, BASE: 0.5, POOLED: 0.8},
-                                            {H: brier, BASE: 0.14, POOLED: 0.1}))
-    assert conclusion in text
+def test_honest_headline_gives_the_comparison_without_notes():
+    text = brief.honest_headline(evaluation(
+        {H: 0.844, POOLED: 0.828, BOOST: 0.850, BASE: 0.5},
+        without={H: 0.74, POOLED: 0.73, BOOST: 0.745, BASE: 0.5}))
+    assert "without them" in text and "0.740" in text and "0.104" in text
 
 
-def test_honest_headline_needs_the_baselines():
-    partial = typed(Evaluation, folds=folds({H: 0.7, POOLED: 0.8}, {H: 0.1, POOLED: 0.1}))
-    with pytest.raises(KeyError, match="intercept_only"):
+def test_honest_headline_calls_a_difference_within_noise_no_different():
+    from organizing.evaluation import comparison_outcome
+
+    assert comparison_outcome(0.01, 0.01, higher_is_better=True) == "no different"
+    assert comparison_outcome(0.03, 0.01, higher_is_better=True) == "better"
+    assert comparison_outcome(0.03, 0.01, higher_is_better=False) == "worse"
+    assert comparison_outcome(float("nan"), 0.01, higher_is_better=True) == "not compared"
+
+
+def test_honest_headline_needs_the_comparisons():
+    partial = evaluation({H: 0.7, POOLED: 0.8, BASE: 0.5})  # no gradient boosting
+    with pytest.raises(KeyError, match="gradient_boosting"):
         brief.honest_headline(partial)
 
 
 # ------------------------------------------------------------------------- the takeaways
 
 
-def effect(feature, level, mean, q5, q95, prob_positive, change=brief.ONE_SD):
-    return {"level": level, "feature": feature, "change": change, "mean": mean, "q5": q5,
-            "q95": q95, "prob_positive": prob_positive}
+def effect(feature, level, mean, q5, q95, prob_positive, *, kind="shift", start=1.0, end=2.0,
+           robust=True, fragile=""):
+    return {"level": level, "feature": feature, "kind": kind, "start": start, "end": end,
+            "log": False, "reference": "Time To First Convo (Quart. 1)" if kind == "set" else "",
+            "step": 0.26, "mean": mean, "q5": q5, "q95": q95, "prob_positive": prob_positive,
+            "store_q5": mean - 10, "store_q95": mean + 10, "stores": 120, "robust": robust,
+            "fragile_under": fragile}
 
 
 EFFECTS = pd.DataFrame([
-    effect("No. Notes", "worker", 25.3, 23.1, 27.4, 1.0),
-    effect("Time To First Convo (Quart. 2)", "worker", -4.2, -5.5, -3.0, 0.0,
-           "from Time To First Convo (Quart. 1)"),
-    effect("Time To First Convo (Quart. 3)", "worker", -9.1, -10.2, -8.0, 0.0,
-           "from Time To First Convo (Quart. 1)"),
-    effect("Is Male", "worker", 0.1, -0.6, 0.8, 0.6, "from 0 to 1"),
-    effect("NDO (Eigen., Pearson)", "worksite", 4.1, 1.5, 6.8, 0.97),
+    effect("No. Notes", "worker", 12.3, 11.1, 13.4, 1.0),
+    effect("Time To First Convo (Quart. 2)", "worker", -4.2, -5.5, -3.0, 0.0, kind="set",
+           start=0.0, end=1.0),
+    effect("Time To First Convo (Quart. 3)", "worker", -9.1, -10.2, -8.0, 0.0, kind="set",
+           start=0.0, end=1.0),
+    effect("Time To First Convo (Quart. 4)", "worker", -6.7, -8.0, -5.5, 0.0, kind="set",
+           start=0.0, end=1.0, robust=False, fragile="no_notes: reverses"),
+    effect("Is Male", "worker", 0.1, -0.6, 0.8, 0.6, kind="set", start=0.0, end=1.0),
+    effect("NDO (Eigen., Pearson)", "worksite", 4.1, 1.5, 6.8, 0.97, start=-0.19, end=0.30,
+           robust=False, fragile="no_notes: uncertain"),
+    effect("Mobilizing (Pearson)", "worksite", 2.1, 0.5, 3.8, 0.96, start=0.28, end=0.56),
     effect("Log(No. organizer convers.)", "worksite", -2.0, -5.0, 1.9, 0.23),
-    effect("Percent Latino in ZIP", "worksite", 1.6, -0.6, 3.9, 0.86),
-    effect("Log(Centrality mean)", "worksite", 2.2, -2.1, 6.7, 0.77),
+    effect("Percent Latino in ZIP", "worksite", -3.6, -5.6, -1.9, 0.003, start=0.07,
+           end=0.34),
     effect("Log(No. workers discovered)", "worksite", 0.2, -3.9, 4.6, 0.53),
 ])
 REGISTER = pd.DataFrame([
     {"id": "ndo", "claim": "Network-driven organizing goes with signing",
      "verdict": "supported", "prob_claimed": 0.97},
-    {"id": "conversations", "claim": "More organizer conversations go with signing",
-     "verdict": "inconclusive", "prob_claimed": 0.23},
-    {"id": "worksite_over_worker",
-     "claim": "Worksite features predict signing better than individual ones",
-     "verdict": "contradicted", "prob_claimed": 0.0},
-    {"id": "latino", "claim": "A higher Latino share in the ZIP code goes with less signing",
-     "verdict": "inconclusive", "prob_claimed": 0.14},
     {"id": "correlational_only", "claim": "The findings are correlational",
      "verdict": "not testable", "prob_claimed": float("nan")},
 ])
@@ -173,61 +189,66 @@ def claims(effects=EFFECTS, register=REGISTER) -> Claims:
     return typed(Claims, table=register, effects=effects)
 
 
-def test_takeaways_come_from_the_effects_most_certain_first():
+def test_takeaways_are_sure_and_robust_most_certain_first():
     rows = brief.takeaway_rows(claims())
     features = list(rows["feature"])
     assert features[:2] == ["No. Notes", "Time To First Convo (Quart. 3)"]
-    # one level per one-hot group: the larger of two equally certain quartile effects
+    # one level per one-hot group; a level whose direction a sensitivity analysis
+    # overturns is not a takeaway, and neither is an uncertain effect
     assert "Time To First Convo (Quart. 2)" not in features
-    assert features[2] == "NDO (Eigen., Pearson)"
-    assert len(rows) == brief.MOST_TAKEAWAYS
-    assert "Log(No. workers discovered)" not in features  # the least certain is left out
+    assert "Time To First Convo (Quart. 4)" not in features
+    assert "NDO (Eigen., Pearson)" not in features  # fragile
+    assert "Log(No. workers discovered)" not in features and "Is Male" not in features
+    assert len(rows) <= brief.MOST_TAKEAWAYS
+    fragile = list(brief.fragile_rows(claims())["feature"])
+    assert "NDO (Eigen., Pearson)" in fragile and "Time To First Convo (Quart. 4)" in fragile
 
 
-def test_each_takeaway_has_a_size_a_certainty_and_a_caveat():
-    text = brief.takeaways(claims())
-    items = text.split("\n")
-    assert 5 <= len(items) <= 7 and all(item.startswith("- ") for item in items)
+def test_a_takeaway_whose_direction_flips_under_a_sensitivity_analysis_is_not_on_the_front_page():
+    flipped = EFFECTS.copy()
+    flipped.loc[flipped["feature"] == "No. Notes", ["robust", "fragile_under"]] = (
+        False, "no_notes: reverses")
+    text = brief.takeaways(claims(effects=flipped))
+    assert "More organizer notes" not in text
+    assert "More organizer notes" in brief.fragile(claims(effects=flipped))
+    assert "its sign reverses without No. Notes" in brief.fragile(claims(effects=flipped))
+
+
+def test_each_takeaway_has_a_move_a_size_a_range_a_certainty_and_its_caveat():
+    items = brief.takeaways(claims()).split("\n")
+    assert all(item.startswith("- ") for item in items)
     for item in items:
-        assert re.search(r"\d+\.\d percentage points", item), item
+        assert re.search(r"\d+\.\d percentage points on average", item), item
+        assert "across stores" in item
         assert re.search(r"\((?:\d+%|more than 99%|less than 1%)\)", item), item
         assert "*Not shown:* that it causes signing" in item
     notes = items[0]
-    assert "More organizer notes" in notes and "a rise of 25.3 percentage points" in notes
-    assert "(90% interval of the change 23.1 to 27.4)" in notes
-    assert "** (one standard deviation more): a rise" in notes
-    assert "virtually certain (more than 99%) that it is positive" in notes
-    assert "organizers chose whom to talk to" in notes
+    assert "More organizer notes" in notes and "one more note (from 1 to 2)" in notes
+    assert "a rise of 12.3 percentage points on average (90% interval +11.1 to +13.4" in notes
+    assert "reverse causation" in notes  # notes can be written after a worker signs
     late = items[1]
-    assert "a drop of 9.1 percentage points" in late and "that it is negative" in late
-    assert "(90% interval of the change −10.2 to −8.0)" in late
-    assert "standard deviation" not in late  # a level is compared with its reference
-    ndo = items[2]
-    assert "very likely (97%) that it is positive" in ndo and "stores differ" in ndo
+    assert "a drop of 9.1" in late and "that it is negative" in late
+    assert "selection" in late  # organizers chose whom to reach first
+    latino = next(i for i in items if "Latino" in i)
+    assert "stores differ in ways nobody recorded" in latino.lower()
 
 
-def test_takeaways_follow_the_results():
-    flipped = EFFECTS.assign(mean=-EFFECTS["mean"], q5=-EFFECTS["q95"], q95=-EFFECTS["q5"],
-                             prob_positive=1 - EFFECTS["prob_positive"])
-    first = brief.takeaways(claims(effects=flipped)).split("\n")[0]
-    assert "a drop of 25.3 percentage points" in first and "that it is negative" in first
+def test_takeaways_say_clearly_when_results_predate_the_effects():
+    with pytest.raises(KeyError, match="effects"):
+        brief.takeaways(typed(Claims, table=REGISTER))
+    with pytest.raises(KeyError, match="robust"):
+        brief.takeaways(claims(effects=EFFECTS.drop(columns="robust")))
 
 
-def test_takeaways_say_clearly_when_results_predate_the_register():
-    old = typed(Claims, table=REGISTER)
-    with pytest.raises(KeyError, match="before the claims register"):
-        brief.takeaways(old)
-    with pytest.raises(KeyError, match="prob_positive"):
-        brief.takeaways(claims(effects=EFFECTS.drop(columns="prob_positive")))
-
-
-def test_candidate_tactic_is_the_most_certain_positive_tactic():
+def test_candidate_tactic_is_chosen_by_the_takeaways_rule():
     sentence = brief.candidate_tactic(claims())
-    assert sentence.startswith("Of the tactics in the records, more organizer attention")
-    assert "virtually certain (more than 99%)" in sentence
+    assert "more organizer notes about a worker" in sentence
+    assert "only a trial can show which way" in sentence  # notes may follow signing
     no_notes = claims(effects=EFFECTS[EFFECTS["feature"] != "No. Notes"])
-    assert "network-driven organizing" in brief.candidate_tactic(no_notes)
-    assert brief.candidate_tactic(claims(effects=EFFECTS[EFFECTS["level"] == "x"])) == ""
+    # NDO is sure but fragile: mobilizing, robust, is proposed instead
+    assert "mobilizing" in brief.candidate_tactic(no_notes)
+    none = claims(effects=EFFECTS[EFFECTS["level"] == "worksite"].assign(robust=False))
+    assert "single out no first candidate" in brief.candidate_tactic(none)
 
 
 def test_trial_sizes_use_the_largest_planned_trials():
@@ -281,8 +302,9 @@ def test_prose_without_code_keeps_typed_numbers(tmp_path):
 def test_front_page_builds_the_brief_from_results():
     document = book.parse_qmd(ROOT / "index.qmd", ROOT)
     calls = " ".join(document.inline_expressions + [c.source for c in document.code_cells])
-    for function in ("brief.honest_headline", "brief.takeaways", "brief.candidate_tactic",
-                     "brief.trial_sizes", "narrative.verdict_classes_short"):
+    for function in ("brief.honest_headline", "brief.takeaways", "brief.fragile",
+                     "brief.candidate_tactic", "brief.trial_sizes",
+                     "scorecard.verdict_classes_short"):
         assert f"{function}(" in calls, function
     text = (ROOT / "index.qmd").read_text(encoding="utf-8")
     brief_part = text[text.index("## The brief for organizers"):text.index("\n## ", text.index(
@@ -297,7 +319,8 @@ def test_front_page_builds_the_brief_from_results():
 
 TERMS = ("posterior", "prior", "credible-interval", "probability", "log-odds", "auc",
          "held-out", "baseline", "brier", "percentage-points", "worksite-intercept", "psis-loo",
-         "nuts", "association")
+         "nuts", "association", "average-change", "sd", "reverse-causation", "selection",
+         "identified", "multiplicity", "power", "design-effect", "cmh", "mcse")
 
 
 def glossary_ids() -> set[str]:
@@ -328,10 +351,23 @@ def test_links_into_the_glossary_resolve():
             assert match["id"] in ids, (chapter, match[0])
 
 
+def test_every_glossary_term_the_brief_links_resolves():
+    """The links the generated brief writes (relative to the front page) hit glossary ids."""
+    ids = glossary_ids()
+    text = brief.honest_headline(evaluation({H: 0.844, POOLED: 0.828, BOOST: 0.850, BASE: 0.5}))
+    text += brief.takeaways(claims()) + brief.fragile(claims())
+    text += (ROOT / "index.qmd").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(chapters/glossary\.qmd#([^)\s]+)\)", text)
+    assert links and set(links) <= ids, set(links) - ids
+    for term in ("reverse-causation", "selection", "sd", "power", "design-effect"):
+        assert term in links or f"sec-glossary-{term}" in links, term
+
+
 def test_the_generated_brief_fits_on_a_page():
     """The generated parts stay short enough for the brief to fit on one page."""
-    headline = brief.honest_headline(evaluation({H: 0.67, BASE: 0.5, POOLED: 0.828},
-                                                {H: 0.16, BASE: 0.14, POOLED: 0.11}))
+    headline = brief.honest_headline(evaluation(
+        {H: 0.844, POOLED: 0.828, BOOST: 0.850, BASE: 0.5},
+        without={H: 0.74, POOLED: 0.73, BOOST: 0.745, BASE: 0.5}))
     items = brief.takeaways(claims()).split("\n")
-    assert len(headline.split()) <= 110
-    assert all(len(item.split()) <= 55 for item in items), max(len(i.split()) for i in items)
+    assert len(headline.split()) <= 190
+    assert all(len(item.split()) <= 90 for item in items), max(len(i.split()) for i in items)

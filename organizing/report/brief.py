@@ -1,19 +1,24 @@
 """The brief for organizers on the book's front page, as sentences built from typed results.
 
 The front page answers, in under a page, what an organizer needs: how well the book's
-main model predicts at a store it has never seen, against the simplest baselines
-(:func:`honest_headline`); the takeaways (at most :data:`MOST_TAKEAWAYS`), each with its
-size in percentage points for a typical worker, how sure the analysis is, and what it
-does not show (:func:`takeaways`); and what to test next with a randomized experiment
-(:func:`candidate_tactic`, :func:`trial_sizes`). The claims by name with their verdicts
-come from :func:`organizing.report.narrative.verdict_classes`, as in the conclusions.
+main model predicts at a store it has never seen, against every baseline and without the
+one measure not known before organizing starts (:func:`honest_headline`); the takeaways
+(at most :data:`MOST_TAKEAWAYS`), each an average change over the campaign's workers for
+a move in the feature's own units, with its range across stores, how sure the analysis
+is, and the caveat that fits it (:func:`takeaways`); the associations that look strong
+but do not survive the sensitivity analyses (:func:`fragile`); and what to test next
+with a randomized experiment (:func:`candidate_tactic`, :func:`trial_sizes`). The claims
+by name with their verdicts come from :mod:`organizing.report.scorecard`.
 
-Every number comes from the results: the held-out metrics of
-:class:`~organizing.results.sections.Evaluation`, the claims register of
-:class:`~organizing.results.sections.Claims` (its percentage-point effects are computed
-by the pipeline, in :mod:`organizing.claims`), and the minimum detectable effects of
-:class:`~organizing.results.sections.Planning`. Nothing here estimates anything: it
-looks values up, orders rows, and words them.
+A takeaway is an effect whose direction is at least "very likely" and holds under every
+sensitivity analysis (:func:`organizing.sensitivity.direction_holds`); the tactic
+proposed for a test is chosen by the same rule.
+
+Every number comes from the results: the held-out comparisons of
+:class:`~organizing.results.sections.Evaluation`, the effects of
+:class:`~organizing.results.sections.Claims` (computed by :mod:`organizing.effects`),
+and the minimum detectable effects of :class:`~organizing.results.sections.Planning`.
+Nothing here estimates anything: it looks values up, orders rows, and words them.
 
 How sure the analysis is, is said in words from one scale, :data:`CERTAINTY_SCALE`, used
 everywhere in the book. A posterior probability ``p`` that an effect runs a given way
@@ -36,11 +41,12 @@ import math
 import pandas as pd
 
 from organizing.claims import NOT_EVALUATED, SUPPORT_THRESHOLD
+from organizing.data.meaning import AFTER, CHOSEN, STORE, meaning
 from organizing.features import COMPOSITION_SUFFIX, is_composition
 from organizing.models import HEADLINE_MODEL, ModelId
+from organizing.report import effect_sizes, narrative
 from organizing.report import formatting as fmt
-from organizing.report import narrative
-from organizing.report.labels import model_label
+from organizing.report.labels import model_label, sensitivity_label
 
 # ------------------------------------------------------------------- certainty in words
 
@@ -97,76 +103,114 @@ def points(x: float, decimals: int = 1) -> str:
     return fmt.number(100 * float(x), decimals)
 
 
-def _fold_metric(means: pd.DataFrame, model: ModelId, name: str) -> float:
-    if model.value not in means.index:
-        raise KeyError(f"the held-out-worksite folds have no rows for model {model.value!r}")
-    return float(means.loc[model.value, name])
+def _comparison(evaluation, baseline: ModelId, metric: str, features: str = "all"):
+    table = evaluation.new_stores
+    rows = table[(table["baseline"] == baseline.value) & (table["metric"] == metric)
+                 & (table["features"] == features)]
+    if rows.empty:
+        raise KeyError(f"no new-store comparison with {baseline.value!r} on {metric!r} "
+                       f"({features} features)")
+    return rows.iloc[0]
+
+
+#: The baselines the headline is compared with at new stores, in the order named.
+HEADLINE_BASELINES = (ModelId.POOLED_LOGISTIC, ModelId.GRADIENT_BOOSTING)
+
+
+def _versus(evaluation, baseline: ModelId, features: str = "all") -> str:
+    """``0.016 higher than the plain regression's (standard error 0.006)``."""
+    from organizing.evaluation import comparison_outcome
+
+    row = _comparison(evaluation, baseline, "auc", features)
+    d = float(row["difference"])
+    direction = "higher" if d > 0 else "lower"
+    outcome = comparison_outcome(d, float(row["se"]), higher_is_better=True)
+    return (f"{fmt.number(abs(d), fmt.METRIC_DECIMALS)} {direction} than the "
+            f"{model_label(baseline)}'s (standard error {fmt.number(row['se'], 3)}: "
+            f"{'a real difference' if outcome in ('better', 'worse') else 'within noise'})")
+
+
+def _verdict(evaluation, features: str = "all") -> str:
+    from organizing.evaluation import comparison_outcome
+
+    outcomes = {b: comparison_outcome(float(r["difference"]), float(r["se"]),
+                                      higher_is_better=True)
+                for b in HEADLINE_BASELINES
+                for r in [_comparison(evaluation, b, "auc", features)]}
+    better = [model_label(b) for b, o in outcomes.items() if o == "better"]
+    worse = [model_label(b) for b, o in outcomes.items() if o == "worse"]
+    same = [model_label(b) for b, o in outcomes.items() if o == "no different"]
+    parts = []
+    if better:
+        parts.append(f"better than {fmt.listing(better)}")
+    if same:
+        parts.append(f"no better and no worse than {fmt.listing(same)}")
+    if worse:
+        parts.append(f"worse than {fmt.listing(worse)}")
+    return fmt.listing(parts)
 
 
 def honest_headline(evaluation, model: ModelId = HEADLINE_MODEL) -> str:
-    """How well ``model`` predicts at worksites it has not seen, against the two baselines.
+    """How well ``model`` ranks signers at stores it has never seen, against every baseline,
+    paired fold by fold, with and without No. Notes.
 
-    Compares the model's mean AUC and mean Brier score over the folds of held-out
-    worksites with those of the intercept-only baseline (everyone gets the training
-    signing rate) and the pooled logistic regression, then says on which side each
-    comparison falls (:func:`organizing.report.narrative.compared`), and ends with the
-    model's AUC on held-out workers of worksites it has seen.
+    The AUC (the chance that a signer is ranked above a non-signer) averaged over the folds
+    of held-out worksites, for the model, the pooled logistic regression and gradient
+    boosting; each difference with the standard error of the paired fold differences and
+    the verdict of :func:`organizing.evaluation.comparison_outcome`; then the same
+    comparison with every model refitted without No. Notes, which is not known at a new
+    store before organizing starts.
     """
-    means = narrative.fold_means(evaluation)
-    base, pooled = ModelId.INTERCEPT_ONLY, ModelId.POOLED_LOGISTIC
-    auc = {m: _fold_metric(means, m, "auc") for m in (model, base, pooled)}
-    brier = {m: _fold_metric(means, m, "brier") for m in (model, base, pooled)}
-    decimals = fmt.METRIC_DECIMALS
-    auc_vs_pooled = narrative.compared(auc[model], auc[pooled])
-    brier_vs_pooled = narrative.compared(brier[model], brier[pooled], higher_is_better=False)
-    brier_vs_base = narrative.compared(brier[model], brier[base], higher_is_better=False)
+    from organizing.evaluation import fold_means
+
     label = model_label(model)
-    text = (
-        f"At stores it has never seen ({narrative.n_folds(evaluation)} folds of held-out "
-        f"worksites), the {label} model ranks signers above non-signers with a mean AUC of "
-        f"{fmt.number(auc[model], decimals)}, against {fmt.number(auc[base], decimals)} (a "
-        f"coin toss) for the simplest baseline, the campaign's signing rate for everyone, and "
-        f"{fmt.number(auc[pooled], decimals)} for a plain {model_label(pooled)} regression. "
-        f"Its mean Brier score (lower is better) is {fmt.number(brier[model], decimals)}, "
-        f"{brier_vs_base} the baseline's {fmt.number(brier[base], decimals)} and "
-        f"{brier_vs_pooled} the plain regression's {fmt.number(brier[pooled], decimals)}. "
-    )
-    return text + _headline_verdict(label, auc_vs_pooled, brier_vs_pooled, brier_vs_base)
+    folds = narrative.n_folds(evaluation)
+    means = fold_means(evaluation.folds)
+    auc = {m: float(means.loc[m.value, "auc"]) for m in (model, *HEADLINE_BASELINES)}
+    base = ModelId.INTERCEPT_ONLY
+    text = (f"At stores it has never seen ({folds} folds of held-out stores), the {label} "
+            f"model ranks a signer above a non-signer with a mean "
+            f"[AUC](chapters/glossary.qmd#sec-glossary-auc) of "
+            f"{fmt.number(auc[model], fmt.METRIC_DECIMALS)} (0.5 is a coin toss"
+            + (", which is what the campaign's signing rate for everyone gives" if
+               base.value in means.index else "")
+            + f"), against {fmt.number(auc[ModelId.POOLED_LOGISTIC], fmt.METRIC_DECIMALS)} for "
+            f"a plain {model_label(ModelId.POOLED_LOGISTIC)} regression and "
+            f"{fmt.number(auc[ModelId.GRADIENT_BOOSTING], fmt.METRIC_DECIMALS)} for "
+            f"{model_label(ModelId.GRADIENT_BOOSTING)}. Paired fold by fold, its AUC is "
+            f"{_versus(evaluation, ModelId.POOLED_LOGISTIC)} and "
+            f"{_versus(evaluation, ModelId.GRADIENT_BOOSTING)}. In plain words, at a new store "
+            f"the {label} model is {_verdict(evaluation)}.")
+    without = evaluation.new_stores["features"].eq("without No. Notes")
+    if without.any():
+        from organizing.evaluation import fold_means as means_of
 
-
-def _headline_verdict(label: str, auc_vs_pooled: str, brier_vs_pooled: str,
-                      brier_vs_base: str) -> str:
-    """The comparison in plain words: is the model a better guide to a new store?
-
-    Worse chances than the intercept-only baseline trump everything; otherwise the model
-    is the better guide when it beats the plain regression on one score and loses on
-    neither, gives a mixed picture when it wins on one and loses on the other, and is no
-    better a guide when it wins on neither.
-    """
-    if brier_vs_base == "worse than":
-        return (f"At a new store, then, the {label} model's chances are worse than simply "
-                f"assuming the campaign's average signing rate for everyone.")
-    results = {auc_vs_pooled, brier_vs_pooled}
-    if "better than" in results and "worse than" not in results:
-        return f"At a new store, then, the {label} model is a better guide than a plain regression."
-    if results == {"better than", "worse than"}:
-        return (f"At a new store, then, the {label} model and a plain regression each do "
-                f"better on one score: neither is clearly the better guide.")
-    return (f"At a new store, then, the {label} model is no better a guide than a plain "
-            f"regression: its extra structure does not pay off in prediction there.")
+        bare = means_of(evaluation.folds, "without No. Notes")
+        text += (f" Every score above uses the organizer notes about a worker, which a new "
+                 f"store does not have before organizing starts. Refitted without them, the "
+                 f"AUCs are {fmt.number(bare.loc[model.value, 'auc'], fmt.METRIC_DECIMALS)} "
+                 f"for the {label} model, "
+                 f"{fmt.number(bare.loc[ModelId.POOLED_LOGISTIC.value, 'auc'], 3)} for the "
+                 f"regression and "
+                 f"{fmt.number(bare.loc[ModelId.GRADIENT_BOOSTING.value, 'auc'], 3)} for "
+                 f"boosting; the {label} model is then "
+                 f"{_verdict(evaluation, 'without No. Notes')}. So "
+                 f"{fmt.number(auc[model] - bare.loc[model.value, 'auc'], 3)} of its AUC rests "
+                 f"on a measure recorded while organizing.")
+    return text
 
 
 # ------------------------------------------------------------------------- the takeaways
 
-#: Columns of the percentage-point effects (``Claims.effects``, one row per feature of the
-#: headline model, :func:`organizing.claims.percentage_point_effects`): the change in a
-#: typical worker's probability of signing, in percentage points, for the move ``change``.
-EFFECT_COLUMNS = ("level", "feature", "change", "mean", "q5", "q95", "prob_positive")
-#: The move a continuous feature's effect is reported for.
-ONE_SD = "+1 SD"
+#: Columns of the effects (``Claims.effects``, :func:`organizing.effects.average_marginal_effects`
+#: with :func:`organizing.sensitivity.direction_holds`).
+EFFECT_COLUMNS = ("level", "feature", "kind", "start", "end", "mean", "q5", "q95",
+                  "prob_positive", "store_q5", "store_q95", "robust", "fragile_under")
 
 #: How many takeaways the front page gives at most.
 MOST_TAKEAWAYS = 5
+#: The least posterior probability of its direction for an effect to be a takeaway.
+TAKEAWAY_PROBABILITY = SUPPORT_THRESHOLD
 
 #: Each feature in plain words, as the subject of "… goes with a rise in signing".
 PLAIN_WORDS: dict[str, str] = {
@@ -208,35 +252,33 @@ PLAIN_WORDS: dict[str, str] = {
        for k, quarter in ((2, "second"), (3, "third"), (4, "last"))},
 }
 
-#: What an association at each level does not show.
-NOT_SHOWN = {
-    "worker": "*Not shown:* that it causes signing; organizers chose whom to talk to.",
-    "worksite": "*Not shown:* that it causes signing; stores differ in ways nobody recorded.",
-}
-
-#: Organizing tactics among the features (chosen by organizers, not given by the store).
-TACTICS: dict[str, str] = {
-    "NDO (Eigen., Pearson)": "network-driven organizing",
-    "No. Notes": "more organizer attention to each worker (what the notes record)",
-    "Log(No. organizer convers.)": "more organizer conversations",
-    "Mobilizing (Pearson)": "mobilizing",
-    f"No. Notes{COMPOSITION_SUFFIX}": "more organizer attention across a store's workers",
+#: The caveat of each kind of measure (organizing.data.meaning): what the association does
+#: not show, and why.
+CAVEATS = {
+    AFTER: "*Not shown:* that it causes signing. The measure can be recorded after a "
+           "worker signs (organizers write more about workers who are already on board), "
+           "so signing may produce it: [reverse causation]"
+           "(chapters/glossary.qmd#sec-glossary-reverse-causation).",
+    CHOSEN: "*Not shown:* that it causes signing. Organizers chose whom to reach and when, "
+            "so these workers may differ in ways nobody recorded "
+            "([selection](chapters/glossary.qmd#sec-glossary-selection)).",
+    STORE: "*Not shown:* that it causes signing. Stores differ in ways nobody recorded, and "
+           "this feature may stand in for them.",
 }
 
 
 def _table(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> pd.DataFrame:
     if missing := [c for c in columns if c not in frame]:
         raise KeyError(f"the {what} lack the columns {', '.join(missing)}; are the results "
-                       "from before the claims register? Run the pipeline again")
+                       "from an older version of the package? Run the pipeline again")
     return frame
 
 
 def _effects(claims) -> pd.DataFrame:
     effects = getattr(claims, "effects", None)
     if effects is None:
-        raise KeyError("the claims have no percentage-point effects; are the results from "
-                       "before the claims register? Run the pipeline again")
-    return _table(effects, EFFECT_COLUMNS, "percentage-point effects")
+        raise KeyError("the claims have no effects; run the pipeline again")
+    return _table(effects, EFFECT_COLUMNS, "effects")
 
 
 def _one_hot_group(feature: str) -> str:
@@ -256,71 +298,98 @@ def direction_probability(row) -> float:
     return p if float(row["mean"]) >= 0 else 1.0 - p
 
 
-def takeaway_rows(claims, most: int = MOST_TAKEAWAYS) -> pd.DataFrame:
-    """The features whose direction is most certain, one per one-hot group, at most ``most``.
-
-    Features are ordered by the posterior probability of the sign of their mean effect
-    (:func:`direction_probability`), then by the size of the effect in percentage
-    points; of the levels of a one-hot group only the first in that order is kept.
-    """
+def _candidates(claims, robust: bool) -> pd.DataFrame:
+    """Effects at least :data:`TAKEAWAY_PROBABILITY` sure of their direction whose
+    direction holds under every sensitivity analysis (``robust``) or does not, most certain
+    and largest first, one per one-hot group."""
     effects = _effects(claims)
-    rows = effects[effects["mean"].notna()]
+    rows = effects[effects["mean"].notna() & (effects["robust"].astype(bool) == robust)]
     order = rows.assign(_sure=[direction_probability(r) for _, r in rows.iterrows()],
                         _size=rows["mean"].abs(), _group=rows["feature"].map(_one_hot_group))
+    order = order[order["_sure"] >= TAKEAWAY_PROBABILITY]
     order = order.sort_values(["_sure", "_size"], ascending=False, kind="stable")
-    order = order.drop_duplicates("_group")
-    return order.drop(columns=["_sure", "_size", "_group"]).head(most)
+    return order.drop_duplicates("_group").drop(columns=["_sure", "_size", "_group"])
 
 
-def size_phrase(row) -> str:
-    """``a rise of 4.1 percentage points (90% interval of the change 1.5 to 6.8)``."""
-    mean = float(row["mean"])
-    word = "a rise" if mean > 0 else "a drop" if mean < 0 else "no change"
-    return (f"{word} of {fmt.number(abs(mean), 1)} percentage points (90% interval of the "
-            f"change {fmt.number(row['q5'], 1)} to {fmt.number(row['q95'], 1)})")
+def takeaway_rows(claims, most: int = MOST_TAKEAWAYS) -> pd.DataFrame:
+    """The takeaways: sure effects whose direction holds under every sensitivity analysis."""
+    return _candidates(claims, robust=True).head(most)
+
+
+def fragile_rows(claims) -> pd.DataFrame:
+    """Effects that look strong (as sure as a takeaway) but whose direction a sensitivity
+    analysis overturns or leaves uncertain."""
+    return _candidates(claims, robust=False)
 
 
 def takeaway(row) -> str:
-    """One takeaway: the association in plain words, its size, how sure, and what is not shown."""
+    """One takeaway: the association in plain words, its move and size, how sure, and the
+    caveat that fits it."""
     feature = row["feature"]
     subject = PLAIN_WORDS.get(feature, feature)
-    step = " (one standard deviation more)" if row["change"] == ONE_SD else ""
     sign = "positive" if float(row["mean"]) >= 0 else "negative"
-    caveat = NOT_SHOWN.get(row["level"], NOT_SHOWN["worksite"])
-    return (f"**{subject}**{step}: {size_phrase(row)}; "
-            f"{certainty(direction_probability(row))} that it is {sign}. {caveat}")
+    caveat = CAVEATS[meaning(feature).caveat]
+    return (f"**{subject}** ({effect_sizes.move_words(row)}): "
+            f"{effect_sizes.change_words(row)}; {certainty(direction_probability(row))} that "
+            f"it is {sign}. {caveat}")
 
 
 def takeaways(claims, most: int = MOST_TAKEAWAYS) -> str:
     """The takeaways as a markdown list (print it from an ``output: asis`` cell)."""
     rows = takeaway_rows(claims, most)
     if rows.empty:
-        raise ValueError("the results hold no percentage-point effect to take away")
+        return ("- No association is both sure and robust to every sensitivity analysis; "
+                "see the fragile ones below.")
     return "\n".join(f"- {takeaway(row)}" for _, row in rows.iterrows())
+
+
+def _fragile_reason(text: str) -> str:
+    parts = []
+    for item in filter(None, text.split("; ")):
+        variant, how = item.split(": ")
+        parts.append(f"{'its sign reverses' if how == 'reverses' else 'it becomes uncertain'} "
+                     f"{sensitivity_label(variant)}")
+    return fmt.listing(parts)
+
+
+def fragile(claims) -> str:
+    """The associations that look strong but fragile, with the reason, as a markdown list
+    (empty text when there are none)."""
+    rows = fragile_rows(claims)
+    return "\n".join(
+        f"- **{PLAIN_WORDS.get(r['feature'], r['feature'])}** ({effect_sizes.change_words(r)}): "
+        f"{_fragile_reason(r['fragile_under'])}." for _, r in rows.iterrows())
 
 
 # ----------------------------------------------------------------------- the next test
 
 
 def candidate_tactic(claims) -> str:
-    """A sentence naming the tactic the records favour most, as a first one to test.
+    """A sentence naming the tactic to test first, chosen by the takeaways' rule.
 
-    Of the organizing tactics among the features (:data:`TACTICS`), the one with the
-    highest posterior probability of a positive association with signing, provided that
-    probability is at least :data:`CANDIDATE_MIN_PROBABILITY` ("likely"); the sentence
-    is empty when the results have none of them.
+    Of the features organizers control (:func:`organizing.data.meaning.meaning`'s
+    ``tactic``), the one with the highest posterior probability of a positive association
+    among those at least :data:`CANDIDATE_MIN_PROBABILITY` ("likely") sure of it and whose
+    direction holds under every sensitivity analysis, with its caveat.
     """
     effects = _effects(claims)
-    rows = effects[effects["feature"].isin(list(TACTICS)) & effects["prob_positive"].notna()]
+    tactics = effects[[meaning(f).tactic for f in effects["feature"]]]
+    rows = tactics[tactics["robust"].astype(bool)
+                   & (tactics["prob_positive"] >= CANDIDATE_MIN_PROBABILITY)]
     if rows.empty:
-        return ""
+        return ("No tactic in the records is both likely to go with more signing and robust "
+                "to the sensitivity analyses, so the records single out no first candidate "
+                "for a test.")
     favoured = rows.loc[rows["prob_positive"].idxmax()]
-    if favoured["prob_positive"] < CANDIDATE_MIN_PROBABILITY:
-        return ("No tactic in the records is even likely to go with more signing, so the "
-                "records single out no first candidate for a test.")
-    return (f"Of the tactics in the records, {TACTICS[favoured['feature']]} has the most "
-            f"certain positive association with signing, "
-            f"{certainty(favoured['prob_positive'])}: a natural first candidate for a test.")
+    subject = PLAIN_WORDS.get(favoured["feature"], favoured["feature"])
+    why = {AFTER: " Because the measure can follow signing, only a trial can show which way "
+                  "the association runs.",
+           CHOSEN: " Because organizers chose whom it reached, only a trial can show whether "
+                   "it works."}.get(meaning(favoured["feature"]).caveat, "")
+    return (f"Of the tactics in the records, the one whose association with signing is most "
+            f"certain and survives every sensitivity analysis is “{subject.lower()}”, "
+            f"{certainty(favoured['prob_positive'])}: a natural first candidate for a test."
+            f"{why}")
 
 
 def mde_at_largest(planning, design: str) -> tuple[int, float]:

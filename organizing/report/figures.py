@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from organizing.models import HEADLINE_MODEL, NUTS_MODELS, ModelId
+from organizing.models import HEADLINE_MODEL, ModelId
 from organizing.report import labels
 from organizing.report.labels import COLOURS, model_label, model_style
 
@@ -520,6 +520,8 @@ def ppc_worksites(ppc, min_count: int | None = None) -> Figure:
 def heldout_worksites(evaluation) -> Figure:
     """AUC and log loss at worksites left out of training: one dot per fold, bar at the mean."""
     folds = evaluation.folds
+    if "features" in folds:  # the comparison without No. Notes is the brief's
+        folds = folds[folds["features"] == "all"]
     models = labels.model_order(folds["model"].unique())
     y = np.arange(len(models))[::-1]
     fig, axes = new_figure(1, 2, height=0.35 * len(models) + 1.4, sharey=True)
@@ -567,35 +569,8 @@ def clustering_logjoint(clustering, burn_in: int) -> Figure:
     _logjoint_panel(left, clustering.study_samples, burn_in, model_style(ModelId.PUBLISHED).colour,
                     "Published refit's coefficients, study's settings")
     _logjoint_panel(right, clustering.runs["headline"].samples, burn_in,
-                    model_style(HEADLINE_MODEL).colour, "Headline model's coefficients, chosen")
-    return fig
-
-
-@styled
-def cluster_comparison(clustering) -> Figure:
-    """Paired held-out comparison of each K against one cluster, for both sets of vectors.
-
-    Each point is the difference in held-out log predictive density between the
-    best fit with K components and the best fit with one, with ±2 standard errors
-    of the paired difference; above zero favours K clusters.
-    """
-    runs = [key for key in labels.CLUSTERING_RUNS if key in clustering.runs]
-    fig, axes = new_figure(1, len(runs), height=3.3, squeeze=False)
-    for ax, key in zip(axes.flat, runs, strict=True):
-        run = clustering.runs[key]
-        table = run.comparison.sort_values("K")
-        colour = model_style(HEADLINE_MODEL if key == "headline" else ModelId.PUBLISHED).colour
-        ax.axhline(0, color=COLOURS["reference"], lw=0.9)
-        ax.errorbar(table["K"], table["diff_vs_one"], yerr=2 * table["diff_vs_one_se"].fillna(0),
-                    fmt="o", color=colour, capsize=4, lw=1.5)
-        chosen = table[table["K"] == run.K]
-        ax.plot(chosen["K"], chosen["diff_vs_one"], "o", ms=14, mfc="none", mec="black",
-                label=f"fitted: K = {run.K} ({run.verdict})")
-        ax.set_xticks(table["K"])
-        ax.set(xlabel="number of clusters K", ylabel="held-out lpd minus K = 1",
-               title=labels.CLUSTERING_RUNS[key])
-        ax.title.set_fontsize(10)
-        ax.legend(fontsize=8, loc="best")
+                    model_style(HEADLINE_MODEL).colour,
+                    "Headline model's scaled slopes, the chosen K")
     return fig
 
 
@@ -615,8 +590,10 @@ def _symlog_ticks(values, linthresh: float, most: int = 4) -> list[float]:
 
 @styled
 def clustering_selection(clustering, study_sigma: float) -> Figure:
-    """Held-out log predictive density against σ, one line per K, for both sets of vectors."""
-    runs = [key for key in labels.CLUSTERING_RUNS if key in clustering.runs]
+    """Held-out log predictive density against σ, one line per K, for the published refit's
+    vectors (the headline model's slopes have their own test,
+    :mod:`organizing.report.clustering`)."""
+    runs = ["published"]
     fig, axes = new_figure(1, len(runs), height=3.8, squeeze=False)
     for ax, key in zip(axes.flat, runs, strict=True):
         run = clustering.runs[key]
@@ -694,53 +671,12 @@ def coassignment_heatmap(clustering) -> Figure:
     return fig
 
 
-def clusters(clustering) -> Figure:
-    """What the held-out worksites say about clusters of the headline model's slopes.
-
-    With K ≥ 2 fitted: cluster means (left) and co-assignment probabilities (right).
-    With K = 1 those would show nothing but the population, so the figure is the paired
-    comparison of each K against one cluster (:func:`cluster_comparison`).
-    """
-    if clustering.runs["headline"].K < 2:
-        return cluster_comparison(clustering)
-    return _cluster_pair(clustering)
-
-
 @styled
-def _cluster_pair(clustering) -> Figure:
+def cluster_pair(clustering) -> Figure:
+    """Cluster means (left) and co-assignment probabilities (right) of the fitted mixture."""
     fig, (left, right) = new_figure(1, 2, height=4.0, gridspec_kw={"width_ratios": [1.1, 1]})
     _draw_cluster_means(left, clustering.cluster_means)
     _draw_coassignment(fig, right, clustering)
-    return fig
-
-
-def _claim_rows(claims, starts_with: str) -> pd.DataFrame:
-    rows = claims.by_model[claims.by_model["claim"].str.startswith(starts_with)]
-    return rows.set_index("model")
-
-
-#: The two claims about larger worksites: how their rows start, and a panel title.
-SIZE_CLAIMS = (("At larger worksites, organizer notes", "Organizer notes"),
-               ("At larger worksites, early contact", "Early contact"))
-
-
-@styled
-def size_association(claims) -> Figure:
-    """The correlation of a worksite's coefficient with its size, under each NUTS model."""
-    models = labels.model_order(m for m in NUTS_MODELS if m.value in set(claims.by_model["model"]))
-    y = np.arange(len(models))[::-1]
-    fig, axes = new_figure(1, len(SIZE_CLAIMS), height=2.6, sharey=True, sharex=True)
-    for ax, (start, title) in zip(axes, SIZE_CLAIMS, strict=True):
-        rows = _claim_rows(claims, start)
-        ax.axvline(0, color=COLOURS["outside"], lw=1.2)
-        for row, model in zip(y, models, strict=True):
-            style = model_style(model)
-            _interval_rows(ax, [row], rows.loc[[model.value]], style.colour, None,
-                           filled=model is HEADLINE_MODEL)
-        ax.set(title=title, xlabel="correlation with log(workers discovered)", xlim=(-1, 1),
-               ylim=(-0.6, len(models) - 0.4))
-        ax.grid(axis="y", visible=False)
-    axes[0].set_yticks(y, [model_label(m) for m in models])
     return fig
 
 

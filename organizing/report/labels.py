@@ -135,6 +135,7 @@ VERDICTS = {
     "supported": ("supported", "#d9ead3"),
     "inconclusive": ("inconclusive", "#eeeeee"),
     "contradicted": ("contradicted", "#f4cccc"),
+    "not identified": ("not identified", "#fce5cd"),
 }
 
 #: Terms of the variance decomposition (the spread over workers of each part of the logit).
@@ -163,3 +164,19 @@ GUIDES = {
     "normal": "mean-field (AutoNormal)",
     "lowrank": "low-rank (AutoLowRankMultivariateNormal)",
 }
+
+
+#: Display labels of the sensitivity analyses (keys as in organizing.sensitivity.VARIANTS).
+SENSITIVITY_LABELS = {
+    "centrality": "centrality as an outside-network indicator and an inside log",
+    "no_notes": "without No. Notes",
+    "all_workers": "fitted on all workers",
+    "size_interaction": "with slopes that change with store size",
+    "priors_wide": "with the priors of τ_β and τ_b twice as wide",
+    "priors_narrow": "with the priors of τ_β and τ_b half as wide",
+}
+
+
+def sensitivity_label(variant: str) -> str:
+    """The display label of a sensitivity analysis (its key when it has none)."""
+    return SENSITIVITY_LABELS.get(variant, variant)

@@ -17,7 +17,8 @@ import pandas as pd
 from organizing.features import is_composition
 from organizing.models import HEADLINE_MODEL, NUTS_MODELS, ModelId
 from organizing.report import formatting as fmt
-from organizing.report.labels import VERDICTS, model_label, model_order
+from organizing.report import labels
+from organizing.report.labels import model_label, model_order
 
 # ---------------------------------------------------------------- look-ups
 
@@ -35,8 +36,11 @@ def published(name: str) -> float:
 
 
 def fold_means(evaluation) -> pd.DataFrame:
-    """Mean of each metric over the held-out-worksite folds, one row per model value."""
-    return evaluation.folds.groupby("model").mean(numeric_only=True)
+    """Mean of each metric over the held-out-worksite folds with every feature, one row per
+    model value (:func:`organizing.evaluation.fold_means`)."""
+    from organizing.evaluation import fold_means as means
+
+    return means(evaluation.folds)
 
 
 def _metrics(evaluation) -> pd.DataFrame:
@@ -119,6 +123,8 @@ def new_store_sentence(evaluation, model: ModelId = HEADLINE_MODEL,
 def fold_convergence_sentence(evaluation) -> str:
     """How many NUTS fits of the held-out-worksite folds passed every convergence check."""
     folds = evaluation.folds
+    if "features" in folds:
+        folds = folds[folds["features"] == "all"]
     if "checks_failed" not in folds:
         return "The convergence of the fold fits was not recorded."
     fits = folds[folds["checks_failed"].notna()]
@@ -203,6 +209,16 @@ def checksums(data) -> str:
 
 
 # -------------------------------------------------------------- methods chapter
+
+
+def aliases_sentence(data) -> str:
+    """The worksite columns the book's models leave out, each with its identity."""
+    frame = getattr(data, "aliases", None)
+    if frame is None or frame.empty:
+        return "No worksite column is determined by the others in these files."
+    parts = [f"{r['identity'].replace(' × ', '·')} (to {fmt.share(r['residual_sd'], 1)} of its "
+             f"own spread)" for _, r in frame.iterrows()]
+    return ("In these files, on standardized columns, " + fmt.listing(parts) + ".")
 
 
 def reference_levels(data) -> str:
@@ -740,184 +756,6 @@ def largest_cluster_mean(frame) -> str:
 
 # ---------------------------------------------------------- conclusions chapter
 
-VERDICT_WORDS = {
-    "supported": "is supported by",
-    "inconclusive": "is neither supported nor contradicted by",
-    "contradicted": "is contradicted by",
-    "not evaluated": "is not evaluated by",
-}
-
-
-def _probability(p: float) -> str:
-    return fmt.probability(p) if np.isfinite(p) else "undefined"
-
-
-def verdict_rule() -> str:
-    """The three-level rule, with its threshold, in words."""
-    from organizing.claims import SUPPORT_THRESHOLD
-
-    return (f"*supported* when the posterior probability of the claimed sign is at least "
-            f"{fmt.share(SUPPORT_THRESHOLD, 0)}, *contradicted* when it is at most "
-            f"{fmt.share(1 - SUPPORT_THRESHOLD, 0)}, and *inconclusive* otherwise")
-
-
-def source_links() -> str:
-    """Markdown links to the study's two documents, at the commit the register quotes."""
-    from organizing.claims import SOURCE_URLS, STUDY_COMMIT
-
-    return (f"the final report ([report.pdf]({SOURCE_URLS['report']})) and the README "
-            f"([README.md]({SOURCE_URLS['README']})) of the study's repository at commit "
-            f"`{STUDY_COMMIT[:7]}`")
-
-
-def claim_row(claims_frame, starts_with: str, model: ModelId | None = None):
-    """The row of a claims frame whose claim starts with ``starts_with`` (for one model)."""
-    frame = claims_frame
-    if model is not None and "model" in frame:
-        frame = frame[frame["model"] == ModelId(model).value]
-    matches = frame[frame["claim"].str.startswith(starts_with)]
-    if len(matches) != 1:
-        raise KeyError(f"expected one claim starting with {starts_with!r}, found {len(matches)}")
-    return matches.iloc[0]
-
-
-def claim_status(claims, starts_with: str) -> str:
-    """The headline verdict on a claim as a verb phrase: ``is supported by`` and so on."""
-    return VERDICT_WORDS[claim_row(claims.table, starts_with)["verdict"]]
-
-
-def claim_evidence(claims, starts_with: str) -> str:
-    """The quantity behind a headline verdict, its 90% interval and P(as claimed)."""
-    row = claim_row(claims.table, starts_with)
-    return (f"{row['quantity']}: {fmt.estimate(row['mean'], row['q5'], row['q95'])}, "
-            f"P(as claimed) {_probability(row['prob_claimed'])}")
-
-
-def _tested(claims) -> pd.DataFrame:
-    return claims.table[claims.table["verdict"].isin(VERDICTS)]
-
-
-def verdict_counts(claims) -> str:
-    """``2 are supported, 6 are inconclusive and 1 is contradicted`` (headline model)."""
-    counts = _tested(claims)["verdict"].value_counts()
-    parts = []
-    for verdict in VERDICTS:
-        k = int(counts.get(verdict, 0))
-        parts.append(f"{fmt.count(k)} {'is' if k == 1 else 'are'} {verdict}")
-    return fmt.listing(parts)
-
-
-def verdict_classes(claims) -> str:
-    """Which claims are in each verdict class, by name: the summary the chapter gives."""
-    tested = _tested(claims)
-    parts = []
-    for verdict in VERDICTS:
-        names = [f"“{c}”" for c in tested.loc[tested["verdict"] == verdict, "claim"]]
-        if names:
-            parts.append(f"*{verdict}*: {'; '.join(names)}")
-    return ". ".join(parts) + "." if parts else "No claim could be tested."
-
-
-def verdict_classes_short(claims, named=("supported", "contradicted")) -> str:
-    """The claims in the ``named`` verdict classes by name, the others as a count.
-
-    For the brief on the front page, which must stay short; the scorecard names all.
-    """
-    tested = _tested(claims)
-    parts, counted = [], []
-    for verdict in VERDICTS:
-        names = [f"“{c}”" for c in tested.loc[tested["verdict"] == verdict, "claim"]]
-        if not names:
-            continue
-        if verdict in named:
-            parts.append(f"*{verdict}* ({fmt.count(len(names))}): {'; '.join(names)}")
-        else:
-            counted.append(f"{fmt.count(len(names))} {'is' if len(names) == 1 else 'are'} "
-                           f"*{verdict}*")
-    if not parts and not counted:
-        return "No claim could be tested."
-    text = ". ".join(parts) + "." if parts else ""
-    if counted:
-        text += (" " if text else "") + f"The other {' and '.join(counted)}."
-    return text
-
-
-def n_claims(claims) -> str:
-    """How many conclusions the register lists."""
-    return fmt.count(len(claims.table))
-
-
-def n_tested(claims) -> str:
-    """How many of them get a three-level verdict under the headline model."""
-    return fmt.count(len(_tested(claims)))
-
-
-def untested_claims(claims) -> str:
-    """One bullet per claim without a verdict: the claim, its source and the reason."""
-    rows = claims.table[~claims.table["verdict"].isin(VERDICTS)]
-    return "\n\n".join(f"- *{r['claim']}* ({r['source']}): {r['verdict']}, because "
-                        f"{r['reason']}." for _, r in rows.iterrows())
-
-
-def claim_sentences(claims, models=NUTS_MODELS, sensitivity=None) -> str:
-    """One sentence per tested claim, naming it: the headline verdict with its evidence,
-    its source, where the other models differ and the sensitivity analyses that move it
-    (pass ``getattr(results, "sensitivity", None)``)."""
-    from organizing.claims import moved_verdicts
-
-    by_model = claims.by_model
-    moved = moved_verdicts(claims.table, sensitivity)
-    sentences = []
-    for _, row in _tested(claims).iterrows():
-        others = by_model[(by_model["claim"] == row["claim"])
-                          & (by_model["model"] != HEADLINE_MODEL.value)]
-        differing = [f"{r['verdict']} under the {model_label(r['model'])} model"
-                     for _, r in others.iterrows()
-                     if r["verdict"] != row["verdict"] and r["verdict"] in VERDICTS
-                     and ModelId(r["model"]) in models]
-        contrast = (f"; it was {fmt.listing(differing)}" if differing
-                    else "; the models without worksite intercepts agree")
-        shifts = moved.get(row["claim"], [])
-        shift = (f"; its verdict moves {fmt.listing(sensitivity_label(v) for v in shifts)}"
-                 if shifts else "")
-        sentences.append(
-            f"*{row['claim']}* ({row['source']}): {row['verdict']} "
-            f"({row['quantity']} {fmt.estimate(row['mean'], row['q5'], row['q95'])}, "
-            f"P(as claimed) {_probability(row['prob_claimed'])}){contrast}{shift}.")
-    return "\n\n".join(f"- {s}" for s in sentences)
-
-
-def changed_verdicts(claims, model: ModelId = ModelId.CORRECTED) -> str:
-    """How many of the headline model's three-level verdicts differ from another model's."""
-    by_model = claims.by_model.set_index(["model", "claim"])["verdict"]
-    table = _tested(claims).set_index("claim")["verdict"]
-    other = by_model.loc[ModelId(model).value].reindex(table.index)
-    changed = int(((other != table) & other.isin(VERDICTS)).sum())
-    return f"{fmt.count(changed)} of the {fmt.count(len(table))}"
-
-
-def typical_worker(claims) -> str:
-    """The typical worker's chance of signing, the baseline of the percentage points."""
-    return fmt.share(claims.signing_rate)
-
-
-def effect_points(claims, feature: str) -> str:
-    """One feature's effect in percentage points: ``+5.1 points (2.0 to 8.3)``."""
-    rows = claims.effects[claims.effects["feature"] == feature]
-    if len(rows) != 1:
-        raise KeyError(f"no percentage-point effect for feature {feature!r}")
-    row = rows.iloc[0]
-    sign = "+" if row["mean"] > 0 else ""
-    return f"{sign}{fmt.estimate(row['mean'], row['q5'], row['q95'], 1)} points"
-
-
-def largest_effects(claims, n: int = 3) -> str:
-    """The ``n`` features with the largest effects in points, with their moves."""
-    frame = claims.effects.assign(size=claims.effects["mean"].abs()).sort_values(
-        "size", ascending=False).head(n)
-    return fmt.listing(f"{r['feature']} ({r['change']}: {effect_points(claims, r['feature'])})"
-                       for _, r in frame.iterrows())
-
 
 def strongest_worker_features(worker: pd.DataFrame, n: int = 2) -> str:
     """The ``n`` worker features with the largest average |coefficient|, in words."""
@@ -989,17 +827,7 @@ def planning_design_effect(planning, scale: str = "observed") -> str:
 
 # ------------------------------------------------------------ sensitivity analyses
 
-#: Display labels of the sensitivity analyses (keys as in organizing.features).
-SENSITIVITY_LABELS = {
-    "centrality": "centrality as an outside-network indicator and an inside log",
-    "no_notes": "without No. Notes",
-    "all_workers": "fitted on all workers",
-}
-
-
-def sensitivity_label(variant: str) -> str:
-    """The display label of a sensitivity analysis (its key when it has none)."""
-    return SENSITIVITY_LABELS.get(variant, variant)
+SENSITIVITY_LABELS, sensitivity_label = labels.SENSITIVITY_LABELS, labels.sensitivity_label
 
 
 def sensitivity_marks(results) -> dict[str, list[str]]:

@@ -33,36 +33,65 @@ def _metrics(row, names) -> dict:
     return out
 
 
-THREE_LEVELS = ("supported", "inconclusive", "contradicted")
+#: Verdicts of a claim that was put to the data.
+TESTED = ("supported", "inconclusive", "contradicted", "not identified")
 
 
 def claims_summary(claims) -> tuple[list[dict], list[dict]]:
     """The ``claims`` and ``claims_not_tested`` entries of the summary.
 
-    ``claims``: one entry per claim with a three-level verdict under the headline model
-    (id, claim, source, feature (the quantity tested), verdict, prob_claimed (null where
-    undefined), verdict_by_model); ``claims_not_tested``: the others (id, claim, source,
-    verdict "not testable" or "not evaluated", reason).
+    ``claims``: one entry per claim put to the data under the headline model (id, claim,
+    source, feature (the quantity tested), verdict, prob_claimed (the posterior
+    probability of the claimed sign; null where undefined), identification (posterior sd
+    over the reference sd; null for held-out measurements), test (the id of the claim
+    whose test it shares), follows (the finding a recommendation follows from, or ""),
+    verdict_by_model); ``claims_not_tested``: the others (id, claim, source, verdict
+    "not testable" or "not evaluated", reason).
     """
-    verdicts = claims.by_model.pivot(index="claim", columns="model", values="verdict")
+    verdicts = claims.by_model.pivot(index="id", columns="model", values="verdict")
     tested, not_tested = [], []
     for row in claims.table.itertuples():
-        if row.verdict in THREE_LEVELS:
+        if row.verdict in TESTED:
             tested.append({"id": row.id, "claim": row.claim, "source": row.source,
                            "feature": row.quantity, "verdict": row.verdict,
                            "prob_claimed": _number(row.prob_claimed),
-                           "verdict_by_model": verdicts.loc[row.claim].to_dict()})
+                           "identification": _number(row.identification),
+                           "test": row.test, "follows": row.follows,
+                           "verdict_by_model": verdicts.loc[row.id].to_dict()})
         else:
             not_tested.append({"id": row.id, "claim": row.claim, "source": row.source,
                                "verdict": row.verdict, "reason": row.reason})
     return tested, not_tested
 
 
+def effects_summary(claims) -> list[dict]:
+    """The ``effects`` entries: per feature, its move in its own units and the average
+    change in the chance of signing over the campaign's workers (percentage points)."""
+    from organizing.report.effect_sizes import move_words
+
+    out = []
+    for _, row in claims.effects.iterrows():
+        out.append({"feature": row["feature"], "level": row["level"],
+                    "move": move_words(row), "move_kind": row["kind"],
+                    "from": _number(row["start"]), "to": _number(row["end"]),
+                    "average_change_points": {"mean": _number(row["mean"], 2),
+                                              "q5": _number(row["q5"], 2),
+                                              "q95": _number(row["q95"], 2)},
+                    "across_stores_points": {"q5": _number(row["store_q5"], 2),
+                                             "q95": _number(row["store_q95"], 2)},
+                    "prob_positive": _number(row["prob_positive"]),
+                    "robust": bool(row.get("robust", False)),
+                    "fragile_under": row.get("fragile_under", "")})
+    return out
+
+
 def summary(results: Results) -> dict:
     """Every headline figure as a JSON-safe dict (keys documented in the README)."""
     evaluation = results.evaluation
     metrics = evaluation.metrics.set_index("model")
-    folds = evaluation.folds.groupby("model")[["auc", "log_loss"]].mean()
+    from organizing.evaluation import fold_means
+
+    folds = fold_means(evaluation.folds)[["auc", "log_loss"]]
     models = {}
     for model in ModelId:
         entry = {}
@@ -93,11 +122,20 @@ def summary(results: Results) -> dict:
         return {row.feature: {"mean": _number(row.mean), "q5": _number(row.q5),
                               "q95": _number(row.q95)} for row in frame.itertuples()}
 
+    from organizing.claims import verdict_counts
+
     claims, not_tested = claims_summary(results.claims)
     data = results.data
     clustering = {name: {"K": run.K, "sigma": _number(run.sigma, 8), "verdict": run.verdict,
                          "heldout_lpd": _number(run.heldout_lpd, 3)}
                   for name, run in results.clustering.runs.items()}
+    test = results.clustering.test
+    clustering["headline"].update({
+        "two_clusters_difference": _number(test.two_difference, 3),
+        "two_clusters_se": _number(test.two_difference_se, 3),
+        "heldout_difference": _number(test.difference, 3),
+        "heldout_difference_se": _number(test.difference_se, 3)})
+    rates = results.error_rates.summary
     planning = results.planning
     return {
         "data": {"n_workers": data.n_workers, "n_sites": data.n_sites,
@@ -110,7 +148,11 @@ def summary(results: Results) -> dict:
         },
         "claims": claims,
         "claims_not_tested": not_tested,
+        "verdict_counts": verdict_counts(results.claims.table),
+        "effects": effects_summary(results.claims),
         "clustering": clustering,
+        "error_rates": {key: (int(value) if key.endswith("campaigns") else _number(value))
+                        for key, value in rates.items()},
         "planning": {"icc_latent": _numbers(planning.icc),
                      "icc_observed": _numbers(planning.icc_observed),
                      "design_effect": _numbers(planning.design_effect_observed),
@@ -149,11 +191,30 @@ def summary_text(results: Results) -> str:
                  for k in part if k.endswith("_undefined")]
     if undefined:
         lines.append(f"Some metrics are undefined: {UNDEFINED_REASON}.")
-    lines.append(f"Verdicts on the study's claims ({s['headline']['model']} model):")
-    lines.extend(f"  {c['verdict']:<13} {c['claim']} (P = "
+    lines.append(f"Effects ({s['headline']['model']} model): the average change in the chance "
+                 "of signing over the campaign's workers, in percentage points, with its 90% "
+                 "interval and the range across stores; P(+) is the posterior probability "
+                 "that the change is positive:")
+    for e in s["effects"]:
+        change, stores = e["average_change_points"], e["across_stores_points"]
+        fragile = "" if e["robust"] else f"  [fragile: {e['fragile_under']}]"
+        lines.append(f"  {e['feature']}: {e['move']}: {change['mean']:+.1f} "
+                     f"({change['q5']:+.1f} to {change['q95']:+.1f}; stores "
+                     f"{stores['q5']:+.1f} to {stores['q95']:+.1f}), P(+) "
+                     f"{e['prob_positive']:.2f}{fragile}")
+    counts = s["verdict_counts"]
+    lines.append(f"Verdicts on the study's claims ({s['headline']['model']} model; "
+                 f"{sum(counts.values())} distinct tests: "
+                 + ", ".join(f"{v} {k}" for k, v in counts.items()) + "; P is the posterior "
+                 "probability of the claimed sign, not a p-value):")
+    lines.extend(f"  {c['verdict']:<15} {c['claim']} (P = "
                  + ("undefined" if c["prob_claimed"] is None else f"{c['prob_claimed']:.2f}")
+                 + (f"; follows from {c['follows']}" if c["follows"] else "")
                  + ")" for c in s["claims"])
-    lines.extend(f"  {c['verdict']:<13} {c['claim']}" for c in s["claims_not_tested"])
+    lines.extend(f"  {c['verdict']:<15} {c['claim']}" for c in s["claims_not_tested"])
+    rates = s["error_rates"]
+    lines.append(f"On {rates['null_campaigns']} simulated campaigns with no real effects, the "
+                 f"rule gave {rates['false_verdicts_mean']} decisive verdicts per campaign.")
     for name, c in s["clustering"].items():
         lines.append(f"Clustering of the {name} coefficient vectors: {c['verdict']} "
                      f"(K = {c['K']}, sigma {c['sigma']:.3g})")

@@ -70,7 +70,8 @@ def log_odds_colour(table: GT, columns: list[str], values, rows=None) -> GT:
                             domain=[-(bound or 1.0), bound or 1.0], na_color="#ffffff")
 
 
-def _verdict_fills(table: GT, frame: pd.DataFrame, column: str) -> GT:
+def verdict_fills(table: GT, frame: pd.DataFrame, column: str) -> GT:
+    """Each verdict cell of ``column`` in its colour (:data:`organizing.report.labels.VERDICTS`)."""
     for verdict, (_, colour) in labels.VERDICTS.items():
         rows = frame.index[frame[column] == verdict].tolist()
         if rows:
@@ -409,7 +410,7 @@ def headline_priors(priors=None) -> GT:
     package's ``HEADLINE_PRIORS``.
     """
     if priors is None:
-        from organizing.models.pyro_models import HEADLINE_PRIORS as priors
+        from organizing.models.priors import HEADLINE_PRIORS as priors
     values = prior_values(priors)
     rows = [{"symbol": symbol, "prior": prior.format(**values),
              "reason": reason.format(**values), "parameter": labels.parameter_label(site)}
@@ -717,8 +718,11 @@ def worker_effects(posterior) -> GT:
 
 
 def fold_means(evaluation) -> pd.DataFrame:
-    """Mean AUC and log loss over the held-out-worksite folds, per model (index: model value)."""
-    return evaluation.folds.groupby("model")[["auc", "log_loss"]].mean()
+    """Mean AUC and log loss over the held-out-worksite folds with every feature, per model
+    (index: model value)."""
+    from organizing.evaluation import fold_means as means
+
+    return means(evaluation.folds)[["auc", "log_loss"]]
 
 
 def model_comparison(results) -> GT:
@@ -762,10 +766,11 @@ def model_comparison(results) -> GT:
 
 
 def cluster_comparison(clustering) -> GT:
-    """Per set of vectors and K: best σ, held-out lpd and the paired difference vs K = 1."""
+    """Per K, for the published refit's vectors: best σ, held-out lpd and the paired
+    difference vs K = 1."""
     frames = []
     for key, label in labels.CLUSTERING_RUNS.items():
-        if key not in clustering.runs:
+        if key != "published" or key not in clustering.runs:
             continue
         run = clustering.runs[key]
         table = run.comparison.sort_values("K").copy()
@@ -791,91 +796,6 @@ def cluster_comparison(clustering) -> GT:
 
 
 # ---------------------------------------------------------- conclusions chapter
-
-
-def _moves(claims, sensitivity) -> list[str]:
-    """Per headline claim, the sensitivity analyses that move its verdict, as text."""
-    from organizing.claims import moved_verdicts
-    from organizing.report.narrative import sensitivity_label
-
-    moved = moved_verdicts(claims.table, sensitivity)
-    return [", ".join(sensitivity_label(v) for v in moved.get(c, []))
-            for c in claims.table["claim"]]
-
-
-def claims_table(claims, sensitivity=None) -> GT:
-    """The scorecard: every claim of the study's register under the headline model.
-
-    Its source, the quantity that tests it (for an untestable claim, why not), the
-    posterior mean and 90% interval, P(as claimed), the verdict, and the sensitivity
-    analyses under which the verdict moves (blank when none, or when ``sensitivity`` is
-    None: pass ``getattr(results, "sensitivity", None)``).
-    """
-    table = claims.table.reset_index(drop=True)
-    tested_by = [q if v != "not testable" else f"not testable: {r}"
-                 for q, v, r in zip(table["quantity"], table["verdict"], table["reason"],
-                                    strict=True)]
-    frame = pd.DataFrame({"claim": table["claim"], "source": table["source"],
-                          "quantity": tested_by, "mean": table["mean"], "q5": table["q5"],
-                          "q95": table["q95"], "prob_claimed": table["prob_claimed"],
-                          "verdict": table["verdict"], "moves": _moves(claims, sensitivity)})
-    return (
-        new_table(frame)
-        .cols_label(claim="The study's conclusion", source="Source", quantity="Tested by",
-                    mean="Estimate", q5="90% interval", prob_claimed="P(as claimed)",
-                    verdict="Verdict", moves="Moves under")
-        .fmt_number(columns="mean", decimals=COEFFICIENT_DECIMALS)
-        .pipe(interval, "q5", "q95")
-        .pipe(probabilities, "prob_claimed")
-        .pipe(_verdict_fills, frame, "verdict")
-        .pipe(house_style)
-    )
-
-
-def verdict_matrix(claims) -> GT:
-    """The verdict on each testable claim under each NUTS model, with P(as claimed)."""
-    from organizing.report.formatting import probability
-
-    by_model = claims.by_model[claims.by_model["verdict"] != "not testable"]
-    models = labels.model_order(m for m in NUTS_MODELS if m.value in set(by_model["model"]))
-    claims_order = list(dict.fromkeys(by_model["claim"]))
-    frame = pd.DataFrame({"claim": claims_order})
-    for model in models:
-        rows = by_model[by_model["model"] == model.value].set_index("claim")
-        frame[model.value] = [
-            "" if c not in rows.index else rows.loc[c, "verdict"] if not np.isfinite(
-                rows.loc[c, "prob_claimed"])
-            else f"{rows.loc[c, 'verdict']} ({probability(rows.loc[c, 'prob_claimed'])})"
-            for c in claims_order]
-    table = new_table(frame).cols_label(claim="The study's conclusion",
-                                 **{m.value: labels.model_label(m).capitalize() for m in models})
-    for model in models:
-        for verdict, (_, colour) in labels.VERDICTS.items():
-            rows = frame.index[frame[model.value].str.startswith(verdict)].tolist()
-            if rows:
-                table = table.tab_style(style=style.fill(color=colour),
-                                        locations=loc.body(columns=model.value, rows=rows))
-    return table.tab_spanner("Verdict (P(as claimed))",
-                             columns=[m.value for m in models]).pipe(house_style)
-
-
-def effects_table(claims) -> GT:
-    """Each feature's effect on a typical worker's chance of signing, in percentage points.
-
-    Headline model; the typical worker signs with the campaign's signing rate; the move is
-    +1 SD, or from the reference level (or from 0) to the level for a 0/1 feature.
-    """
-    frame = claims.effects[["level", "feature", "change", "mean", "q5", "q95",
-                            "prob_positive"]].reset_index(drop=True)
-    return (
-        new_table(frame, groupname_col="level")
-        .cols_label(feature="Feature", change="Move", mean="Change (points)",
-                    q5="90% interval", prob_positive="P(> 0)")
-        .fmt_number(columns="mean", decimals=1)
-        .pipe(interval, "q5", "q95", 1)
-        .pipe(probabilities, "prob_positive")
-        .pipe(house_style)
-    )
 
 
 def variance_table(variance) -> GT:
@@ -997,3 +917,54 @@ def sensitivity_table(results) -> GT:
         .fmt_integer(columns="workers")
         .pipe(house_style)
     )
+
+
+def heldout_elpd(evaluation) -> GT:
+    """Log predictive density on the held-out workers and each model's paired difference
+    from the headline model (:func:`organizing.evaluation.heldout_elpd`)."""
+    frame = evaluation.heldout_elpd.copy()
+    order = labels.model_order(ModelId(m) for m in frame["model"])
+    frame = frame.set_index("model").loc[[m.value for m in order]].reset_index()
+    frame["model"] = [labels.model_label(ModelId(m)).capitalize() for m in frame["model"]]
+    return (
+        new_table(frame, rowname_col="model")
+        .cols_label(elpd="elpd", elpd_diff="Difference from the headline model",
+                    se_diff="Its standard error")
+        .fmt_number(columns=["elpd", "elpd_diff", "se_diff"], decimals=1)
+        .pipe(house_style)
+    )
+
+
+def other_models(posteriors) -> GT:
+    """The corrected, extended and headline models' worksite coefficients, average worker
+    slopes and their spread across worksites, side by side."""
+    models = [m for m in (ModelId.CORRECTED, ModelId.EXTENDED, HEADLINE_MODEL)
+              if m in posteriors]
+    pieces = []
+    for model in models:
+        c = posteriors[model].coefficients
+        worksite = c.worksite.assign(part="Worksite coefficient")[["part", "feature", "mean",
+                                                                    "q5", "q95"]]
+        worker = c.worker.assign(part="Average worker slope")[["part", "feature", "mean",
+                                                              "q5", "q95"]]
+        spread = c.worker.assign(part="Spread of the slope between worksites")[[
+            "part", "feature", "spread", "spread_q5", "spread_q95"]].rename(
+            columns={"spread": "mean", "spread_q5": "q5", "spread_q95": "q95"})
+        for frame in (worksite, worker, spread):
+            pieces.append(frame.assign(model=model.value))
+    long = pd.concat(pieces, ignore_index=True)
+    wide = long.pivot_table(index=["part", "feature"], columns="model",
+                            values=["mean", "q5", "q95"], sort=False)
+    wide.columns = [f"{stat}_{model}" for stat, model in wide.columns]
+    wide = wide.reset_index()
+    columns = ["part", "feature"] + [f"{stat}_{m.value}" for m in models
+                                     for stat in ("mean", "q5", "q95")]
+    wide = wide.reindex(columns=columns)
+    table = new_table(wide, rowname_col="feature", groupname_col="part")
+    for model in models:
+        table = (table.tab_spanner(labels.model_label(model).capitalize(),
+                                   columns=[f"{s}_{model.value}" for s in ("mean", "q5", "q95")])
+                 .cols_label(**{f"mean_{model.value}": "Mean", f"q5_{model.value}": "90% interval"})
+                 .fmt_number(columns=f"mean_{model.value}", decimals=COEFFICIENT_DECIMALS)
+                 .pipe(interval, f"q5_{model.value}", f"q95_{model.value}"))
+    return table.pipe(house_style)
