@@ -119,8 +119,8 @@ def test_configuration_is_frozen():
         ("svi: {foo: 1}", "unknown configuration key 'svi.foo' (known here: lr,"),
         ("foo: 1", "unknown configuration key 'foo'"),
         ("lr: 0.1", "unknown configuration key 'lr' (known here: seed, split, svi, posterior, "
-                    "nuts, evaluation, clustering, sbc, error_rates, planning, disclosure); did you mean "
-                    "svi.lr?"),
+                    "nuts, evaluation, clustering, sbc, error_rates, planning, disclosure); did "
+                    "you mean svi.lr?"),
         ("nuts: {replications: 3}", "unknown configuration key 'nuts.replications' (known "
                                     "here: chains, warmup, samples, target_accept); did you "
                                     "mean sbc.replications?"),

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from organizing.data import SITE_DESCRIPTORS
+from organizing.report import clustering as cw
 from organizing.report import figures, labels, narrative, tables
 
 
@@ -51,12 +52,35 @@ def two(r):
 # ------------------------------------------------------------------------------ tables
 
 
-def test_cluster_comparison_table(r):
+def test_cluster_comparison_table_is_the_published_runs(r):
     html = tables.cluster_comparison(r.clustering).as_raw_html()
-    for key, run in r.clustering.runs.items():
-        assert f"{labels.CLUSTERING_RUNS[key]}: {run.verdict}".replace("'", "&#x27;") in html
-    assert html.count(">fitted<") == len(r.clustering.runs)
-    assert "Difference vs K = 1" in html
+    run = r.clustering.runs["published"]
+    assert f"{labels.CLUSTERING_RUNS['published']}: {run.verdict}".replace("'", "&#x27;") in html
+    assert html.count(">fitted<") == 1 and "Difference vs K = 1" in html
+
+
+def test_cross_validation_table_and_sentences(r):
+    t = r.clustering.test
+    html = cw.cv_table(r.clustering).as_raw_html()
+    assert "Cross-validated lpd" in html and html.count(">chosen<") == 1
+    for K in sorted(t.cv["K"].unique()):
+        assert f">{K}<" in html
+    assert f"K = {t.chosen_K}" in cw.choice_sentence(r.clustering)
+    assert t.verdict in cw.test_sentence(r.clustering)
+    assert "two clusters" in cw.two_clusters_sentence(r.clustering)
+    rates = cw.calibration_sentence(r.error_rates)
+    assert "called clusters in" in rates and "found them in" in rates
+    assert "chains" in cw.settings_sentence(r.error_rates)
+    ax = cw.cv_figure(r.clustering).axes[0]
+    assert ax.get_xscale() == "log"
+    assert len(ax.get_legend().get_texts()) == t.cv["K"].nunique() + 1  # each K and the choice
+
+
+def test_size_interaction_figure_has_a_row_per_worker_feature(r):
+    ax = cw.size_figure(r.sensitivity).axes[0]
+    rows = cw.size_slopes(r.sensitivity)
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(rows["feature"])
+    assert set(rows["feature"]) == set(r.sensitivity.runs["size_interaction"].worker_features)
 
 
 def test_cluster_features_table(two):
@@ -82,31 +106,17 @@ def test_logjoint_figure(r):
         assert len(ax.get_lines()) == n + 1  # one per chain and the burn-in line
 
 
-def test_selection_figure(r):
+def test_selection_figure_is_the_published_runs(r):
     study_sigma = r.meta.config["clustering"]["sigma"]
-    axes = figures.clustering_selection(r.clustering, study_sigma).axes
-    assert [ax.get_title() for ax in axes] == [
-        labels.CLUSTERING_RUNS[k] for k in labels.CLUSTERING_RUNS if k in r.clustering.runs]
-    for ax in axes:
-        assert ax.get_xscale() == "log" and ax.get_yscale() == "symlog"
-        legend = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert "fitted" in legend and "K = 1" in legend
+    (ax,) = figures.clustering_selection(r.clustering, study_sigma).axes
+    assert ax.get_title() == labels.CLUSTERING_RUNS["published"]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "symlog"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "fitted" in legend and "K = 1" in legend
 
 
-def test_comparison_figure_has_a_point_per_K(r):
-    axes = figures.cluster_comparison(r.clustering).axes
-    for ax, key in zip(axes, [k for k in labels.CLUSTERING_RUNS if k in r.clustering.runs],
-                       strict=True):
-        Ks = sorted(r.clustering.runs[key].comparison["K"])
-        assert [int(t) for t in ax.get_xticks()] == Ks
-
-
-def test_clusters_figure_depends_on_K(r, two):
-    fitted = r.clustering.runs["headline"].K
-    fig = figures.clusters(r.clustering)
-    if fitted < 2:  # the comparison of K replaces the cluster figures
-        assert fig.axes[0].get_xlabel() == "number of clusters K"
-    left, right = figures.clusters(two).axes[:2]
+def test_cluster_pair_figure(two):
+    left, right = figures.cluster_pair(two).axes[:2]
     assert [t.get_text() for t in left.get_legend().get_texts()] == ["cluster 1", "cluster 2"]
     image = np.asarray(right.get_images()[0].get_array())
     assert image[0, 0] == 1.0 and image[0, -1] == pytest.approx(0.2)  # ordered by cluster
@@ -125,14 +135,6 @@ def test_symlog_ticks():
     ticks = figures._symlog_ticks([-1e9, -50.0, 300.0], linthresh=10.0)
     assert 0.0 in ticks and ticks == sorted(ticks)
     assert sum(t < 0 for t in ticks) <= 4 and sum(t > 0 for t in ticks) <= 4
-
-
-def test_size_association_figure(r):
-    axes = figures.size_association(r.claims).axes
-    assert len(axes) == len(figures.SIZE_CLAIMS)
-    for ax in axes:
-        assert ax.get_xlabel() == "correlation with log(workers discovered)"
-        assert ax.get_xlim() == (-1, 1)
 
 
 # --------------------------------------------------------------------------- narrative
@@ -172,7 +174,7 @@ def test_gibbs_mixing():
 
 
 def test_cluster_verdict_and_shown(r, two):
-    run = r.clustering.runs["headline"]
+    run = r.clustering.runs["published"]
     text = narrative.cluster_verdict_sentence(run)
     assert run.verdict in text and f"K = {run.K}" in text
     only_one = replace(run, comparison=run.comparison[run.comparison["K"] == 1])

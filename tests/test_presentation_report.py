@@ -20,7 +20,8 @@ from great_tables import GT
 from matplotlib.figure import Figure
 
 from organizing.models import ModelId
-from organizing.report import figures, labels, tables
+from organizing.report import clustering as cw
+from organizing.report import effect_sizes, figures, labels, scorecard, tables
 from organizing.report import formatting as fmt
 
 
@@ -51,9 +52,12 @@ TABLES = {
     "worker_effects": lambda r: tables.worker_effects(r.headline),
     "model_comparison": lambda r: tables.model_comparison(r),
     "cluster_comparison": lambda r: tables.cluster_comparison(r.clustering),
-    "claims_table": lambda r: tables.claims_table(r.claims, r.sensitivity),
-    "effects_table": lambda r: tables.effects_table(r.claims),
-    "verdict_matrix": lambda r: tables.verdict_matrix(r.claims),
+    "claims_table": lambda r: scorecard.claims_table(r.claims, r.sensitivity),
+    "effects_table": lambda r: effect_sizes.effects_table(r.claims),
+    "verdict_matrix": lambda r: scorecard.verdict_matrix(r.claims),
+    "cv_table": lambda r: cw.cv_table(r.clustering),
+    "heldout_elpd": lambda r: tables.heldout_elpd(r.evaluation),
+    "other_models": lambda r: tables.other_models(r.posteriors),
     "variance_table": lambda r: tables.variance_table(r.variance),
     "minimum_detectable_effects": lambda r: tables.minimum_detectable_effects(r.planning),
 }
@@ -76,8 +80,8 @@ FIGURES = {
         r.clustering, r.meta.config["clustering"]["burn_in"]),
     "clustering_selection": lambda r: figures.clustering_selection(
         r.clustering, r.meta.config["clustering"]["sigma"]),
-    "clusters": lambda r: figures.clusters(r.clustering),
-    "size_association": lambda r: figures.size_association(r.claims),
+    "cv_figure": lambda r: cw.cv_figure(r.clustering),
+    "size_figure": lambda r: cw.size_figure(r.sensitivity),
     "variance_decomposition": lambda r: figures.variance_decomposition(r.variance),
     "power_curves": lambda r: figures.power_curves(r.planning),
 }

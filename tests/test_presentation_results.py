@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from organizing.models import BASELINES, HEADLINE_MODEL, NUTS_MODELS, ModelId
-from organizing.report import figures, labels, narrative, tables
+from organizing.report import effect_sizes, figures, labels, narrative, scorecard, tables
 
 
 @pytest.fixture(scope="module")
@@ -199,17 +199,14 @@ def test_ppc_verdict_branches():
 
 
 def test_claims_table_and_verdict_matrix(r):
-    html = tables.claims_table(r.claims).as_raw_html()
+    html = scorecard.claims_table(r.claims).as_raw_html()
     for claim in r.claims.table["claim"]:
         assert _html(claim) in html
-    assert "P(as claimed)" in html
-    matrix = tables.verdict_matrix(r.claims).as_raw_html()
+    assert "P(as claimed)" in html and "Identification" in html
+    matrix = scorecard.verdict_matrix(r.claims).as_raw_html()
     for model in NUTS_MODELS:
         assert labels.model_label(model).capitalize() in matrix
-    testable = r.claims.by_model[r.claims.by_model["verdict"] != "not testable"]
-    for claim in testable["claim"].unique():
-        assert _html(claim) in matrix
-    effects = tables.effects_table(r.claims).as_raw_html()
+    effects = effect_sizes.effects_table(r.claims).as_raw_html()
     for feature in r.headline.coefficients.worker["feature"]:
         assert _html(feature) in effects
 
@@ -224,32 +221,17 @@ def test_variance_table_and_figure(r):
 
 def test_conclusion_sentences_on_the_real_results(r):
     claims = r.claims
-    assert narrative.claim_status(claims, "Worksite features") in narrative.VERDICT_WORDS.values()
-    assert "P(as claimed)" in narrative.claim_evidence(claims, "Worksite features")
-    bullets = narrative.claim_sentences(claims).split("\n\n")
-    tested = claims.table[claims.table["verdict"].isin(list(narrative.VERDICTS))]
+    status = scorecard.status(claims, "worksite_over_worker")
+    assert status in scorecard.VERDICT_WORDS.values()
+    assert "P(as claimed)" in scorecard.evidence(claims, "worksite_over_worker")
+    bullets = scorecard.claim_sentences(claims).split("\n\n")
+    tested = claims.table[claims.table["verdict"].isin(scorecard.TESTED)]
     assert len(bullets) == len(tested) and all(b.startswith("- *") for b in bullets)
     for claim in tested["claim"]:
-        assert f"“{claim}”" in narrative.verdict_classes(claims)
-    assert " of the " in narrative.changed_verdicts(claims)
+        assert f"“{claim}”" in scorecard.verdict_classes(claims)
+    assert " of the " in scorecard.changed_verdicts(claims)
     assert "worksite intercepts" in narrative.signal_sentence(r.variance)
     assert narrative.scale_direction(r.posteriors, "beta_group_scale") in (
         "understates", "overstates")
-
-
-def test_verdict_counts_and_claim_sentences_on_constructed_claims():
-    table = pd.DataFrame({"model": "headline", "claim": ["A goes up", "B goes down", "C"],
-                          "quantity": ["q"] * 3, "mean": [0.5, 0.1, -0.4], "q5": [0.1, -0.2, -0.8],
-                          "q95": [0.9, 0.4, -0.1], "prob_claimed": [0.99, 0.6, 0.01],
-                          "verdict": ["supported", "inconclusive", "contradicted"],
-                          "source": "report: Abstract", "reason": ""})
-    other = table.assign(model="corrected", verdict=["supported", "supported", "contradicted"])
-    claims = SimpleNamespace(table=table, by_model=pd.concat([table, other]))
-    assert narrative.verdict_counts(claims) == (
-        "1 is supported, 1 is inconclusive and 1 is contradicted")
-    bullets = narrative.claim_sentences(claims).split("\n\n")
-    assert "it was supported under the corrected model" in bullets[1]
-    assert "agree" in bullets[0]
-    assert narrative.changed_verdicts(claims) == "1 of the 3"
-    with pytest.raises(KeyError):
-        narrative.claim_row(table, "Z")
+    # the determined worksite columns are named with their identity in the data chapter
+    assert "Log(Mean degree)" in narrative.aliases_sentence(r.data)
