@@ -584,3 +584,40 @@ def test_the_claims_section_round_trips_through_the_cache_codec():
     pd.testing.assert_frame_equal(back.table, section.table, check_dtype=False)
     pd.testing.assert_frame_equal(back.effects, section.effects, check_dtype=False)
     assert back.signing_rate == section.signing_rate
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("planted", "decisive"), [(0.8, True), (0.0, False)])
+def test_the_size_interaction_finds_a_planted_effect_and_not_a_null_one(planted, decisive):
+    """Real NUTS fits of the size variant on simulated campaigns: the notes slope grows by
+    ``planted`` per SD of log size; the size claim about notes is supported when it does
+    and not decisive when it does not."""
+    from organizing.inference.nuts import run_nuts
+    from organizing.models.logits import complete_draws
+
+    rng = np.random.default_rng(21)
+    n_sites, per_site = 60, 60
+    size = rng.normal(size=n_sites)
+    site_index = np.repeat(np.arange(n_sites), per_site)
+    names = tuple(WORKER_FEATURES)
+    worker_x = rng.normal(size=(len(site_index), len(names)))
+    notes = names.index("No. Notes")
+    slopes = rng.normal(0, 0.3, (n_sites, len(names)))
+    slopes[:, notes] += 1.0 + planted * size
+    logit = -1.5 + rng.normal(0, 0.5, n_sites)[site_index] + (
+        worker_x * slopes[site_index]).sum(axis=1)
+    y = (rng.random(len(logit)) < 1 / (1 + np.exp(-logit))).astype(float)
+    site_x = standardize(rng.normal(size=(n_sites, 3)))
+    design = Design(worker_x=worker_x, site_x=site_x, site_index=site_index, signed=y,
+                    worker_features=names, site_features=("Percent male", "Percent black in ZIP",
+                                                          "Percent Latino in ZIP"))
+    result = run_nuts("headline", site_x, worker_x, site_index, y, chains=2, warmup=300,
+                      samples=300, seed=1, moderator=size)
+    draws = complete_draws("headline", result.pooled_draws())
+    row = cl.evaluate_claims(H, draws, design, size_fit=(draws, design, cl.Priors.of(H)),
+                             register=(REGISTER["size_notes"],)).iloc[0]
+    assert row["identification"] < cl.IDENTIFICATION_RATIO
+    if decisive:
+        assert row["verdict"] == "supported" and row["q5"] < planted < row["q95"]
+    else:
+        assert row["verdict"] == "inconclusive" and row["q5"] < 0 < row["q95"]
