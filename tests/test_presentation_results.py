@@ -235,3 +235,21 @@ def test_conclusion_sentences_on_the_real_results(r):
         "understates", "overstates")
     # the determined worksite columns are named with their identity in the data chapter
     assert "Log(Mean degree)" in narrative.aliases_sentence(r.data)
+
+
+def test_no_number_on_the_front_page_disagrees_with_the_same_quantity_elsewhere(r):
+    """The brief's effects and new-store AUCs are the ones the conclusions' effects table and
+    the results' comparison table print (one computation, two places)."""
+    from organizing.evaluation import fold_means
+    from organizing.report import brief
+
+    effects_html = effect_sizes.effects_table(r.claims).as_raw_html()
+    for _, row in brief.takeaway_rows(r.claims).iterrows():
+        assert f"{abs(row['mean']):.1f}" in effects_html, row["feature"]
+        assert effect_sizes.change_words(row) in brief.takeaways(r.claims)
+    headline = brief.honest_headline(r.evaluation)
+    comparison = tables.model_comparison(r).as_raw_html()
+    means = fold_means(r.evaluation.folds)
+    for model in (HEADLINE_MODEL, ModelId.POOLED_LOGISTIC, ModelId.GRADIENT_BOOSTING):
+        value = f"{means.loc[model.value, 'auc']:.3f}"
+        assert value in headline and value in comparison, model
