@@ -223,7 +223,7 @@ def test_each_takeaway_has_a_move_a_size_a_range_a_certainty_and_its_caveat():
         assert re.search(r"\((?:\d+%|more than 99%|less than 1%)\)", item), item
         assert "*Not shown:* that it causes signing" in item
     notes = items[0]
-    assert "More organizer notes" in notes and "one more note (from 1 to 2)" in notes
+    assert "More organizer notes" in notes and "(one more note, from 1 to 2)" in notes
     assert "a rise of 12.3 percentage points on average (90% interval +11.1 to +13.4" in notes
     assert "reverse causation" in notes  # notes can be written after a worker signs
     late = items[1]

@@ -509,7 +509,7 @@ def test_summary_keeps_claims_with_probability_identification_and_source():
     effects = summary.effects_summary(claims)
     json.dumps(effects, allow_nan=False)
     notes = next(e for e in effects if e["feature"] == "No. Notes")
-    assert notes["move"].startswith("one more note") and notes["average_change_points"][
+    assert notes["move"].startswith("one more note, from") and notes["average_change_points"][
         "mean"] == pytest.approx(3.2)
 
 

@@ -49,7 +49,7 @@ def test_data_tables_and_figures(r):
 
 def test_worksite_effects_table(r):
     html = tables.worksite_effects(r.headline).as_raw_html()
-    for label in ("α, intercept", "σ_u", "τ_β", *r.data.reduced_site_features):
+    for label in ("α, intercept", "σ_u", "τ_β", *narrative.model_site_features(r.data)):
         assert label in html
     assert "site_scale" not in html and "beta_group_scale" not in html
 

@@ -113,8 +113,10 @@ def _comparison(evaluation, baseline: ModelId, metric: str, features: str = "all
     return rows.iloc[0]
 
 
-#: The baselines the headline is compared with at new stores, in the order named.
+#: The baselines the headline is compared with at new stores, and their names in the brief.
 HEADLINE_BASELINES = (ModelId.POOLED_LOGISTIC, ModelId.GRADIENT_BOOSTING)
+BASELINE_NAMES = {ModelId.POOLED_LOGISTIC: "the plain regression",
+                  ModelId.GRADIENT_BOOSTING: "gradient boosting"}
 
 
 def _versus(evaluation, baseline: ModelId, features: str = "all") -> str:
@@ -125,8 +127,8 @@ def _versus(evaluation, baseline: ModelId, features: str = "all") -> str:
     d = float(row["difference"])
     direction = "higher" if d > 0 else "lower"
     outcome = comparison_outcome(d, float(row["se"]), higher_is_better=True)
-    return (f"{fmt.number(abs(d), fmt.METRIC_DECIMALS)} {direction} than the "
-            f"{model_label(baseline)}'s (standard error {fmt.number(row['se'], 3)}: "
+    return (f"{fmt.number(abs(d), fmt.METRIC_DECIMALS)} {direction} than "
+            f"{BASELINE_NAMES[baseline]}'s (standard error {fmt.number(row['se'], 3)}: "
             f"{'a real difference' if outcome in ('better', 'worse') else 'within noise'})")
 
 
@@ -137,14 +139,14 @@ def _verdict(evaluation, features: str = "all") -> str:
                                       higher_is_better=True)
                 for b in HEADLINE_BASELINES
                 for r in [_comparison(evaluation, b, "auc", features)]}
-    better = [model_label(b) for b, o in outcomes.items() if o == "better"]
-    worse = [model_label(b) for b, o in outcomes.items() if o == "worse"]
-    same = [model_label(b) for b, o in outcomes.items() if o == "no different"]
+    better = [BASELINE_NAMES[b] for b, o in outcomes.items() if o == "better"]
+    worse = [BASELINE_NAMES[b] for b, o in outcomes.items() if o == "worse"]
+    same = [BASELINE_NAMES[b] for b, o in outcomes.items() if o == "no different"]
     parts = []
     if better:
         parts.append(f"better than {fmt.listing(better)}")
     if same:
-        parts.append(f"no better and no worse than {fmt.listing(same)}")
+        parts.append(f"about as good as {fmt.listing(same)}")
     if worse:
         parts.append(f"worse than {fmt.listing(worse)}")
     return fmt.listing(parts)
@@ -175,9 +177,10 @@ def honest_headline(evaluation, model: ModelId = HEADLINE_MODEL) -> str:
             + (", which is what the campaign's signing rate for everyone gives" if
                base.value in means.index else "")
             + f"), against {fmt.number(auc[ModelId.POOLED_LOGISTIC], fmt.METRIC_DECIMALS)} for "
-            f"a plain {model_label(ModelId.POOLED_LOGISTIC)} regression and "
+            f"a plain logistic regression and "
             f"{fmt.number(auc[ModelId.GRADIENT_BOOSTING], fmt.METRIC_DECIMALS)} for "
-            f"{model_label(ModelId.GRADIENT_BOOSTING)}. Paired fold by fold, its AUC is "
+            f"gradient boosting, a flexible machine-learning baseline. Paired fold by fold, "
+            f"its AUC is "
             f"{_versus(evaluation, ModelId.POOLED_LOGISTIC)} and "
             f"{_versus(evaluation, ModelId.GRADIENT_BOOSTING)}. In plain words, at a new store "
             f"the {label} model is {_verdict(evaluation)}.")
@@ -194,9 +197,8 @@ def honest_headline(evaluation, model: ModelId = HEADLINE_MODEL) -> str:
                  f"regression and "
                  f"{fmt.number(bare.loc[ModelId.GRADIENT_BOOSTING.value, 'auc'], 3)} for "
                  f"boosting; the {label} model is then "
-                 f"{_verdict(evaluation, 'without No. Notes')}. So "
-                 f"{fmt.number(auc[model] - bare.loc[model.value, 'auc'], 3)} of its AUC rests "
-                 f"on a measure recorded while organizing.")
+                 f"{_verdict(evaluation, 'without No. Notes')}. The notes alone account for "
+                 f"{fmt.number(auc[model] - bare.loc[model.value, 'auc'], 3)} of its AUC.")
     return text
 
 
@@ -255,9 +257,9 @@ PLAIN_WORDS: dict[str, str] = {
 #: The caveat of each kind of measure (organizing.data.meaning): what the association does
 #: not show, and why.
 CAVEATS = {
-    AFTER: "*Not shown:* that it causes signing. The measure can be recorded after a "
-           "worker signs (organizers write more about workers who are already on board), "
-           "so signing may produce it: [reverse causation]"
+    AFTER: "*Not shown:* that it causes signing. It is recorded, or built from what "
+           "organizers recorded, while they worked, also after a worker signed, so signing "
+           "may produce it: [reverse causation]"
            "(chapters/glossary.qmd#sec-glossary-reverse-causation).",
     CHOSEN: "*Not shown:* that it causes signing. Organizers chose whom to reach and when, "
             "so these workers may differ in ways nobody recorded "
@@ -329,9 +331,9 @@ def takeaway(row) -> str:
     subject = PLAIN_WORDS.get(feature, feature)
     sign = "positive" if float(row["mean"]) >= 0 else "negative"
     caveat = CAVEATS[meaning(feature).caveat]
-    return (f"**{subject}** ({effect_sizes.move_words(row)}): "
-            f"{effect_sizes.change_words(row)}; {certainty(direction_probability(row))} that "
-            f"it is {sign}. {caveat}")
+    move = "" if row["kind"] == "set" else f" ({effect_sizes.move_words(row)})"
+    return (f"**{subject}**{move}: {effect_sizes.change_words(row)}; "
+            f"{certainty(direction_probability(row))} that it is {sign}. {caveat}")
 
 
 def takeaways(claims, most: int = MOST_TAKEAWAYS) -> str:

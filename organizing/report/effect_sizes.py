@@ -44,39 +44,38 @@ def _singular(unit: str) -> str:
 
 
 def move_words(row) -> str:
-    """A feature's move in its own units: ``one more note (from 1 to 2)``,
-    ``3.0 times as many workers discovered (56 → 166; 25th to 75th percentile)``."""
+    """A feature's move in its own units, without parentheses: ``one more note, from 1 to
+    2``; ``3.0 times the workers discovered, 56 → 166, the stores' 25th to 75th
+    percentile``; ``from the reference level, Time To First Convo (Quart. 1)``."""
     feature = row["feature"]
     base = feature.removesuffix(COMPOSITION_SUFFIX)
     m = meaning(feature)
     start, end = float(row["start"]), float(row["end"])
     if row["kind"] == "set":
         if m.kind == LEVEL and row.get("reference"):
-            return f"from {row['reference']} to this level"
+            return f"from the reference level, {row['reference']}, to this level"
         return "from no to yes" if m.kind == BINARY else "from 0 to 1"
-    iqr = "25th to 75th percentile" + (" of stores" if is_composition(feature)
-                                        or row["level"] == "worksite" else "")
+    iqr = ("the stores' 25th to 75th percentile" if is_composition(feature)
+           or row["level"] == "worksite" else "the workers' 25th to 75th percentile")
     if is_composition(feature):
-        what = f"the store's mean of {base}" if m.kind not in (SHARE,) else (
-            f"the share of the store's workers with {base}")
         if m.kind == SHARE:
-            return f"{what} from {fmt.share(start, 0)} to {fmt.share(end, 0)} ({iqr})"
-        return f"{what} from {_number(start)} to {_number(end)} ({iqr})"
+            return (f"the share of the store's workers with {base} from {fmt.share(start, 0)} "
+                    f"to {fmt.share(end, 0)}, {iqr}")
+        return f"the store's mean of {base} from {_number(start)} to {_number(end)}, {iqr}"
     if m.kind == COUNT:
-        return f"one more {_singular(m.unit)} (from {_number(start)} to {_number(end)})"
+        return f"one more {_singular(m.unit)}, from {_number(start)} to {_number(end)}"
     if m.kind in (LOG_COUNT, LOG_MONEY):
-        factor = end / start
         money = m.kind == LOG_MONEY
         low = f"${_number(start)}k" if money else _number(start)
         high = f"${_number(end)}k" if money else _number(end)
         what = "mean income in the ZIP code" if money else m.unit
-        return f"{fmt.number(factor, 1)} times the {what} ({low} → {high}; {iqr})"
+        return f"{fmt.number(end / start, 1)} times the {what}, {low} → {high}, {iqr}"
     if m.kind == SHARE:
-        return f"{m.unit} from {fmt.share(start, 0)} to {fmt.share(end, 0)} ({iqr})"
+        return f"{m.unit} from {fmt.share(start, 0)} to {fmt.share(end, 0)}, {iqr}"
     if m.kind == CORRELATION:
-        return f"from {fmt.number(start, 2)} to {fmt.number(end, 2)} ({iqr})"
+        return f"from {fmt.number(start, 2)} to {fmt.number(end, 2)}, {iqr}"
     if m.kind == LOG_INDEX:
-        return f"log {m.unit} from {fmt.number(start, 1)} to {fmt.number(end, 1)} ({iqr})"
+        return f"{m.unit} from {iqr.removeprefix('the ')}"
     return f"from {_number(start)} to {_number(end)}"
 
 
@@ -114,7 +113,7 @@ def largest_effects(claims, n: int = 3) -> str:
     """The ``n`` features with the largest average changes, with their moves."""
     frame = claims.effects.assign(size=claims.effects["mean"].abs()).sort_values(
         "size", ascending=False).head(n)
-    return fmt.listing(f"{r['feature']} ({move_words(r)}: {effect_points(claims, r['feature'])})"
+    return fmt.listing(f"{r['feature']}, {move_words(r)}: {effect_points(claims, r['feature'])}"
                        for _, r in frame.iterrows())
 
 

@@ -182,7 +182,9 @@ def plate_diagram(data) -> Figure:
         _edge(ax, PLATE_NODES[start][0], PLATE_NODES[end][0])
     for xy, label, observed in PLATE_NODES.values():
         _node(ax, xy, label, observed)
-    n_worker, n_site = len(data.reduced_worker_features), len(data.reduced_site_features)
+    from organizing.report.narrative import model_site_features
+
+    n_worker, n_site = len(data.reduced_worker_features), len(model_site_features(data))
     below = {"alpha": "intercept", "beta": f"{n_site} + {n_worker} worksite\ncoefficients",
              "u": "intercept", "x": f"{n_site} features,\n{n_worker} worker means",
              "b": f"{n_worker} slopes", "y": "signed (0/1)"}

@@ -216,9 +216,17 @@ def aliases_sentence(data) -> str:
     frame = getattr(data, "aliases", None)
     if frame is None or frame.empty:
         return "No worksite column is determined by the others in these files."
-    parts = [f"{r['identity'].replace(' × ', '·')} (to {fmt.share(r['residual_sd'], 1)} of its "
-             f"own spread)" for _, r in frame.iterrows()]
+    parts = [f"{r['identity'].replace(' × ', '·').replace('= − ', '= −')} to within "
+             f"{r['residual_sd'] * 100:.2g}% of its own spread" for _, r in frame.iterrows()]
     return ("In these files, on standardized columns, " + fmt.listing(parts) + ".")
+
+
+def model_site_features(data) -> list[str]:
+    """The worksite features of the headline and extended models: every column but the
+    one-hot reference levels and the columns other columns determine."""
+    aliases = getattr(data, "aliases", None)
+    left_out = set(() if aliases is None else aliases["name"])
+    return [f for f in data.reduced_site_features if f not in left_out]
 
 
 def reference_levels(data) -> str:

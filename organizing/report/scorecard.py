@@ -285,7 +285,8 @@ def not_identified_sentence(claims) -> str:
     if rows.empty:
         return "every tested claim rests on a quantity the data identify"
     return ("the data cannot judge " + fmt.listing(f"“{c}”" for c in rows["claim"])
-            + ": the posterior of the quantity is nearly as wide as its reference")
+            + ": they carry less information about the quantity it rests on than the prior "
+            "does")
 
 
 def multiplicity_sentence(error_rates) -> str:

@@ -167,7 +167,8 @@ def column_table() -> GT:
     )
 
 
-def _transform(feature: str, level: str, reference: set[str]) -> str:
+def _transform(feature: str, level: str, reference: set[str],
+               aliased: frozenset[str] = frozenset()) -> str:
     over = "workers" if level == "worker" else "worksites"
     if feature.startswith("Log("):
         first = f"natural log of {feature[4:-1]}, then standardized"
@@ -178,6 +179,9 @@ def _transform(feature: str, level: str, reference: set[str]) -> str:
     text = f"{first} (over {over})"
     if feature in reference:
         text += "; reference level (dropped) in the headline and extended models"
+    if feature in aliased:
+        text += ("; left out of the headline and extended models: other columns determine "
+                 "it (@sec-caveats)")
     return text
 
 
@@ -187,6 +191,8 @@ def feature_summary(data) -> GT:
     reduced = set(data.reduced_worker_features) | set(data.reduced_site_features)
     everything = (*data.worker_features, *data.site_features)
     reference = {f for f in everything if f not in reduced}
+    aliases = getattr(data, "aliases", None)
+    aliased = frozenset(() if aliases is None else aliases["name"])
     stats = data.feature_summary.set_index("feature")
     levels = {"worker": "Worker features (one slope per worksite)",
               "worksite": "Worksite features (one coefficient shared by all worksites)"}
@@ -196,7 +202,7 @@ def feature_summary(data) -> GT:
         for feature in features:
             rows.append({"level": levels[level], "feature": feature,
                          "meaning": prepare.meaning(feature),
-                         "transform": _transform(feature, level, reference),
+                         "transform": _transform(feature, level, reference, aliased),
                          **stats.loc[feature, ["mean", "sd", "min", "median", "max"]]})
     return (
         new_table(pd.DataFrame(rows), groupname_col="level")
