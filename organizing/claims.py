@@ -21,7 +21,8 @@ scale τ_β (a hierarchical prior learns its scale from all the coefficients, so
 plain prior would be too wide a yardstick); the worker slopes' means, the size
 interactions and the slope spreads from their priors. When
 sd_post / sd_ref ≥ :data:`IDENTIFICATION_RATIO` the data have not narrowed θ enough for
-a verdict, and the claim is **not identified**. Worksite columns that other columns
+a verdict (the data then carry less information about θ than the reference does), and
+the claim is **not identified**. Worksite columns that other columns
 determine are left out of the design before any fit
 (:func:`organizing.features.identified`); a claim about one of them is tested through
 the columns that determine it (:func:`composite_direction`).
@@ -72,7 +73,10 @@ from organizing.models.priors import HALF_CAUCHY_SCALE, HEADLINE_PRIORS, MEAN_PR
 #: is the probability at or below which the claim is contradicted.
 SUPPORT_THRESHOLD = 0.95
 #: A posterior sd at least this share of the reference sd: the data have not identified θ.
-IDENTIFICATION_RATIO = 0.7
+#: With precisions adding, sd_post / sd_ref = 1/√(1 + data precision / reference
+#: precision): at 1/√2 the data carry exactly as much information about θ as the reference
+#: does; above it, less, and the prior would decide the verdict.
+IDENTIFICATION_RATIO = float(1 / np.sqrt(2))
 #: Claims whose measures correlate at least this much across units are tested jointly.
 JOINT_CORRELATION = 0.95
 #: A ranking verdict needs the posterior odds of the ranking to differ from its prior odds

@@ -88,11 +88,10 @@ class Alias:
     def identity(self, decimals: int = 2) -> str:
         """The relation in words: ``Log(Mean degree) = 1.09 × Log(No. edges) − …``."""
         terms = []
-        for name, a in zip(self.on, self.coefficients, strict=True):
-            sign = "−" if a < 0 else "+"
-            terms.append(f"{sign} {abs(a):.{decimals}f} × {name}")
-        body = " ".join(terms).removeprefix("+ ")
-        return f"{self.name} = {body}"
+        for k, (name, a) in enumerate(zip(self.on, self.coefficients, strict=True)):
+            sign = ("−" if a < 0 else "") if k == 0 else (" − " if a < 0 else " + ")
+            terms.append(f"{sign}{abs(a):.{decimals}f} × {name}")
+        return f"{self.name} = {''.join(terms)}"
 
 
 def standardize(x: np.ndarray) -> np.ndarray:

@@ -515,8 +515,8 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
         sensitivity = _sensitivity_section(campaign, variant_fits, posteriors[HEADLINE_MODEL],
                                            claims.table, seed)
         # an effect is a takeaway only if its direction survives every sensitivity analysis
-        claims = replace(claims, effects=direction_holds(claims.effects,
-                                                         sensitivity.coefficients))
+        claims = replace(claims, effects=direction_holds(
+            claims.effects, {key: run.coefficients for key, run in sensitivity.runs.items()}))
 
     with stages.stage("planning"):
         workers_per_site = int(np.median(np.bincount(campaign.site_index)))

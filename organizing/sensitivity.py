@@ -163,29 +163,41 @@ def moved_coefficients(headline: Coefficients, variants: dict[str, Coefficients]
                                        "moved"])
 
 
-def direction_holds(effects: pd.DataFrame, coefficients: pd.DataFrame) -> pd.DataFrame:
+#: A feature a variant replaces, and the variant's column that carries its direction: in
+#: the centrality analysis, the log centrality of the workers inside the network.
+COUNTERPARTS = {"Log(Eigen. Centrality)": "Log(Eigen. Centrality), inside"}
+
+
+def direction_holds(effects: pd.DataFrame, variants: dict[str, Coefficients]) -> pd.DataFrame:
     """Whether each effect's direction survives every sensitivity analysis.
 
     ``effects``: the headline model's effects (level, feature, mean, …;
-    :func:`organizing.effects.average_marginal_effects`); ``coefficients``: the
-    :func:`moved_coefficients` frame. An effect's direction *holds* under a variant that has
-    the feature when the variant's 90% interval of the coefficient lies on the side of zero
-    of the effect (the variant's posterior probability of that direction is at least 95%);
-    a variant without the feature (the notes feature without notes) does not count. Adds
-    ``robust`` (holds under every variant) and ``fragile_under`` (the variants where it
-    does not, "; "-joined, each with "reverses" or "uncertain": ``no_notes: reverses``).
+    :func:`organizing.effects.average_marginal_effects`); ``variants``: each variant's
+    coefficient tables. An effect's direction *holds* under a variant that has the feature
+    when the variant's 90% interval of its coefficient (the worksite coefficient, or the
+    average worker slope) lies on the effect's side of zero, that is when the variant's
+    posterior probability of that direction is at least 95%; a variant that replaces the
+    feature is judged on its counterpart (:data:`COUNTERPARTS`), and a variant without the
+    feature (notes, without notes) does not count. Adds ``robust`` (holds under every
+    variant) and ``fragile_under`` (the variants where it does not, "; "-joined, each with
+    "reverses", when the variant's interval lies on the other side of zero, or "uncertain":
+    ``no_notes: reverses``).
     """
     robust, fragile = [], []
     for _, row in effects.iterrows():
         sign = np.sign(row["mean"])
-        rows = coefficients[(coefficients["feature"] == row["feature"])
-                            & (coefficients["level"] == row["level"])]
         failed = []
-        for _, c in rows.iterrows():
+        for variant, coefficients in variants.items():
+            table = getattr(coefficients, row["level"]).set_index("feature")
+            name = next((n for n in (row["feature"], COUNTERPARTS.get(row["feature"]))
+                         if n in table.index), None)
+            if name is None:
+                continue
+            c = table.loc[name]
             holds = c["q5"] > 0 if sign > 0 else c["q95"] < 0
             if not holds:
-                how = "reverses" if np.sign(c["mean"]) == -sign else "uncertain"
-                failed.append(f"{c['variant']}: {how}")
+                reverses = c["q95"] < 0 if sign > 0 else c["q5"] > 0
+                failed.append(f"{variant}: {'reverses' if reverses else 'uncertain'}")
         robust.append(not failed and sign != 0)
         fragile.append("; ".join(failed))
     return effects.assign(robust=robust, fragile_under=fragile)

@@ -320,3 +320,29 @@ def test_outside_network_rates_follow_disclosure_control():
     nobody = narrative.outside_network_sentence(results(0.0, float("nan"), 0.17))
     assert "nan" not in nobody.lower() and "withheld" in nobody
 
+
+
+def test_an_effect_is_robust_only_if_its_direction_holds_in_every_variant():
+    from organizing.sensitivity import direction_holds
+
+    def coefficients(worker_rows):
+        worker = pd.DataFrame(worker_rows, columns=["feature", "mean", "q5", "q95"])
+        return Coefficients(worksite=pd.DataFrame(columns=["feature", "mean", "q5", "q95"]),
+                            worker=worker, scalars=pd.DataFrame())
+
+    effects = pd.DataFrame({"level": ["worker"] * 3, "feature": [NOTES, CENTRALITY, "Is Male"],
+                            "mean": [6.5, 6.9, -1.0]})
+    variants = {
+        "no_notes": coefficients([(CENTRALITY, -0.2, -0.5, 0.1), ("Is Male", -0.3, -0.5, -0.1)]),
+        "centrality": coefficients([(NOTES, 3.1, 2.9, 3.3),
+                                    (LOG_CENTRALITY_INSIDE, 0.4, 0.1, 0.7),
+                                    ("Is Male", -0.3, -0.6, 0.05)]),
+    }
+    table = direction_holds(effects, variants).set_index("feature")
+    assert table.loc[NOTES, "robust"]  # missing without notes: not counted against it
+    assert not table.loc[CENTRALITY, "robust"]
+    assert table.loc[CENTRALITY, "fragile_under"] == "no_notes: uncertain"  # the inside log
+    assert table.loc["Is Male", "fragile_under"] == "centrality: uncertain"
+    flipped = {"no_notes": coefficients([(CENTRALITY, -0.4, -0.6, -0.2)])}
+    assert direction_holds(effects, flipped).set_index("feature").loc[
+        CENTRALITY, "fragile_under"] == "no_notes: reverses"

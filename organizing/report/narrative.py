@@ -216,7 +216,7 @@ def aliases_sentence(data) -> str:
     frame = getattr(data, "aliases", None)
     if frame is None or frame.empty:
         return "No worksite column is determined by the others in these files."
-    parts = [f"{r['identity'].replace(' × ', '·').replace('= − ', '= −')} to within "
+    parts = [f"{r['identity'].replace(' × ', '·')} to within "
              f"{r['residual_sd'] * 100:.2g}% of its own spread" for _, r in frame.iterrows()]
     return ("In these files, on standardized columns, " + fmt.listing(parts) + ".")
 
