@@ -564,8 +564,11 @@ def joint_groups(design, register: tuple[Claim, ...] = None) -> dict[str, tuple[
 
 
 def _group_measures(group: tuple[Claim, ...]) -> tuple[tuple[str, ...], np.ndarray]:
-    """The union of a joint group's measures and their signs, oriented so that the first
-    claim's direction is the composite's: s_q = (d_c / d_first) · o_q."""
+    """The union of a joint group's measures and their signs s_q = (d_c / d_first) · o_q.
+
+    With these signs a rise of the composite moves every measure the way its own claim
+    says goes with *more* signing when d_first = +1 (with less when −1), so every claim of
+    the group claims the same sign of θ, the first claim's direction d_first."""
     names, signs = [], []
     first = group[0].direction
     for claim in group:
@@ -593,12 +596,10 @@ def _site_claim(model, claim, draws, design, group: tuple[Claim, ...]) -> dict:
     except ValueError as error:
         return _row(model, claim, quantity, result=NOT_EVALUATED, reason=str(error))
     beta = np.asarray(draws["beta_group"])[:, support]
+    # the signs orient every claim of the group the first one's way (_group_measures), so
+    # each claims the same sign of θ: the first claim's direction
     row = _from_draws(model, claim, quantity, beta @ delta, site_reference_sd(draws, delta),
                       direction=group[0].direction)
-    if claim.direction != group[0].direction and row["verdict"] in VERDICTS:
-        # the composite is oriented by the group's first claim: flip for this claim
-        row["prob_claimed"] = 1 - row["prob_claimed"]
-        row["verdict"] = decide(row["prob_claimed"], row["identification"])
     aliased = [m for m in measures if m not in design.site_features]
     notes = []
     if len(group) > 1:

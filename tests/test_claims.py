@@ -621,3 +621,23 @@ def test_the_size_interaction_finds_a_planted_effect_and_not_a_null_one(planted,
         assert row["verdict"] == "supported" and row["q5"] < planted < row["q95"]
     else:
         assert row["verdict"] == "inconclusive" and row["q5"] < 0 < row["q95"]
+
+
+def test_claims_of_opposite_directions_tested_jointly_share_one_probability():
+    """"More conversations go with signing" and "larger stores go with less signing", with
+    conversations moving with size: the composite (size up, conversations down) going with
+    less signing satisfies both claims, so both get the same probability."""
+    rng = np.random.default_rng(13)
+    design = _design(rng, site_corr=0.8)
+    names = list(design.site_features)
+    x = design.site_x.copy()
+    d, c = names.index("Log(No. workers discovered)"), names.index("Log(No. organizer convers.)")
+    x[:, c] = 0.98 * x[:, d] + np.sqrt(1 - 0.98**2) * x[:, c]
+    design = replace(design, site_x=standardize(x))
+    assert cl.joint_groups(design)["conversations"] == ("conversations", "large_worksites")
+    draws = _draws(rng, design, sd=0.1)
+    draws["beta_group"][:, c] += 0.8  # conversations go with more signing, size with none
+    table = cl.evaluate_claims(H, draws, design).set_index("id")
+    conv, large = table.loc["conversations"], table.loc["large_worksites"]
+    assert conv["prob_claimed"] == pytest.approx(large["prob_claimed"])
+    assert conv["verdict"] == large["verdict"]
