@@ -204,6 +204,21 @@ def new_site_draws(model_name: str, draws: dict, sites: np.ndarray,
     return out
 
 
+#: A paired difference at least this many standard errors from zero reads as a difference.
+DIFFERENCE_SE = 2.0
+
+
+def comparison_outcome(difference: float, se: float, *, higher_is_better: bool) -> str:
+    """"better", "worse" or "no different" for a paired difference with its standard error
+    (at least :data:`DIFFERENCE_SE` standard errors from zero to count)."""
+    if not np.isfinite(difference):
+        return "not compared"
+    if not np.isfinite(se) or abs(difference) < DIFFERENCE_SE * se:
+        return "no different"
+    better = difference > 0 if higher_is_better else difference < 0
+    return "better" if better else "worse"
+
+
 def fold_means(folds: pd.DataFrame, features: str = "all") -> pd.DataFrame:
     """Mean of each metric over the held-out-worksite folds, per model, for one feature set
     (``features``: "all", or "without No. Notes")."""
@@ -235,7 +250,8 @@ def new_store_comparison(folds: pd.DataFrame, model: str,
     """``model`` against each baseline at new worksites: the paired fold differences of the
     AUC (higher is better) and of the log loss (lower is better), for every feature set
     the folds hold. One row per features, baseline and metric: features, baseline, metric,
-    model_mean, baseline_mean, difference, se, folds."""
+    model_mean, baseline_mean, difference, se, folds, and ``outcome``: whether the model is
+    "better", "worse" or "no different" (:func:`comparison_outcome`)."""
     sets = folds["features"].unique() if "features" in folds else ["all"]
     rows = []
     for features in sets:
@@ -244,28 +260,15 @@ def new_store_comparison(folds: pd.DataFrame, model: str,
             if model not in means.index or baseline not in means.index:
                 continue
             for metric in ("auc", "log_loss"):
+                paired = paired_fold_difference(folds, model, baseline, metric, features)
                 rows.append({"features": features, "baseline": baseline, "metric": metric,
                              "model_mean": float(means.loc[model, metric]),
-                             "baseline_mean": float(means.loc[baseline, metric]),
-                             **paired_fold_difference(folds, model, baseline, metric,
-                                                      features)})
+                             "baseline_mean": float(means.loc[baseline, metric]), **paired,
+                             "outcome": comparison_outcome(
+                                 paired["difference"], paired["se"],
+                                 higher_is_better=metric == "auc")})
     return pd.DataFrame(rows, columns=["features", "baseline", "metric", "model_mean",
-                                       "baseline_mean", "difference", "se", "folds"])
-
-
-#: A paired difference at least this many standard errors from zero reads as a difference.
-DIFFERENCE_SE = 2.0
-
-
-def comparison_outcome(difference: float, se: float, *, higher_is_better: bool) -> str:
-    """"better", "worse" or "no different" for a paired difference with its standard error
-    (at least :data:`DIFFERENCE_SE` standard errors from zero to count)."""
-    if not np.isfinite(difference):
-        return "not compared"
-    if not np.isfinite(se) or abs(difference) < DIFFERENCE_SE * se:
-        return "no different"
-    better = difference > 0 if higher_is_better else difference < 0
-    return "better" if better else "worse"
+                                       "baseline_mean", "difference", "se", "folds", "outcome"])
 
 
 def pointwise_log_predictive(y: np.ndarray, p: np.ndarray) -> np.ndarray:

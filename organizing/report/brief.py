@@ -120,25 +120,19 @@ BASELINE_NAMES = {ModelId.POOLED_LOGISTIC: "the plain regression",
 
 
 def _versus(evaluation, baseline: ModelId, features: str = "all") -> str:
-    """``0.016 higher than the plain regression's (standard error 0.006)``."""
-    from organizing.evaluation import comparison_outcome
-
+    """``0.016 higher than the plain regression's (standard error 0.006: a real
+    difference)``."""
     row = _comparison(evaluation, baseline, "auc", features)
     d = float(row["difference"])
     direction = "higher" if d > 0 else "lower"
-    outcome = comparison_outcome(d, float(row["se"]), higher_is_better=True)
     return (f"{fmt.number(abs(d), fmt.METRIC_DECIMALS)} {direction} than "
             f"{BASELINE_NAMES[baseline]}'s (standard error {fmt.number(row['se'], 3)}: "
-            f"{'a real difference' if outcome in ('better', 'worse') else 'within noise'})")
+            f"{'within noise' if row['outcome'] == 'no different' else 'a real difference'})")
 
 
 def _verdict(evaluation, features: str = "all") -> str:
-    from organizing.evaluation import comparison_outcome
-
-    outcomes = {b: comparison_outcome(float(r["difference"]), float(r["se"]),
-                                      higher_is_better=True)
-                for b in HEADLINE_BASELINES
-                for r in [_comparison(evaluation, b, "auc", features)]}
+    outcomes = {b: _comparison(evaluation, b, "auc", features)["outcome"]
+                for b in HEADLINE_BASELINES}
     better = [BASELINE_NAMES[b] for b, o in outcomes.items() if o == "better"]
     worse = [BASELINE_NAMES[b] for b, o in outcomes.items() if o == "worse"]
     same = [BASELINE_NAMES[b] for b, o in outcomes.items() if o == "no different"]
@@ -152,53 +146,52 @@ def _verdict(evaluation, features: str = "all") -> str:
     return fmt.listing(parts)
 
 
+def _auc(evaluation, model: ModelId, features: str = "all") -> float:
+    """A model's mean AUC over the folds of held-out worksites (the comparison's means)."""
+    if model is HEADLINE_MODEL:
+        return float(_comparison(evaluation, HEADLINE_BASELINES[0], "auc", features)[
+            "model_mean"])
+    return float(_comparison(evaluation, model, "auc", features)["baseline_mean"])
+
+
 def honest_headline(evaluation, model: ModelId = HEADLINE_MODEL) -> str:
-    """How well ``model`` ranks signers at stores it has never seen, against every baseline,
-    paired fold by fold, with and without No. Notes.
+    """How well the headline model ranks signers at stores it has never seen, against every
+    baseline, paired fold by fold, with and without No. Notes.
 
     The AUC (the chance that a signer is ranked above a non-signer) averaged over the folds
     of held-out worksites, for the model, the pooled logistic regression and gradient
     boosting; each difference with the standard error of the paired fold differences and
-    the verdict of :func:`organizing.evaluation.comparison_outcome`; then the same
+    its outcome (:func:`organizing.evaluation.new_store_comparison`); then the same
     comparison with every model refitted without No. Notes, which is not known at a new
     store before organizing starts.
     """
-    from organizing.evaluation import fold_means
-
     label = model_label(model)
     folds = narrative.n_folds(evaluation)
-    means = fold_means(evaluation.folds)
-    auc = {m: float(means.loc[m.value, "auc"]) for m in (model, *HEADLINE_BASELINES)}
-    base = ModelId.INTERCEPT_ONLY
+    auc = {m: _auc(evaluation, m) for m in (model, *HEADLINE_BASELINES)}
     text = (f"At stores it has never seen ({folds} folds of held-out stores), the {label} "
             f"model ranks a signer above a non-signer with a mean "
             f"[AUC](chapters/glossary.qmd#sec-glossary-auc) of "
-            f"{fmt.number(auc[model], fmt.METRIC_DECIMALS)} (0.5 is a coin toss"
-            + (", which is what the campaign's signing rate for everyone gives" if
-               base.value in means.index else "")
-            + f"), against {fmt.number(auc[ModelId.POOLED_LOGISTIC], fmt.METRIC_DECIMALS)} for "
-            f"a plain logistic regression and "
+            f"{fmt.number(auc[model], fmt.METRIC_DECIMALS)} (0.5 is a coin toss, what the "
+            f"campaign's signing rate for everyone gives), against "
+            f"{fmt.number(auc[ModelId.POOLED_LOGISTIC], fmt.METRIC_DECIMALS)} for a plain "
+            f"logistic regression and "
             f"{fmt.number(auc[ModelId.GRADIENT_BOOSTING], fmt.METRIC_DECIMALS)} for "
             f"gradient boosting, a flexible machine-learning baseline. Paired fold by fold, "
-            f"its AUC is "
-            f"{_versus(evaluation, ModelId.POOLED_LOGISTIC)} and "
+            f"its AUC is {_versus(evaluation, ModelId.POOLED_LOGISTIC)} and "
             f"{_versus(evaluation, ModelId.GRADIENT_BOOSTING)}. In plain words, at a new store "
             f"the {label} model is {_verdict(evaluation)}.")
-    without = evaluation.new_stores["features"].eq("without No. Notes")
-    if without.any():
-        from organizing.evaluation import fold_means as means_of
-
-        bare = means_of(evaluation.folds, "without No. Notes")
+    without = "without No. Notes"
+    if evaluation.new_stores["features"].eq(without).any():
+        bare = {m: _auc(evaluation, m, without) for m in (model, *HEADLINE_BASELINES)}
         text += (f" Every score above uses the organizer notes about a worker, which a new "
                  f"store does not have before organizing starts. Refitted without them, the "
-                 f"AUCs are {fmt.number(bare.loc[model.value, 'auc'], fmt.METRIC_DECIMALS)} "
-                 f"for the {label} model, "
-                 f"{fmt.number(bare.loc[ModelId.POOLED_LOGISTIC.value, 'auc'], 3)} for the "
-                 f"regression and "
-                 f"{fmt.number(bare.loc[ModelId.GRADIENT_BOOSTING.value, 'auc'], 3)} for "
-                 f"boosting; the {label} model is then "
-                 f"{_verdict(evaluation, 'without No. Notes')}. The notes alone account for "
-                 f"{fmt.number(auc[model] - bare.loc[model.value, 'auc'], 3)} of its AUC.")
+                 f"AUCs are {fmt.number(bare[model], fmt.METRIC_DECIMALS)} for the {label} "
+                 f"model, {fmt.number(bare[ModelId.POOLED_LOGISTIC], fmt.METRIC_DECIMALS)} "
+                 f"for the regression and "
+                 f"{fmt.number(bare[ModelId.GRADIENT_BOOSTING], fmt.METRIC_DECIMALS)} for "
+                 f"boosting; the {label} model is then {_verdict(evaluation, without)}. The "
+                 f"notes alone account for {fmt.number(auc[model] - bare[model], 3)} of its "
+                 f"AUC.")
     return text
 
 
