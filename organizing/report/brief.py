@@ -352,8 +352,9 @@ def fragile(claims) -> str:
     (empty text when there are none)."""
     rows = fragile_rows(claims)
     return "\n".join(
-        f"- **{PLAIN_WORDS.get(r['feature'], r['feature'])}** ({effect_sizes.change_words(r)}): "
-        f"{_fragile_reason(r['fragile_under'])}." for _, r in rows.iterrows())
+        f"- **{PLAIN_WORDS.get(r['feature'], r['feature'])}**: "
+        f"{effect_sizes.change_words(r)}, but {_fragile_reason(r['fragile_under'])}."
+        for _, r in rows.iterrows())
 
 
 # ----------------------------------------------------------------------- the next test

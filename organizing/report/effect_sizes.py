@@ -55,8 +55,8 @@ def move_words(row) -> str:
         if m.kind == LEVEL and row.get("reference"):
             return f"from the reference level, {row['reference']}, to this level"
         return "from no to yes" if m.kind == BINARY else "from 0 to 1"
-    iqr = ("the stores' 25th to 75th percentile" if is_composition(feature)
-           or row["level"] == "worksite" else "the workers' 25th to 75th percentile")
+    who = "stores" if is_composition(feature) or row["level"] == "worksite" else "workers"
+    iqr = f"the {who}' 25th to 75th percentile"
     if is_composition(feature):
         if m.kind == SHARE:
             return (f"the share of the store's workers with {base} from {fmt.share(start, 0)} "
@@ -75,7 +75,7 @@ def move_words(row) -> str:
     if m.kind == CORRELATION:
         return f"from {fmt.number(start, 2)} to {fmt.number(end, 2)}, {iqr}"
     if m.kind == LOG_INDEX:
-        return f"{m.unit} from {iqr.removeprefix('the ')}"
+        return f"{m.unit} from the 25th to the 75th percentile of {who}"
     return f"from {_number(start)} to {_number(end)}"
 
 
