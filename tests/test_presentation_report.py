@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from organizing.models import ModelId
 from organizing.report import figures, labels, tables
 from organizing.report import formatting as fmt
+from organizing.report import planning as report_planning
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,13 @@ TABLES = {
     "effects_table": lambda r: tables.effects_table(r.claims),
     "verdict_matrix": lambda r: tables.verdict_matrix(r.claims),
     "variance_table": lambda r: tables.variance_table(r.variance),
-    "minimum_detectable_effects": lambda r: tables.minimum_detectable_effects(r.planning),
+    "minimum_detectable_effects": lambda r: report_planning.minimum_detectable_effects(
+        r.planning),
+    "power_table": lambda r: report_planning.power_table(r.planning),
+    "design_options": lambda r: report_planning.design_options(r.planning),
+    "rehearsal_balance": lambda r: report_planning.balance_table(r.planning.rehearsal.balance),
+    "rehearsal_estimates": lambda r: report_planning.trial_estimates(
+        r.planning.rehearsal.analysis),
 }
 FIGURES = {
     "site_signing_rates": lambda r: figures.site_signing_rates(r.data),
@@ -79,7 +86,8 @@ FIGURES = {
     "clusters": lambda r: figures.clusters(r.clustering),
     "size_association": lambda r: figures.size_association(r.claims),
     "variance_decomposition": lambda r: figures.variance_decomposition(r.variance),
-    "power_curves": lambda r: figures.power_curves(r.planning),
+    "power_curves": lambda r: report_planning.power_curves(r.planning),
+    "design_options_plot": lambda r: report_planning.design_options_plot(r.planning),
 }
 
 
