@@ -195,8 +195,14 @@ def _randomize(args: argparse.Namespace) -> int:
     from organizing.planning.randomize import balance, within_block_gaps
     from organizing.report.planning import randomize_text
 
-    needs_results = (str(args.stores) == "campaign" or args.block_by == "rate"
-                     or args.effect is not None or args.prior == "campaign")
+    from_campaign = str(args.stores) == "campaign"
+    try:  # a bad store list fails before any posterior is loaded
+        missing = (not from_campaign and args.block_by == "rate"
+                   and workflow.stores_table(args.stores)["forecast"].isna().any())
+    except (ValueError, TrialFileError) as error:
+        return _error(str(error), 2)
+    needs_results = (from_campaign or missing or args.effect is not None
+                     or args.prior == "campaign")
     section = None
     if needs_results:
         try:
