@@ -646,19 +646,25 @@ def _planning(config: Config, headline_draws: dict, design, campaign: Campaign):
     common = dict(alpha=alpha, sims=sims, seed=seed)
     grid, option_sites = list(settings["sites_grid"]), list(settings["option_sites"])
     curves = planning.power_curve(population, grid, [0.0, *settings["effects"]], **common)
-    plain = [(name, planning.Options()) for name in planning.DESIGNS]
-    mde = planning.mde_grid(population, plain, grid, target_power=target_power, **common)
-    equal = planning.mde_grid(population, plain, option_sites,
-                              workers_per_site=int(np.median(population.site_sizes)),
-                              target_power=target_power, **common)
-    cases = [("worksite", planning.Options(match=m, adjust=a))
+    # the plain designs over the grid, and every option at the compared sizes: one
+    # search per experiment (options that only change the analysis share its counts)
+    both = sorted({*grid, *option_sites})
+    cases = [("worksite", planning.Options(match=m, adjust=a), both if m == "none" and not a
+              else option_sites)
              for m, a in (("none", False), ("size", False), ("rate", False), ("none", True),
                           ("rate", True))]
-    cases.append(("worksite", planning.Options(effect_sd=settings["effect_sd"])))
-    cases += [("worker", planning.Options(contamination=c))
+    cases.append(("worksite", planning.Options(effect_sd=settings["effect_sd"]), option_sites))
+    cases += [("worker", planning.Options(contamination=c), both if c == 0 else option_sites)
               for c in (0.0, *settings["contamination"])]
-    options = planning.mde_grid(population, cases, option_sites, target_power=target_power,
-                                **common)
+    found = planning.mde_grid(population, cases, grid, target_power=target_power, **common)
+    plain = (found["match"] == "none") & ~found["adjust"] & (found["contamination"] == 0) & (
+        found["effect_sd"] == 0)
+    mde = found[plain & found["n_sites"].isin(grid)].reset_index(drop=True)
+    options = found[found["n_sites"].isin(option_sites)].reset_index(drop=True)
+    equal = planning.mde_grid(population, [(name, planning.Options())
+                                           for name in planning.DESIGNS], option_sites,
+                              workers_per_site=int(np.median(population.site_sizes)),
+                              target_power=target_power, **common)
     # each campaign store's own forecast: the posterior mean of its workers' probabilities
     probabilities = sigmoid(logits("headline", _thin(headline_draws, 200), design.site_x,
                                    design.worker_x, design.site_index)).mean(axis=0)

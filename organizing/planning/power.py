@@ -52,7 +52,7 @@ against no tactic at all; the trial sees less of it.
 **Monte Carlo standard errors.** Power :math:`\hat P` over :math:`R` trials has
 :math:`\mathrm{SE} = \sqrt{\hat P(1-\hat P)/R}`. The minimum detectable effect
 (MDE) is found on a grid of :math:`\delta` with common random numbers, doubling
-:math:`\delta` until the power passes the target and then four points per doubling,
+:math:`\delta` until the power passes the target and then three points per doubling,
 interpolating :math:`\Phi^{-1}(\hat P)` linearly in :math:`\log\delta`
 (:func:`_mde_search`); its SE is the delta method, :math:`\mathrm{SE}(\Delta^*) =
 \sqrt{\pi^*(1-\pi^*)/R}\,/\,\hat P'(\Delta^*)`, where :math:`\pi^*` is the target
@@ -175,8 +175,9 @@ def _binomial_quantile(u: np.ndarray, size, q: np.ndarray) -> np.ndarray:
 
     ``size`` is an integer or an array broadcast with ``q``. Sums the pmf recursively
     (pmf(k+1) = pmf(k)·(size−k)/(k+1)·q/(1−q)) over the cells whose CDF is still below
-    u. q > 1/2 is reflected (k ↦ size − k) so pmf(0) ≥ 2^−size does not underflow;
-    arms above 1,000 workers fall back on scipy.
+    u; the cells still open are kept in contiguous arrays, compacted whenever fewer
+    than 60% of them remain open. q > 1/2 is reflected (k ↦ size − k) so pmf(0) ≥
+    2^−size does not underflow; arms above 1,000 workers fall back on scipy.
     """
     q = np.asarray(q, dtype=float)
     u = np.broadcast_to(np.asarray(u, dtype=float), q.shape)
@@ -190,19 +191,26 @@ def _binomial_quantile(u: np.ndarray, size, q: np.ndarray) -> np.ndarray:
         k[big] = stats.binom.ppf(v[big], size[big], p[big]).astype(np.int64)
     with np.errstate(divide="ignore"):
         pmf = np.exp(size * np.log1p(-p))
-    cdf = pmf.copy()
-    with np.errstate(divide="ignore"):
         ratio = p / (1.0 - p)
-    active = np.flatnonzero(~big & (cdf < v) & (size > 0))
+    cdf = pmf.copy()
+    index = np.flatnonzero(~big & (cdf < v) & (size > 0))
+    pmf, cdf, ratio, v = pmf[index], cdf[index], ratio[index], v[index]
+    n = size[index].astype(float)
+    reached = np.zeros(index.size, dtype=np.int64)  # the k at which a cell's CDF reached u
+    still = np.ones(index.size, dtype=bool)
     step = 0
-    while active.size:
-        n_a = size[active]
-        pmf_a = pmf[active] * ((n_a - step) / (step + 1)) * ratio[active]
-        pmf[active] = pmf_a
-        cdf[active] += pmf_a
+    while index.size:
+        pmf *= (n - step) / (step + 1) * ratio
+        cdf += pmf
         step += 1
-        k[active] = step
-        active = active[(cdf[active] < v[active]) & (step < n_a)]
+        done = still & ((cdf >= v) | (n <= step))
+        reached[done] = step
+        still &= ~done
+        if np.count_nonzero(still) < 0.6 * index.size:
+            k[index[~still]] = reached[~still]
+            index, pmf, cdf, ratio, v, n, reached = (
+                a[still] for a in (index, pmf, cdf, ratio, v, n, reached))
+            still = np.ones(index.size, dtype=bool)
     return np.where(flip, size - k, k).reshape(q.shape)
 
 
@@ -499,7 +507,7 @@ class MdeResult:
         return json_safe(self)
 
 
-_FINE = 4  # points per doubling of δ in the MDE search
+_FINE = 3  # points per doubling of δ in the MDE search
 
 
 def _mde_search(experiment, targets, alpha, target, p0, sims):
@@ -510,7 +518,7 @@ def _mde_search(experiment, targets, alpha, target, p0, sims):
     every target's power reaches ``target`` (or :math:`\delta` passes the value that
     would give a mean treated rate of 0.999); (2) inside the first octave
     :math:`(\delta_{k-1}, \delta_k]` where a target crosses, :data:`_FINE` − 1 more points
-    :math:`\delta_{k-1} 2^{i/4}`; (3) :math:`\delta^*` by linear interpolation of
+    :math:`\delta_{k-1} 2^{i/3}`; (3) :math:`\delta^*` by linear interpolation of
     :math:`\Phi^{-1}(\hat P)` in :math:`\log\delta` between the last point below and the
     first at or above the target (the power curve of a test is close to
     :math:`\Phi(a\log\delta + b)` there). SE of :math:`\Delta^*` by the delta method with
@@ -531,7 +539,7 @@ def _mde_search(experiment, targets, alpha, target, p0, sims):
             powers[delta] = {t: experiment.power(delta, t[1], alpha, t[0]) for t in targets}
         return powers[delta]
 
-    start = 0.05
+    start = 0.1
     while start > 1e-3 and any(p >= target for p in evaluate(start).values()):
         start /= 2
     ladder, crossed = [start], {}
@@ -730,7 +738,7 @@ def power_curve(
     sizes_list, effect_list = list(n_sites), list(effects)
     if not sizes_list or not effect_list or not designs:
         raise ValueError("n_sites, effects and designs must be non-empty")
-    rows = []
+    rows, solved = [], {}
     for design in designs:
         chosen = (options or {}).get(design)
         for n in sizes_list:
@@ -739,7 +747,10 @@ def power_curve(
             population, design, max(sizes_list), workers_per_site, alpha, sims, seed, chosen)
         experiment = _Experiment(population, design, max(sizes_list), sizes, sims, seed, chosen)
         for value in effect_list:
-            eff = treatment_effect(population, effect=value, effect_sd=chosen.effect_sd)
+            if (value, chosen.effect_sd) not in solved:  # δ for Δ: once per effect
+                solved[value, chosen.effect_sd] = treatment_effect(
+                    population, effect=value, effect_sd=chosen.effect_sd)
+            eff = solved[value, chosen.effect_sd]
             for n in sizes_list:
                 p = experiment.power(eff.log_odds_ratio, n, alpha)
                 rows.append((design, eff.effect, eff.log_odds_ratio, n, p, _mc_se(p, sims)))
@@ -748,45 +759,51 @@ def power_curve(
     )
 
 
-def mde_grid(population: Population, cases: Sequence[tuple[str, Options]],
-             n_sites: Sequence[int], workers_per_site=None, target_power: float = 0.8,
-             alpha: float = 0.05, sims: int = 2000, seed: int = 0):
+def mde_grid(population: Population, cases: Sequence[tuple], n_sites: Sequence[int],
+             workers_per_site=None, target_power: float = 0.8, alpha: float = 0.05,
+             sims: int = 2000, seed: int = 0):
     """Minimum detectable effects for several designs and options at several sizes.
 
     ``cases`` lists (design, :class:`Options`) pairs, each evaluated at every size in
-    ``n_sites``. Cases that differ only in how the trial is analysed (pair-matching,
-    adjustment) share one experiment and every evaluation of its counts
-    (:func:`_mde_search`); every experiment uses the same seed. Returns a DataFrame:
-    design, option (:meth:`Options.describe`), match, adjust, contamination,
-    effect_sd, n_sites, mde, mc_se (NaN where the target is not reached).
+    ``n_sites``, or (design, Options, sizes) triples with their own sizes. Cases that
+    differ only in how the trial is analysed (pair-matching, adjustment) share one
+    experiment and every evaluation of its counts (:func:`_mde_search`); every
+    experiment uses the same seed, so a case's result does not depend on the others.
+    Returns a DataFrame: design, option (:meth:`Options.describe`), match, adjust,
+    contamination, effect_sd, n_sites, mde, mc_se (NaN where the target is not reached).
     """
     import pandas as pd
 
     check_population(population)
     p0 = baseline_rate(population)
     target = check_target(target_power, check_alpha(alpha))
-    sizes_list = list(n_sites)
-    if not sizes_list or not cases:
-        raise ValueError("cases and n_sites must be non-empty")
-    groups: dict[tuple, list[Options]] = {}
-    for design, chosen in cases:
+    if not cases:
+        raise ValueError("cases must be non-empty")
+    cases = [(c[0], c[1], list(c[2]) if len(c) > 2 else list(n_sites)) for c in cases]
+    groups: dict[tuple, list] = {}
+    for design, chosen, sizes_list in cases:
+        if not sizes_list:
+            raise ValueError("every case needs at least one number of worksites")
         for n in sizes_list:
             _setup(population, design, n, workers_per_site, alpha, sims, seed, chosen)
-        groups.setdefault((design, chosen.contamination, chosen.effect_sd), []).append(chosen)
-    results = {}
-    for (design, contamination, effect_sd), chosen_list in groups.items():
+        groups.setdefault((design, chosen.contamination, chosen.effect_sd), []).append(
+            (chosen, sizes_list))
+    found = {}
+    for (design, contamination, effect_sd), members in groups.items():
         shared = Options(contamination=contamination, effect_sd=effect_sd)
+        top = max(n for _, sizes_list in members for n in sizes_list)
         design, top, sizes, alpha, sims, seed, shared = _setup(
-            population, design, max(sizes_list), workers_per_site, alpha, sims, seed, shared,
-            even=False)
+            population, design, top, workers_per_site, alpha, sims, seed, shared, even=False)
         experiment = _Experiment(population, design, top, sizes, sims, seed, shared)
-        targets = [((c.match, c.adjust), n) for c in chosen_list for n in sizes_list]
-        found = _mde_search(experiment, targets, alpha, target, p0, sims)
-        for c in chosen_list:
-            results[(design, c)] = [found[((c.match, c.adjust), n)] for n in sizes_list]
+        targets = list(dict.fromkeys(((c.match, c.adjust), n) for c, sizes_list in members
+                                     for n in sizes_list))
+        for key, value in _mde_search(experiment, targets, alpha, target, p0, sims).items():
+            found[(design, contamination, effect_sd, key)] = value
     rows = []
-    for design, chosen in cases:
-        for n, (_, mde, se, _) in zip(sizes_list, results[(design, chosen)], strict=True):
+    for design, chosen, sizes_list in cases:
+        for n in sizes_list:
+            _, mde, se, _ = found[(design, chosen.contamination, chosen.effect_sd,
+                                   ((chosen.match, chosen.adjust), n))]
             rows.append({"design": design, "option": chosen.describe(), "match": chosen.match,
                          "adjust": chosen.adjust, "contamination": chosen.contamination,
                          "effect_sd": chosen.effect_sd, "n_sites": n,

@@ -64,7 +64,7 @@ def rehearse(sizes, forecasts, *, n_stores: int, effect: float, seed: int,
         files.write_csv(assignment.table, folder / "assignment.csv")
         sheet = protocol_mod.build(
             assignment, "assignment.csv", protocol_mod.sha256(folder / "assignment.csv"),
-            hypothesis=hypothesis, window=("2025-03-01", "2025-04-30"),
+            hypothesis=hypothesis,
             planned={"effect": float(effect), "power": float(planned_power)})
         protocol_mod.write(sheet, folder / "protocol.yml")
         read_back = protocol_mod.read(folder / "protocol.yml")

@@ -413,8 +413,11 @@ def fit_bayes(data: TrialData, prior: Prior, *, seed: int = 0, chains: int = 4,
     Cells and stores are padded with empty cells (``n = 0``) to a multiple of
     :data:`_PAD`, so that trials of similar size share one compiled sampler (JAX's
     persistent cache, when the caller enabled it); the padded stores' intercepts are
-    draws from their prior and enter nothing.
+    draws from their prior and enter nothing. The chains run in parallel, one CPU
+    device each, when JAX has the devices (as :mod:`organizing.inference.nuts` sets up).
     """
+    # importing the NUTS module first asks XLA for one CPU device per chain
+    from organizing.inference.nuts import _chain_method  # isort: skip
     import jax
     import jax.numpy as jnp
     from numpyro.infer import MCMC, NUTS
@@ -435,7 +438,8 @@ def fit_bayes(data: TrialData, prior: Prior, *, seed: int = 0, chains: int = 4,
                 n=jnp.asarray(_padded(cells["n"].to_numpy(dtype=float), size)),
                 y=jnp.asarray(_padded(cells["y"].to_numpy(dtype=float), size)))
     mcmc = MCMC(NUTS(trial_model, target_accept_prob=0.9), num_warmup=warmup,
-                num_samples=samples, num_chains=chains, chain_method="vectorized",
+                num_samples=samples, num_chains=chains,
+                chain_method=_chain_method(None, chains) if chains > 1 else "sequential",
                 progress_bar=False)
     mcmc.run(jax.random.PRNGKey(seed), **args, stores=-(-stores // _PAD) * _PAD, prior=prior)
     draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}

@@ -258,6 +258,43 @@ def trial_estimates(analysis) -> GT:
     )
 
 
+def protocol_table(protocol_text: str) -> GT:
+    """The main entries of a protocol sheet (its YAML text) as a two-column table; the
+    assignment's checksum and the date are left out, counts have thousands separators."""
+    import yaml
+
+    sheet = yaml.safe_load(protocol_text)
+    planned, analysis, blocks = sheet["planned"], sheet["analysis"], sheet["blocks"]
+    if sheet["design"] == "worksite":
+        arms = (f"{fmt.count(planned['treated_stores'])} stores with the tactic, "
+                f"{fmt.count(planned['control_stores'])} without")
+    else:
+        arms = (f"{fmt.count(planned['treated_workers'])} workers with the tactic, "
+                f"{fmt.count(planned['control_workers'])} without")
+    window = sheet["window"]
+    rows = [
+        ("Design", f"{DESIGN_TITLES[sheet['design']]} ({sheet['unit']})"),
+        ("Seed of the draw", str(sheet["seed"])),
+        ("Blocks", "none" if blocks["by"] == "none" else
+         f"{fmt.count(blocks['count'])} blocks of {blocks['size']} by {blocks['by']}"),
+        ("Hypothesis", sheet["hypothesis"]),
+        ("Primary outcome", sheet["primary_outcome"]),
+        ("Window", "as fixed before the trial" if window["start"] is None
+         else f"{window['start']} to {window['end']}"),
+        ("Planned size", f"{fmt.count(planned['stores'])} stores, "
+                         f"{fmt.count(planned['workers'])} workers; {arms}"),
+        ("Test", f"{analysis['test']}; two-sided, alpha {fmt.number(analysis['alpha'], 2)}"),
+        ("Adjusted estimate", analysis["adjusted"]),
+        ("Bayesian estimate", f"{analysis['bayesian']}; priors {sheet['prior']['source']}"),
+    ]
+    if "power" in planned:
+        rows.append(("Planned effect and power",
+                     f"{points(planned['effect'])} points; power "
+                     f"{fmt.share(planned['power'], 0)}"))
+    return (new_table(pd.DataFrame(rows, columns=["entry", "value"]))
+            .cols_label(entry="Entry", value="Value").pipe(house_style))
+
+
 # ----------------------------------------------------------------- figures
 
 
