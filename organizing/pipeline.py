@@ -675,10 +675,11 @@ def _planning(config: Config, headline_draws: dict, design, campaign: Campaign):
     signed = np.bincount(campaign.site_index, weights=campaign.signed, minlength=sizes.size)
     store_rates, sizes = signed[staffed] / sizes[staffed], sizes[staffed]
     trial = settings["rehearsal"]
-    planned = planning.power(population, "worksite", trial["sites"], sizes.tolist(),
+    n_trial = min(trial["sites"], 2 * (sizes.size // 2))  # a small campaign: all its stores
+    planned = planning.power(population, "worksite", n_trial, sizes.tolist(),
                              effect=trial["effect"], options=planning.Options(match="rate"),
                              **common)
-    rehearsal = rehearse(sizes, store_forecasts, n_stores=trial["sites"],
+    rehearsal = rehearse(sizes, store_forecasts, n_stores=n_trial,
                          effect=trial["effect"], seed=trial["seed"],
                          planned_power=planned.power,
                          hypothesis="the tactic raises the share of workers who sign a card",

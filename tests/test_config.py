@@ -83,7 +83,7 @@ def test_new_sections_and_their_quick_overrides():
     assert full.values["planning"] == {
         "sims": 2000, "effects": [0.03, 0.05, 0.10], "sites_grid": [10, 20, 30, 40, 60, 80],
         "option_sites": [40, 80], "contamination": [0.25, 0.5], "effect_sd": 0.5,
-        "rehearsal": {"sites": 40, "effect": 0.08, "seed": 1, "warmup": 1000,
+        "rehearsal": {"sites": 40, "effect": 0.08, "seed": 1, "warmup": 500,
                       "samples": 1000}}
     assert full.disclosure.min_count == 5
     assert (quick.nuts.chains, quick.nuts.warmup, quick.nuts.samples) == (2, 300, 300)

@@ -715,5 +715,7 @@ def test_matching_on_the_forecast_needs_templates_and_pairs():
     with pytest.raises(ValueError, match="even number of worksites"):
         pl.power(templated(), "worksite", 11, effect=0.05, sims=100,
                  options=pl.Options(match="size"))
-    with pytest.raises(ValueError, match="worksite sizes must be >= 2"):
-        pl.power(campaign(), "worker", 10, [1, 5], effect=0.05, sims=100)
+    with pytest.raises(ValueError, match="worksite sizes must be >= 1"):
+        pl.power(campaign(), "worker", 10, [0, 5], effect=0.05, sims=100)
+    ones = pl.simulate_trials(campaign(), "worker", 10, [1, 5], effect=0.05, sims=20, seed=1)
+    assert np.all(ones.treated_n[ones.treated_n + ones.control_n == 1] == 0)  # adds nothing

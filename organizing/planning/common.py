@@ -97,8 +97,8 @@ def check_workers(workers_per_site) -> int:
 
 def check_sizes(sizes, design: str):
     """``None`` (the population's own worksite sizes), an integer >= 2 (every worksite
-    that size), or a 1-D list of worksite sizes to draw from (>= 1; >= 2 for the worker
-    design, whose worksites are split in two). Returns None, an int or an int array."""
+    that size), or a 1-D list of worksite sizes to draw from (>= 1; in the worker design
+    a worksite of one worker adds nothing). Returns None, an int or an int array."""
     if sizes is None:
         return None
     if is_int(sizes):
@@ -113,10 +113,8 @@ def check_sizes(sizes, design: str):
                 and np.all(values == np.round(values)))):
         raise ValueError("workers_per_site must be an integer or a non-empty list of integer "
                          "worksite sizes")
-    low = 2 if design == "worker" else 1
-    if values.min() < low:
-        raise ValueError(f"worksite sizes must be >= {low} for the {design} design, "
-                         f"got {int(values.min())}")
+    if values.min() < 1:
+        raise ValueError(f"worksite sizes must be >= 1, got {int(values.min())}")
     return values.astype(np.int64)
 
 

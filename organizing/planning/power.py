@@ -44,10 +44,10 @@ may vary between worksites (``effect_sd`` = :math:`h`).
 
 *Worker-randomized within worksites* (``"worker"``): in every worksite
 :math:`\lfloor m/2 \rfloor` workers are treated and :math:`\lceil m/2 \rceil` are
-controls; CMH test. ``contamination`` = :math:`c` lets a share of the tactic reach
-the control workers of the same worksite: their log-odds rise by
-:math:`c\,\delta_{ts}`. The effect :math:`\Delta` is still the tactic's effect
-against no tactic at all; the trial sees less of it.
+controls (a worksite of one worker adds nothing); CMH test. ``contamination`` =
+:math:`c` lets a share of the tactic reach the control workers of the same worksite:
+their log-odds rise by :math:`c\,\delta_{ts}`. The effect :math:`\Delta` is still the
+tactic's effect against no tactic at all; the trial sees less of it.
 
 **Monte Carlo standard errors.** Power :math:`\hat P` over :math:`R` trials has
 :math:`\mathrm{SE} = \sqrt{\hat P(1-\hat P)/R}`. The minimum detectable effect
@@ -379,8 +379,6 @@ def _setup(population, design, n_sites, workers_per_site, alpha, sims, seed, opt
     sizes = check_sizes(workers_per_site, design)
     if sizes is None:
         site_sizes(population)  # raises if the population has none
-        if design == "worker" and population.site_sizes.min() < 2:
-            raise ValueError("worksite sizes must be >= 2 for the worker design")
     options = _options(options, design, population)
     if even and options.match != "none" and n_sites % 2:
         raise ValueError(f"pair-matching needs an even number of worksites, got {n_sites}")

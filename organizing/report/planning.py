@@ -34,6 +34,11 @@ def points(x: float, decimals: int = 1) -> str:
     return text if text.startswith(fmt.MINUS) or text == fmt.number(0, decimals) else "+" + text
 
 
+def gap(x: float, decimals: int = 1) -> str:
+    """A gap between two rates (a fraction), in percentage points without a sign."""
+    return fmt.number(100 * abs(float(x)), decimals)
+
+
 # ----------------------------------------------------------------- sentences
 
 
@@ -101,6 +106,47 @@ def type_one_error_within(planning, k: float = 3.0) -> bool:
     return bool(np.all(np.abs(null["power"] - planning.alpha) <= k * se))
 
 
+def type_one_error_sentence(planning) -> str:
+    """``it does so in between 4.7% and 8.0% of the simulated trials, each within three
+    Monte Carlo standard errors (±3.8 points with 300 trials) of the level``."""
+    se = math.sqrt(planning.alpha * (1 - planning.alpha) / planning.sims)
+    null = planning.power_curves[planning.power_curves["effect"] == 0]
+    worst = float(np.max(np.abs(null["power"] - planning.alpha)) / se)
+    text = f"it does so in {type_one_error(planning)} of the simulated trials, "
+    if type_one_error_within(planning):
+        return text + (f"each within three Monte Carlo standard errors (±"
+                       f"{fmt.number(300 * se, 1)} points with {fmt.count(planning.sims)} "
+                       "trials) of the level")
+    return text + (f"the furthest {fmt.number(worst, 1)} Monte Carlo standard errors from the "
+                   "level: more than chance would explain")
+
+
+def combined_options(planning, n_sites: int) -> str:
+    """Whether pairing on the forecast and adjusting for it gain more than the better of
+    the two alone, at ``n_sites`` stores, in words."""
+    both = _option_row(planning, "worksite", n_sites, match="rate", adjust=True)["mde"]
+    alone = min(_option_row(planning, "worksite", n_sites, match="rate")["mde"],
+                _option_row(planning, "worksite", n_sites, adjust=True)["mde"])
+    if both >= alone:
+        return ("Pairing on the forecast and adjusting for it as well does no better than "
+                "the better of the two alone: both use the same information")
+    return (f"Pairing on the forecast and adjusting for it as well gains "
+            f"{fmt.number(100 * (alone - both), 1)} points more than the better of the two "
+            "alone: both use the same information")
+
+
+def rehearsal_power(rehearsal) -> str:
+    """The planned power of the rehearsal and what it means for one trial, in words."""
+    power = fmt.share(rehearsal.planned_power, 0)
+    found = rehearsal.analysis.rejects
+    if rehearsal.planned_power < 0.5:
+        return (f"The planner had given this design {power} power for that effect: a trial "
+                f"this size misses an effect this large more often than it finds it, and "
+                f"this one {'happened to find it' if found else 'missed it'}.")
+    return (f"The planner had given this design {power} power for that effect, and this "
+            f"trial {'found it' if found else 'missed it, as a minority of such trials do'}.")
+
+
 def _option_row(planning, design: str, n_sites: int, **option) -> pd.Series:
     frame = planning.options
     mask = (frame["design"] == design) & (frame["n_sites"] == n_sites)
@@ -116,6 +162,16 @@ def _option_row(planning, design: str, n_sites: int, **option) -> pd.Series:
 def mde(planning, design: str, n_sites: int, **option) -> str:
     """The minimum detectable effect of a design option, in points: ``17.3``."""
     value = _option_row(planning, design, n_sites, **option)["mde"]
+    return "not reached" if not np.isfinite(value) else fmt.number(100 * value, 1)
+
+
+def mde_equal_sizes(planning, design: str, n_sites: int) -> str:
+    """The plain design's minimum detectable effect with every store the median size."""
+    frame = planning.mde_equal_sizes
+    row = frame[(frame["design"] == design) & (frame["n_sites"] == n_sites)]
+    if len(row) != 1:
+        raise KeyError(f"no equal-size result for {design} at {n_sites} stores")
+    value = row["mde"].iloc[0]
     return "not reached" if not np.isfinite(value) else fmt.number(100 * value, 1)
 
 
@@ -218,12 +274,14 @@ def balance_table(balance: pd.DataFrame) -> GT:
     """Per arm: stores, workers, mean store size, mean forecast rate (no unit rows)."""
     frame = balance.copy()
     frame["mean_forecast"] = 100 * frame["mean_forecast"]
+    # counts as text with separators: a bare four-digit count can look like an ID
+    frame["workers"] = [fmt.count(v) for v in frame["workers"]]
     return (
         new_table(frame[["arm", "stores", "workers", "mean_store_size", "mean_forecast"]])
         .cols_label(arm="Arm", stores="Stores", workers="Workers",
                     mean_store_size="Mean workers per store",
                     mean_forecast="Mean forecast signing rate (%)")
-        .fmt_integer(columns=["stores", "workers"])
+        .fmt_integer(columns=["stores"])
         .fmt_number(columns=["mean_store_size", "mean_forecast"], decimals=1)
         .pipe(house_style)
     )
