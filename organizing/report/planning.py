@@ -185,21 +185,26 @@ def mde_gain(planning, design: str, n_sites: int, **option) -> str:
 # ----------------------------------------------------------------- labels
 
 
-def option_label(row) -> str:
-    """The display label of one design option (a row of ``Planning.options``)."""
+def option_label(row, short: bool = False) -> str:
+    """The display label of one design option (a row of ``Planning.options``); ``short``
+    for a figure's axis."""
     parts = []
     if row["match"] == "size":
-        parts.append("pairs matched on size")
+        parts.append("pairs by size" if short else "pairs matched on size")
     elif row["match"] == "rate":
-        parts.append("pairs matched on forecast rate")
+        parts.append("pairs by forecast" if short else "pairs matched on forecast rate")
     if row["adjust"]:
-        parts.append("adjusted for forecast rate")
+        parts.append("adjusted for forecast" if short else "adjusted for forecast rate")
     if row["contamination"]:
-        parts.append(f"{fmt.share(row['contamination'], 0)} of the effect reaches controls")
+        parts.append(f"{fmt.share(row['contamination'], 0)} reaches controls" if short else
+                     f"{fmt.share(row['contamination'], 0)} of the effect reaches controls")
     if row["effect_sd"]:
-        parts.append(f"effect varies between stores (sd {fmt.number(row['effect_sd'], 1)} × "
-                     "its mean)")
-    return "; ".join(parts).capitalize() if parts else "As randomized (no matching)"
+        sd = fmt.number(row["effect_sd"], 1)
+        parts.append(f"effect varies (sd {sd} × mean)" if short else
+                     f"effect varies between stores (sd {sd} × its mean)")
+    if not parts:
+        return "as randomized" if short else "As randomized (no matching)"
+    return (" + " if short else "; ").join(parts) if short else "; ".join(parts).capitalize()
 
 
 # ----------------------------------------------------------------- tables
@@ -382,10 +387,11 @@ def power_curves(planning) -> Figure:
         ax.axhline(planning.target_power, color=COLOURS["reference"], ls="--", lw=0.9)
         ax.axhline(planning.alpha, color=COLOURS["reference"], ls=":", lw=0.9)
         ax.set_ylim(0, 1)
-        ax.set_title(DESIGN_TITLES[design])
-        ax.set_xlabel("stores in the trial (total, both arms)")
+        ax.set_title(DESIGN_TITLES[design], fontsize=10)
+    fig.supxlabel("stores in the trial (total, both arms)", fontsize=10)
     axes[0][0].set_ylabel("power")
-    axes[0][-1].legend(title="effect", loc="center right", fontsize=8)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, title="effect", loc="outside right center", fontsize=8)
     return fig
 
 
@@ -394,9 +400,9 @@ def design_options_plot(planning) -> Figure:
     """Minimum detectable effect of each design option (dots, ±2 MC s.e.), one panel per
     compared total of stores; the plain design's value is the dashed line."""
     frame = planning.options.copy()
-    frame["label"] = [option_label(row) for _, row in frame.iterrows()]
+    frame["label"] = [option_label(row, short=True) for _, row in frame.iterrows()]
     sizes = sorted(frame["n_sites"].unique())
-    fig, axes = new_figure(1, len(sizes), height=3.8, sharey=True, squeeze=False)
+    fig, axes = new_figure(1, len(sizes), height=4.0, sharey=True, squeeze=False)
     order = list(dict.fromkeys(zip(frame["design"], frame["label"], strict=True)))
     y = np.arange(len(order))[::-1]
     colours = {"worksite": COLOURS["band"], "worker": COLOURS["accent"]}
@@ -410,11 +416,12 @@ def design_options_plot(planning) -> Figure:
             plain = values[0]
             ax.axvline(plain, color=colours[design], ls="--", lw=0.8)
         ax.set_title(f"{n} stores in total")
-        ax.set_xlabel("minimum detectable effect (points)")
         ax.set_xlim(0, None)
+        ax.grid(axis="y", visible=False)
     axes[0][0].set_yticks(y, [label for _, label in order], fontsize=8)
-    axes[0][0].grid(axis="y", visible=False)
-    axes[0][-1].legend(loc="lower right", fontsize=8)
+    fig.supxlabel("minimum detectable effect (percentage points)", fontsize=10)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside upper center", ncols=2, fontsize=8)
     return fig
 
 
@@ -444,7 +451,8 @@ def plan_text(plan, note: str | None = None) -> str:
     if not plan.options.plain:
         lines.append(f"Options: {plan.options.describe()}")
     lines += [
-        f"Baseline signing rate: {fmt.share(plan.baseline_rate)}. " + (note or ""),
+        (f"Baseline: {note}" if note else
+         f"Baseline signing rate (forecast for a new store): {fmt.share(plan.baseline_rate)}"),
         f"Effect: {points(plan.effect)} percentage points on the mean signing rate of stores",
         f"Power: {plan.power:.3f} ± {plan.power_se:.3f} (Monte Carlo standard error); with no "
         f"effect {plan.type_one_error:.3f} ± {plan.type_one_error_se:.3f} (the test's type-I "
@@ -469,7 +477,7 @@ def plan_text(plan, note: str | None = None) -> str:
                  f"the rates' own scale): {plan.icc.mean:.3f} ({plan.icc.lower:.3f} to "
                  f"{plan.icc.upper:.3f}); design effect of randomizing whole stores of these "
                  f"sizes: {de.mean:.1f} ({de.lower:.1f} to {de.upper:.1f})")
-    if plan.design == "worker":
+    if plan.design == "worker" and not plan.options.contamination:
         lines.append("Caveat: coworkers talk; when the tactic reaches control workers at the "
                      "same store the comparison shrinks toward zero (try --contamination 0.25).")
     return "\n".join(lines)
