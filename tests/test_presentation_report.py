@@ -61,6 +61,8 @@ TABLES = {
     "power_table": lambda r: report_planning.power_table(r.planning),
     "design_options": lambda r: report_planning.design_options(r.planning),
     "rehearsal_balance": lambda r: report_planning.balance_table(r.planning.rehearsal.balance),
+    "rehearsal_protocol": lambda r: report_planning.protocol_table(
+        r.planning.rehearsal.protocol_text),
     "rehearsal_estimates": lambda r: report_planning.trial_estimates(
         r.planning.rehearsal.analysis),
 }

@@ -12,6 +12,10 @@
 - :mod:`~organizing.planning.protocol`: the protocol sheet written before a trial.
 - :mod:`~organizing.planning.trial`: analysing a trial once it has run, including a
   Bayesian multilevel estimate (NumPyro, imported only when used).
+- :mod:`~organizing.planning.files`: reading and writing the trial's CSV files;
+  :mod:`~organizing.planning.workflow`: the trial commands' work, file in and file out;
+  :mod:`~organizing.planning.rehearsal`: the whole loop on simulated outcomes.
+- :mod:`~organizing.planning.common`: shared constants and argument checks.
 
 The names used most are re-exported here.
 """
