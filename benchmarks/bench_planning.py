@@ -47,14 +47,17 @@ def posterior(worker_sd: float, draws: int = 4000, seed: int = 0) -> pl.Populati
 def templated(draws: int = 600, templates: int = 120, k: int = pl.WORKER_OFFSETS,
               seed: int = 0) -> pl.Population:
     """Like :func:`organizing.planning.population_from_draws` on the campaign: worksite
-    templates with K worker-part group means each (the real population's shape)."""
+    templates with K worker-part group means each (the real population's shape), and
+    store sizes like the campaign's (log-normal, 11 to about 950, cv about 1)."""
     rng = np.random.default_rng(seed)
+    sizes = np.clip(np.round(np.exp(rng.normal(4.5, 0.85, templates))), 11, 946).astype(int)
     return pl.Population(
         baseline_logit=rng.normal(-2.4, 0.1, draws),
         site_sd=np.abs(rng.normal(1.2, 0.1, draws)),
         worker_sd=0.0,
         site_offsets=rng.normal(0.0, 1.5, (draws, templates)),
         worker_offsets=np.sort(rng.normal(0.0, 3.5, (draws, templates, k)), axis=-1),
+        site_sizes=sizes,
     )
 
 
@@ -113,7 +116,17 @@ def main(argv: list[str] | None = None) -> None:
         )
         worst = max(worst, took)
         print(f"planning_seconds power {design} templates {took:.3f} (target {TARGET_SECONDS:g})")
+        took = seconds(lambda p=population, d=design: pl.power(p, d, SITES, effect=0.05),
+                       repeats)
+        worst = max(worst, took)
+        print(f"planning_seconds power {design} templates, unequal sizes {took:.3f} "
+              f"(target {TARGET_SECONDS:g})")
     print(f"planning_within_target {worst <= TARGET_SECONDS} (slowest {worst:.3f} s)")
+    cases = [("worksite", pl.Options(match=m, adjust=a)) for m, a in
+             (("none", False), ("size", False), ("rate", False), ("none", True))]
+    cases += [("worker", pl.Options(contamination=c)) for c in (0.0, 0.25, 0.5)]
+    took = seconds(lambda: pl.mde_grid(population, cases, [40, 80]), 1)
+    print(f"planning_seconds mde_grid {len(cases)} options x 2 sizes, unequal sizes {took:.3f}")
 
     population = posterior(0.8)
     delta = pl.treatment_effect(population, effect=0.05).log_odds_ratio

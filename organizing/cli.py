@@ -9,13 +9,21 @@
                                      both files to OUT_DIR and validate them there
     organizing run                   compute every result of the book (cached)
     organizing summary [--json]      the headline figures of the cached results
-    organizing plan [--design D] [--sites N] [--effect E | --odds-ratio R] [--json]
+    organizing plan [--design D] [--sites N] [--effect E | --odds-ratio R] [--match M]
+                    [--adjust] [--contamination C] [--effect-sd H] [--stores F] [--json]
                                      power of a randomized experiment, from the posterior
+    organizing randomize --stores F|campaign --seed S --hypothesis TEXT --out DIR [...]
+                                     draw a trial's assignment and write its protocol sheet
+    organizing simulate-outcomes PROTOCOL OUT --effect E
+                                     simulated outcomes of a drawn trial (a rehearsal)
+    organizing analyse-trial PROTOCOL OUTCOMES [--json] [--output F] [--allow-missing]
+                                     the analysis the protocol names, in plain words
     organizing simulate OUTDIR       write a synthetic campaign with known truth
 
 Every expected failure is one line on stderr, never a traceback: exit 1 for
 invalid data or settings, 2 for a refused command (``simulate`` over existing
-files, a bad ``plan`` argument), 130 after Ctrl-C.
+files, a bad ``plan`` argument, an outcome file that does not match its trial's
+assignment), 130 after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -128,35 +136,147 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan(args: argparse.Namespace) -> int:
+def _population(section):
+    """The planner's population of new stores, from the cached planning results."""
     from organizing import planning
 
+    return planning.Population(baseline_logit=section.baseline_logit, site_sd=section.site_sd,
+                               worker_sd=section.worker_sd, site_offsets=section.site_offsets,
+                               worker_offsets=section.worker_offsets,
+                               site_sizes=section.site_sizes)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from organizing import planning
+    from organizing.planning.files import TrialFileError, read_stores
+    from organizing.report.planning import baseline_note, plan_text
+
     effect = args.effect if args.effect is not None or args.odds_ratio is not None else 0.05
+    options = planning.Options(match=args.match, adjust=args.adjust,
+                               contamination=args.contamination, effect_sd=args.effect_sd)
+    sizes = args.workers_per_site
     try:  # bad arguments fail before any posterior is loaded or computed
-        planning.check_plan_arguments(args.design, args.sites, args.workers_per_site or 2,
-                                      args.alpha, args.sims, args.seed)
-    except ValueError as error:
+        if args.stores is not None:
+            sizes = read_stores(args.stores)["workers"].to_numpy()
+        planning.check_plan_arguments(args.design, args.sites, sizes, args.alpha, args.sims,
+                                      args.seed, options)
+    except (ValueError, TrialFileError) as error:
         return _error(str(error), 2)
     try:
         results = _results(args)
     except (ConfigError, DataError, OSError) as error:
         return _error(str(error))
     section = results.planning
-    population = planning.Population(baseline_logit=section.baseline_logit,
-                                     site_sd=section.site_sd, worker_sd=section.worker_sd,
-                                     site_offsets=section.site_offsets,
-                                     worker_offsets=section.worker_offsets)
     try:
-        plan = planning.plan(population, args.design, args.sites,
-                             args.workers_per_site or section.workers_per_site, effect=effect,
-                             odds_ratio=args.odds_ratio, alpha=args.alpha, sims=args.sims,
-                             seed=args.seed)
+        plan = planning.plan(_population(section), args.design, args.sites, sizes,
+                             effect=effect, odds_ratio=args.odds_ratio, alpha=args.alpha,
+                             sims=args.sims, seed=args.seed, options=options)
     except ValueError as error:  # e.g. an effect the baseline rate cannot take
         return _error(str(error), 2)
     if args.json:
         print(json.dumps(plan.to_dict(), indent=2, allow_nan=False))
         return 0
-    print(planning.describe(plan))
+    print(plan_text(plan, baseline_note(plan.baseline_rate, plan.baseline_rate_workers,
+                                        section.campaign_rate, section.campaign_store_rate)))
+    return 0
+
+
+def _campaign_stores(section):
+    import pandas as pd
+
+    return pd.DataFrame({"store_id": section.store_ids, "workers": section.site_sizes,
+                         "forecast": section.store_forecasts})
+
+
+def _randomize(args: argparse.Namespace) -> int:
+    from organizing import planning
+    from organizing.planning import workflow
+    from organizing.planning.files import TrialFileError
+    from organizing.planning.randomize import balance, within_block_gaps
+    from organizing.report.planning import randomize_text
+
+    from_campaign = str(args.stores) == "campaign"
+    try:  # a bad store list fails before any posterior is loaded
+        missing = (not from_campaign and args.block_by == "rate"
+                   and workflow.stores_table(args.stores)["forecast"].isna().any())
+    except (ValueError, TrialFileError) as error:
+        return _error(str(error), 2)
+    needs_results = (from_campaign or missing or args.effect is not None
+                     or args.prior == "campaign")
+    section = None
+    if needs_results:
+        try:
+            section = _results(args).planning
+        except (ConfigError, DataError, OSError) as error:
+            return _error(str(error))
+    try:
+        stores = workflow.stores_table(
+            args.stores, None if section is None else _campaign_stores(section))
+        planned, prior = {}, None
+        if args.prior == "campaign":
+            prior = workflow.campaign_prior(section.baseline_logit, section.site_sd,
+                                            section.site_offsets)
+        if args.effect is not None:
+            pairs = args.design == "worksite" and args.block_by != "none" and args.block_size == 2
+            options = planning.Options(match=args.block_by if pairs else "none")
+            n = len(stores)
+            if options.match != "none" and n % 2:
+                n -= 1  # the planner pairs every store; one store is left to a coin
+            result = planning.power(_population(section), args.design, n,
+                                    stores["workers"].to_numpy(), effect=args.effect,
+                                    alpha=args.alpha, options=options, seed=args.seed)
+            planned = {"effect": args.effect, "power": result.power,
+                       "power_mc_se": result.mc_se,
+                       "note": "power simulated by the planner from the campaign's posterior "
+                               f"with these store sizes ({options.describe()})"}
+        assignment, _ = workflow.draw(
+            stores, args.out, design=args.design, seed=args.seed, block_by=args.block_by,
+            block_size=args.block_size, workers_path=args.workers, hypothesis=args.hypothesis,
+            primary_outcome=args.outcome, window=args.window, alpha=args.alpha,
+            planned=planned, prior=prior, force=args.force)
+    except (ValueError, TrialFileError) as error:
+        return _error(str(error), 2)
+    except OSError as error:
+        return _error(f"{args.out}: cannot write there ({error.strerror or error})", 2)
+    print(randomize_text(assignment, balance(assignment), within_block_gaps(assignment),
+                         args.out))
+    return 0
+
+
+def _simulate_outcomes(args: argparse.Namespace) -> int:
+    from organizing.planning import workflow
+
+    try:
+        rows = workflow.rehearse_outcomes(args.protocol, args.out, effect=args.effect,
+                                          seed=args.seed, store_sd=args.store_sd,
+                                          rate=args.rate, force=args.force)
+    except ValueError as error:
+        return _error(str(error), 2)
+    except OSError as error:
+        return _error(f"{args.out}: cannot write there ({error.strerror or error})", 2)
+    print(f"Wrote {rows:,} rows of simulated outcomes (a planted effect of "
+          f"{100 * args.effect:+.1f} points) to {args.out}: a rehearsal, not data")
+    return 0
+
+
+def _analyse_trial(args: argparse.Namespace) -> int:
+    from organizing.pipeline import enable_compilation_cache
+    from organizing.planning import workflow
+    from organizing.report.planning import analysis_text
+
+    enable_compilation_cache()
+    try:
+        analysis = workflow.analyse(args.protocol, args.outcomes,
+                                    allow_missing=args.allow_missing, seed=args.seed,
+                                    output=args.output)
+    except ValueError as error:  # mismatched or unreadable files: nothing was written
+        return _error(str(error), 2)
+    except OSError as error:
+        return _error(f"{args.output}: cannot write there ({error.strerror or error})", 2)
+    if args.json:
+        print(json.dumps(analysis.to_dict(), indent=2, allow_nan=False))
+    else:
+        print(analysis_text(analysis))
     return 0
 
 
@@ -244,8 +364,21 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--design", choices=("worksite", "worker"), default="worksite",
                       help="randomize whole worksites, or workers within worksites")
     plan.add_argument("--sites", type=int, default=40, help="number of worksites in the trial")
-    plan.add_argument("--workers-per-site", type=int, default=None,
-                      help="workers per worksite (default: the campaign's median)")
+    sizes = plan.add_mutually_exclusive_group()
+    sizes.add_argument("--workers-per-site", type=int, default=None,
+                       help="every store this size (default: sizes drawn from the campaign's "
+                       "stores)")
+    sizes.add_argument("--stores", type=Path, default=None,
+                       help="CSV with store_id and workers: sizes drawn from your stores")
+    plan.add_argument("--match", choices=("none", "size", "rate"), default="none",
+                      help="pair stores on size or on the model's forecast rate before "
+                      "randomizing (worksite design)")
+    plan.add_argument("--adjust", action="store_true",
+                      help="adjust the analysis for the forecast rate (worksite design)")
+    plan.add_argument("--contamination", type=float, default=0.0,
+                      help="share of the effect reaching control workers (worker design)")
+    plan.add_argument("--effect-sd", type=float, default=0.0,
+                      help="spread of the effect between stores, as a multiple of its mean")
     size = plan.add_mutually_exclusive_group()
     size.add_argument("--effect", type=float, default=None,
                       help="effect in percentage points at the baseline rate, as a fraction "
@@ -256,6 +389,72 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--seed", type=int, default=0)
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.set_defaults(handler=_plan)
+
+    randomize = commands.add_parser(
+        "randomize", help="draw a trial's assignment (stores, or workers within stores) and "
+        "write it with a protocol sheet fixing the analysis before the trial")
+    settings(randomize)
+    randomize.add_argument("--data", type=Path, help="folder with the two CSVs")
+    randomize.add_argument("--quiet", action="store_true", help="no progress output")
+    randomize.add_argument("--stores", required=True,
+                           help="CSV with store_id, workers and optionally forecast; or "
+                           "'campaign' for the campaign's own stores")
+    randomize.add_argument("--workers", type=Path, default=None,
+                           help="CSV with worker_id and store_id (worker design)")
+    randomize.add_argument("--design", choices=("worksite", "worker"), default="worksite",
+                           help="randomize whole stores, or workers within stores")
+    randomize.add_argument("--seed", type=int, required=True,
+                           help="the seed of the draw (write it down: it reproduces the draw)")
+    randomize.add_argument("--block-by", choices=("none", "size", "rate"), default="none",
+                           help="block stores by size or forecast rate (worksite design)")
+    randomize.add_argument("--block-size", type=int, default=2,
+                           help="stores per block (2: pairs)")
+    randomize.add_argument("--hypothesis", required=True,
+                           help="what the tactic is expected to change, in words")
+    randomize.add_argument("--outcome", default=None,
+                           help="the primary outcome, in words (default: cards signed within "
+                           "the window per worker on the roster)")
+    randomize.add_argument("--window", nargs=2, metavar=("START", "END"), default=None,
+                           help="the outcome window, as dates (2025-03-01 2025-04-30)")
+    randomize.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    randomize.add_argument("--effect", type=float, default=None,
+                           help="the effect the trial is planned for (fraction): records the "
+                           "planner's power for it")
+    randomize.add_argument("--prior", choices=("weak", "campaign"), default="weak",
+                           help="priors of the Bayesian analysis: weakly informative, or the "
+                           "campaign posterior's for the intercept and the store sd")
+    randomize.add_argument("--out", type=Path, required=True,
+                           help="folder for assignment.csv and protocol.yml")
+    randomize.add_argument("--force", action="store_true", help="overwrite an earlier draw")
+    randomize.set_defaults(handler=_randomize)
+
+    rehearsal = commands.add_parser(
+        "simulate-outcomes", help="write simulated outcomes for a drawn trial, to rehearse "
+        "the analysis before real outcomes exist")
+    rehearsal.add_argument("protocol", type=Path, help="the protocol.yml of the trial")
+    rehearsal.add_argument("out", type=Path, help="CSV file to write")
+    rehearsal.add_argument("--effect", type=float, required=True,
+                           help="planted average change over the trial's workers (fraction)")
+    rehearsal.add_argument("--seed", type=int, default=0)
+    rehearsal.add_argument("--rate", type=float, default=0.2,
+                           help="signing rate of stores without a forecast")
+    rehearsal.add_argument("--store-sd", type=float, default=0.5,
+                           help="how far stores stray from their rate (logit sd)")
+    rehearsal.add_argument("--force", action="store_true", help="overwrite OUT")
+    rehearsal.set_defaults(handler=_simulate_outcomes)
+
+    analyse = commands.add_parser(
+        "analyse-trial", help="analyse a trial's outcomes as its protocol sheet says")
+    analyse.add_argument("protocol", type=Path, help="the protocol.yml written by randomize")
+    analyse.add_argument("outcomes", type=Path,
+                         help="CSV: worker_id and signed (and store_id, worksite design), or "
+                         "counts per store (store_id, workers, signed) or per store and arm")
+    analyse.add_argument("--allow-missing", action="store_true",
+                         help="analyse even if some assigned units have no outcome (said so)")
+    analyse.add_argument("--seed", type=int, default=0, help="seed of the Bayesian sampler")
+    analyse.add_argument("--json", action="store_true", help="machine-readable output")
+    analyse.add_argument("--output", type=Path, default=None, help="also write the JSON here")
+    analyse.set_defaults(handler=_analyse_trial)
 
     simulate = commands.add_parser("simulate", help="write a synthetic campaign with known truth")
     simulate.add_argument("outdir", type=Path)

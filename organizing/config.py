@@ -216,11 +216,38 @@ class ErrorRatesConfig(_Section):
         "a verdict's tail probability needs enough draws"))
 
 
+SiteCount = Annotated[Count, Field(ge=4, json_schema_extra=_why(
+    "the worksite design needs 2 worksites per arm"))]
+
+
+class RehearsalConfig(_Section):
+    sites: SiteCount
+    effect: Number = Field(gt=0, lt=1)
+    seed: Seed
+    warmup: Count = Field(gt=0)
+    samples: Count = Field(ge=MIN_NUTS_SAMPLES, json_schema_extra=_why(
+        "R-hat and ESS need enough draws"))
+
+
 class PlanningConfig(_Section):
     sims: Count = Field(ge=100, json_schema_extra=_why(
         "from fewer simulated trials a power estimate's standard error can exceed 0.05"))
     effects: tuple[Annotated[Number, Field(gt=0, lt=1)], ...] = Field(min_length=1)
-    sites_grid: tuple[Annotated[Count, Field(ge=2)], ...] = Field(min_length=1)
+    sites_grid: tuple[SiteCount, ...] = Field(min_length=1)
+    option_sites: tuple[SiteCount, ...] = Field(min_length=1)
+    contamination: tuple[Annotated[Number, Field(gt=0, lt=1)], ...]
+    effect_sd: Number = Field(ge=0, lt=5)
+    rehearsal: RehearsalConfig
+
+    @model_validator(mode="after")
+    def _even(self):
+        for name, values in (("option_sites", self.option_sites),
+                             ("rehearsal.sites", (self.rehearsal.sites,))):
+            odd = [n for n in values if n % 2]
+            if odd:
+                raise _rule(f"planning.{name} must be even: stores are compared in pairs "
+                            f"(got {odd[0]})")
+        return self
 
 
 class DisclosureConfig(_Section):

@@ -519,9 +519,7 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
             claims.effects, {key: run.coefficients for key, run in sensitivity.runs.items()}))
 
     with stages.stage("planning"):
-        workers_per_site = int(np.median(np.bincount(campaign.site_index)))
-        planning = _planning(config, nuts_draws[HEADLINE_MODEL], headline_design, train,
-                             workers_per_site)
+        planning = _planning(config, nuts_draws[HEADLINE_MODEL], headline_design, campaign)
 
     # 9. The verdicts' error rates on simulated campaigns: its own cache entry, since it
     # costs more than the rest and depends on less.
@@ -693,54 +691,88 @@ def _cv_by_K(cv: pd.DataFrame) -> pd.DataFrame:
     return best.assign(diff_vs_one=best["cv_lpd"] - one)[["K", "sigma", "cv_lpd", "diff_vs_one"]]
 
 
-def _planning(config: Config, headline_draws: dict, design, train, workers_per_site: int):
+def _planning(config: Config, headline_draws: dict, design, campaign: Campaign):
+    """Power, detectable effects and design options for randomized trials at stores like
+    the campaign's, and the protocol appendix's rehearsal trial (:mod:`organizing.planning`).
+    """
     from organizing import planning
+    from organizing.models.logits import logits, sigmoid
+    from organizing.planning.rehearsal import rehearse
     from organizing.results.sections import Planning
 
     settings = config.section("planning")
     draws = _thin(headline_draws, PREDICTION_DRAWS)
-    # new worksites like all the campaign's (features only: no outcome is used)
+    # new worksites like all the campaign's (features only: no outcome is used), each
+    # with its own number of workers
     population = planning.population_from_draws(
         draws["alpha"], draws["site_scale"], draws["beta_group"], draws["beta_individual_mean"],
         draws["beta_individual_scale"], design.site_x, design.worker_x, design.site_index,
         seed=config.seed)
-    alpha, target_power = 0.05, 0.8
-    common = dict(alpha=alpha, sims=settings["sims"], seed=config.seed)
-    curves = planning.power_curve(population, settings["sites_grid"], settings["effects"],
-                                  workers_per_site, **common)
-    mde_rows = []
-    for design_name in planning.DESIGNS:
-        for n_sites in settings["sites_grid"]:
-            result = planning.minimum_detectable_effect(population, design_name, n_sites,
-                                                        workers_per_site,
-                                                        target_power=target_power, **common)
-            mde_rows.append({"design": design_name, "n_sites": n_sites,
-                             "workers_per_site": workers_per_site,
-                             "mde": np.nan if result.mde is None else result.mde,
-                             "mc_se": np.nan if result.mc_se is None else result.mc_se})
-    icc = planning.latent_icc(population)
-    effect = planning.design_effect(population, workers_per_site)
-    icc_observed = planning.observed_icc(population)
-    effect_observed = planning.design_effect(population, workers_per_site, scale="observed")
+    alpha, target_power, seed, sims = 0.05, 0.8, config.seed, settings["sims"]
+    common = dict(alpha=alpha, sims=sims, seed=seed)
+    grid, option_sites = list(settings["sites_grid"]), list(settings["option_sites"])
+    curves = planning.power_curve(population, grid, [0.0, *settings["effects"]], **common)
+    # the plain designs over the grid, and every option at the compared sizes: one
+    # search per experiment (options that only change the analysis share its counts)
+    both = sorted({*grid, *option_sites})
+    cases = [("worksite", planning.Options(match=m, adjust=a), both if m == "none" and not a
+              else option_sites)
+             for m, a in (("none", False), ("size", False), ("rate", False), ("none", True),
+                          ("rate", True))]
+    cases.append(("worksite", planning.Options(effect_sd=settings["effect_sd"]), option_sites))
+    cases += [("worker", planning.Options(contamination=c), both if c == 0 else option_sites)
+              for c in (0.0, *settings["contamination"])]
+    found = planning.mde_grid(population, cases, grid, target_power=target_power, **common)
+    plain = (found["match"] == "none") & ~found["adjust"] & (found["contamination"] == 0) & (
+        found["effect_sd"] == 0)
+    mde = found[plain & found["n_sites"].isin(grid)].reset_index(drop=True)
+    options = found[found["n_sites"].isin(option_sites)].reset_index(drop=True)
+    equal = planning.mde_grid(population, [(name, planning.Options())
+                                           for name in planning.DESIGNS], option_sites,
+                              workers_per_site=int(np.median(population.site_sizes)),
+                              target_power=target_power, **common)
+    # each campaign store's own forecast: the posterior mean of its workers' probabilities
+    probabilities = sigmoid(logits("headline", _thin(headline_draws, 200), design.site_x,
+                                   design.worker_x, design.site_index)).mean(axis=0)
+    sizes = np.bincount(design.site_index, minlength=design.site_x.shape[0])
+    staffed = sizes > 0  # the templates: worksites with workers in the file
+    store_forecasts = (np.bincount(design.site_index, weights=probabilities,
+                                   minlength=sizes.size)[staffed] / sizes[staffed])
+    signed = np.bincount(campaign.site_index, weights=campaign.signed, minlength=sizes.size)
+    store_rates, sizes = signed[staffed] / sizes[staffed], sizes[staffed]
+    trial = settings["rehearsal"]
+    n_trial = min(trial["sites"], 2 * (sizes.size // 2))  # a small campaign: all its stores
+    planned = planning.power(population, "worksite", n_trial, sizes.tolist(),
+                             effect=trial["effect"], options=planning.Options(match="rate"),
+                             **common)
+    rehearsal = rehearse(sizes, store_forecasts, n_stores=n_trial,
+                         effect=trial["effect"], seed=trial["seed"],
+                         planned_power=planned.power,
+                         hypothesis="the tactic raises the share of workers who sign a card",
+                         warmup=trial["warmup"], samples=trial["samples"])
+    summary = planning.size_summary(population)
+
+    def interval(value):
+        return {"mean": value.mean, "q5": value.lower, "q95": value.upper}
+
     return Planning(
-        power_curves=curves,
-        mde=pd.DataFrame(mde_rows),
-        icc={"mean": icc.mean, "q5": icc.lower, "q95": icc.upper},
-        design_effect={"mean": effect.mean, "q5": effect.lower, "q95": effect.upper},
-        icc_observed={"mean": icc_observed.mean, "q5": icc_observed.lower,
-                      "q95": icc_observed.upper},
-        design_effect_observed={"mean": effect_observed.mean, "q5": effect_observed.lower,
-                                "q95": effect_observed.upper},
+        power_curves=curves, mde=mde[["design", "n_sites", "mde", "mc_se"]], options=options,
+        mde_equal_sizes=equal[["design", "n_sites", "mde", "mc_se"]],
+        icc=interval(planning.observed_icc(population)),
+        latent_icc=interval(planning.latent_icc(population)),
+        design_effect=interval(planning.design_effect(population)),
+        sizes={"mean": summary.mean, "median": summary.median, "cv": summary.cv,
+               "smallest": float(summary.smallest), "largest": float(summary.largest)},
         baseline_rate=planning.baseline_rate(population),
-        workers_per_site=workers_per_site,
-        sims=settings["sims"],
-        alpha=alpha,
-        target_power=target_power,
-        baseline_logit=population.baseline_logit,
-        site_sd=population.site_sd,
-        worker_sd=population.worker_sd,
-        site_offsets=population.site_offsets,
-        worker_offsets=population.worker_offsets,
+        baseline_rate_workers=planning.baseline_rate(population, weighted=True),
+        campaign_rate=float(np.mean(campaign.signed)),
+        campaign_store_rate=float(np.mean(store_rates)),
+        sims=sims, alpha=alpha, target_power=target_power, option_sites=tuple(option_sites),
+        baseline_logit=population.baseline_logit, site_sd=population.site_sd,
+        worker_sd=population.worker_sd, site_offsets=population.site_offsets,
+        worker_offsets=population.worker_offsets, site_sizes=np.asarray(population.site_sizes),
+        store_ids=np.asarray([str(i) for i in campaign.site_ids[staffed]]),
+        store_forecasts=store_forecasts, rehearsal=rehearsal,
     )
 
 

@@ -40,7 +40,8 @@ evaluation: {worksite_folds: 2, ppc_draws: 50}
 clustering: {iterations: 60, burn_in: 30, chains: 2, sigma_grid_points: 5, K_grid: [1, 2],
              coefficient_draws: 2}
 sbc: {replications: 2, sites: 8, workers_per_site: 10, warmup: 100, samples: 100}
-planning: {sims: 100, effects: [0.05, 0.1], sites_grid: [10, 20]}
+planning: {sims: 100, effects: [0.05, 0.1], sites_grid: [10, 20], option_sites: [10, 20],
+           rehearsal: {sites: 10, warmup: 100, samples: 100}}
 """
 
 

@@ -80,8 +80,11 @@ def test_new_sections_and_their_quick_overrides():
                                    "target_accept": 0.9}
     assert full.values["sbc"] == {"replications": 100, "sites": 30, "workers_per_site": 60,
                                   "warmup": 300, "samples": 300}
-    assert full.values["planning"] == {"sims": 2000, "effects": [0.03, 0.05, 0.10],
-                                       "sites_grid": [10, 20, 30, 40, 60, 80]}
+    assert full.values["planning"] == {
+        "sims": 2000, "effects": [0.03, 0.05, 0.10], "sites_grid": [10, 20, 30, 40, 60, 80],
+        "option_sites": [40, 80], "contamination": [0.25, 0.5], "effect_sd": 0.5,
+        "rehearsal": {"sites": 40, "effect": 0.08, "seed": 1, "warmup": 500,
+                      "samples": 1000}}
     assert full.disclosure.min_count == 5
     assert (quick.nuts.chains, quick.nuts.warmup, quick.nuts.samples) == (2, 300, 300)
     assert quick.nuts.target_accept == 0.9
@@ -160,7 +163,8 @@ def test_configuration_is_frozen():
         ("sbc: {replications: 1}", "sbc.replications must be >= 2"),
         ("sbc: {workers_per_site: 4}", "sbc.workers_per_site must be >= 5"),
         ("planning: {sims: 99}", "planning.sims must be >= 100"),
-        ("planning: {sites_grid: [1, 10]}", "planning.sites_grid[0] must be >= 2"),
+        ("planning: {sites_grid: [1, 10]}", "planning.sites_grid[0] must be >= 4"),
+        ("planning: {option_sites: [40, 81]}", "planning.option_sites must be even"),
         ("disclosure: {min_count: 0}", "disclosure.min_count must be >= 1"),
         # misplaced keys and duplicate keys
         ("profiles: {quick: {svi: {lr: 0.1}}}", "the key 'profiles' is not allowed in a "

@@ -11,6 +11,8 @@ from scipy import integrate, special, stats
 from statsmodels.stats.contingency_tables import StratifiedTable
 
 from organizing import planning as pl
+from organizing.planning.population import _logistic_normal_mean, _variance_components
+from organizing.planning.power import _binomial_quantile
 
 M = 130  # median workers per worksite in the campaign
 ALPHA = 0.05
@@ -64,7 +66,7 @@ def closed_form_power(population: pl.Population, effect: float, n_sites: int) ->
         (population, eff.baseline_rate),
         (treated, eff.baseline_rate + eff.marginal_effect),
     ):
-        design_effect = pl.design_effect(pop, M, scale="observed").mean
+        design_effect = pl.design_effect(pop, M).mean
         var += p * (1 - p) / (k * M / design_effect)
     return float(
         stats.norm.cdf(abs(eff.marginal_effect) / math.sqrt(var) - stats.t.ppf(0.975, 2 * k - 2))
@@ -126,10 +128,12 @@ def test_power_is_the_rejection_rate_of_the_simulated_trials(design, posterior):
     result = pl.power(posterior, design, 9, M + 1, odds_ratio=1.3, sims=500, seed=3)
     trials = pl.simulate_trials(posterior, design, 9, M + 1, odds_ratio=1.3, sims=500, seed=3)
     assert result.power == np.mean(pl.trial_p_values(trials) < ALPHA)
-    arms = (trials.treated_n > 0).sum(), (trials.control_n > 0).sum()
-    assert arms == ((4, 5) if design == "worksite" else (9, 9))  # floor treated, ceil control
+    arms = (trials.treated_n > 0).sum(1), (trials.control_n > 0).sum(1)
+    expected = (4, 5) if design == "worksite" else (9, 9)  # floor treated, ceil control
+    assert set(arms[0]) == {expected[0]} and set(arms[1]) == {expected[1]}
     if design == "worker":
-        assert set(trials.treated_n) == {65} and set(trials.control_n) == {66}
+        assert set(np.unique(trials.treated_n)) == {65}
+        assert set(np.unique(trials.control_n)) == {66}
     assert np.all(trials.treated_signers <= trials.treated_n)
     assert np.all(trials.control_signers <= trials.control_n)
 
@@ -243,9 +247,13 @@ def test_binomial_quantile_equals_scipy_and_is_monotone_in_q():
     u = rng.random(20_000)
     q = np.concatenate([rng.random(19_996), [0.0, 1.0, 0.5, 1e-9]])
     for size in (1, 65, 130):
-        ours = pl._binomial_quantile(u, size, q)
+        ours = _binomial_quantile(u, size, q)
         np.testing.assert_array_equal(ours, stats.binom.ppf(u, size, q))
-        assert np.all(pl._binomial_quantile(u, size, np.minimum(q + 0.01, 1)) >= ours)
+        assert np.all(_binomial_quantile(u, size, np.minimum(q + 0.01, 1)) >= ours)
+    sizes = rng.integers(1, 1500, q.size)  # one size per cell, some above 1,000 (scipy)
+    ours = _binomial_quantile(u, sizes, q)
+    np.testing.assert_array_equal(ours, stats.binom.ppf(u, sizes, q))
+    assert np.all(_binomial_quantile(u, sizes, np.minimum(q + 0.01, 1)) >= ours)
 
 
 def test_logistic_normal_mean_and_icc_by_quadrature():
@@ -258,8 +266,8 @@ def test_logistic_normal_mean_and_icc_by_quadrature():
                 return special.expit(mu + sd * z) * stats.norm.pdf(z)
 
             exact = integrate.quad(integrand, -12, 12, epsabs=1e-13, limit=200)[0]
-            assert pl._logistic_normal_mean(mu, sd) == pytest.approx(exact, abs=1e-8), (mu, sd)
-    vectorized = pl._logistic_normal_mean(np.full((3, 4), -1.6), np.array(sds)[:4])
+            assert _logistic_normal_mean(mu, sd) == pytest.approx(exact, abs=1e-8), (mu, sd)
+    vectorized = _logistic_normal_mean(np.full((3, 4), -1.6), np.array(sds)[:4])
     np.testing.assert_allclose(vectorized[0], vectorized[2], rtol=1e-14)
     population = campaign(worker_sd=0.8)
     rng = np.random.default_rng(13)
@@ -276,9 +284,16 @@ def test_logistic_normal_mean_and_icc_by_quadrature():
 def test_icc_design_effect_and_effect_scales(posterior):
     icc, de = pl.latent_icc(posterior), pl.design_effect(posterior, M)
     assert icc.lower < icc.mean < icc.upper and icc.level == 0.9
-    assert de.mean == pytest.approx(1 + (M - 1) * icc.mean)
     observed = pl.observed_icc(posterior)
     assert 0 < observed.mean < icc.mean  # the proportion-scale ICC is smaller at ~20%
+    # equal sizes: Donner and Klar's 1 + (m - 1) rho on the proportion scale
+    assert de.mean == pytest.approx(1 + (M - 1) * observed.mean)
+    # unequal sizes: m̄ (rho + (1 - rho) mean(1/m)) per draw, larger than at the mean size
+    sizes = np.array([11, 40, 91, 130, 300, 946])
+    unequal = pl.design_effect(posterior, sizes)
+    assert unequal.mean == pytest.approx(
+        sizes.mean() * (observed.mean + (1 - observed.mean) * np.mean(1 / sizes)))
+    assert unequal.mean > pl.design_effect(posterior, int(sizes.mean())).mean
     eff = pl.treatment_effect(posterior, effect=0.05)
     p0 = pl.baseline_rate(posterior)
     # Δ is the rise of the mean rate; the worker-level δ is larger (non-collapsibility)
@@ -301,11 +316,15 @@ def test_icc_design_effect_and_effect_scales(posterior):
 def test_minimum_detectable_effect_is_where_power_crosses_the_target(design, posterior):
     mde = pl.minimum_detectable_effect(posterior, design, 20, M, sims=500, seed=4)
     assert mde.mde is not None and mde.mde > 0 and 0 < mde.mc_se < 0.1 * mde.mde
-    assert mde.power >= 0.8
+    band = 2 * math.sqrt(0.8 * 0.2 / 500)  # the interpolated MDE's power is the target ± MC
+    assert abs(mde.power - 0.8) <= band
     at = pl.power(posterior, design, 20, M, effect=mde.mde, sims=500, seed=4)
-    below = pl.power(posterior, design, 20, M, effect=0.95 * mde.mde, sims=500, seed=4)
-    assert at.power >= 0.8 - 1 / 500 and below.power < 0.8
+    below = pl.power(posterior, design, 20, M, effect=0.9 * mde.mde, sims=500, seed=4)
+    above = pl.power(posterior, design, 20, M, effect=1.1 * mde.mde, sims=500, seed=4)
+    assert abs(at.power - mde.power) <= 2 / 500 and below.power < 0.8 < above.power
     assert json.dumps(mde.to_dict(), allow_nan=False)
+    grid = pl.mde_grid(posterior, [(design, pl.Options())], [20], M, sims=500, seed=4)
+    assert grid["mde"].iloc[0] == pytest.approx(mde.mde)  # one search, shared
 
 
 def test_mde_unreachable_is_none():
@@ -341,9 +360,13 @@ def test_plan_agrees_with_the_parts_and_is_json_safe(posterior):
     needed = pl.sites_needed(posterior, "worker", M, effect=0.04, max_sites=60, **kwargs)
     assert summary.sites_needed == needed.n_sites
     assert summary.design_effect.mean == pytest.approx(pl.design_effect(posterior, M).mean)
+    assert summary.type_one_error == pl.power(posterior, "worker", 20, M, effect=0.0,
+                                              **kwargs).power
+    assert (summary.treated_sites, summary.control_sites) == (20, 20)  # every store, both arms
     as_dict = summary.to_dict()
     json.dumps(as_dict, allow_nan=False)
     assert as_dict["icc"]["level"] == 0.9 and isinstance(as_dict["sites_needed_range"], list)
+    assert as_dict["sizes"]["source"] == "equal" and "odds_ratio" not in as_dict
     null = pl.plan(campaign(), "worksite", 4, 2, effect=0.0, sims=100)
     assert null.sites_needed is None and null.sites_needed_note == "undefined for a zero effect"
     json.dumps(null.to_dict(), allow_nan=False)
@@ -432,8 +455,8 @@ def test_bad_population_raises(kwargs, message):
 
 def test_other_bad_arguments():
     population = campaign()
-    with pytest.raises(ValueError, match="scale must be"):
-        pl.design_effect(population, M, scale="logit")
+    with pytest.raises(ValueError, match="has no worksite sizes"):
+        pl.design_effect(population)
     with pytest.raises(ValueError, match="n_sites must be an integer >= 4"):
         pl.power_curve(population, [2, 10], [0.05], M)
     with pytest.raises(ValueError, match="non-empty"):
@@ -481,7 +504,7 @@ def test_population_from_draws_is_the_posterior_predictive_of_new_worksites():
         np.tile(truth["tau_b"], (draws, 1)), site_x, worker_x, site_index, seed=1)
     m = 60
     trials = pl.simulate_trials(population, "worksite", 40, m, effect=0.0, sims=500, seed=2)
-    control = trials.control_signers[:, trials.control_n > 0] / m
+    control = trials.control_signers[:, trials.control_n[0] > 0] / m
     ours_mean, ours_sd = control.mean(), control.std(axis=1, ddof=1).mean()
     # brute force: new worksites worker by worker (template features, fresh u and b)
     sites = 80
@@ -500,7 +523,7 @@ def test_population_from_draws_is_the_posterior_predictive_of_new_worksites():
     assert abs(ours_mean - observed.mean()) < 3 * observed.std() / math.sqrt(sites)
     assert abs(ours_sd - observed.std(ddof=1)) < 3 * observed.std() / math.sqrt(2 * sites)
     # variance parts: between σ_u² + Var(x·β) + E(z̄·(τ⊙ε))² ..., within Var((z − z̄)·b)
-    between, within = pl._variance_components(population)
+    between, within = _variance_components(population)
     z_bar = np.stack([np.bincount(site_index, weights=worker_x[:, p]) / m for p in range(2)], 1)
     expected_between = (truth["sigma_u"] ** 2 + (site_x @ truth["beta"] + z_bar @ truth["mu_b"])
                         .var() + (z_bar**2 @ truth["tau_b"] ** 2).mean())
@@ -509,3 +532,190 @@ def test_population_from_draws_is_the_posterior_predictive_of_new_worksites():
     expected_within = ((deviation @ truth["mu_b"]) ** 2).mean() + (
         deviation**2 @ truth["tau_b"] ** 2).mean()
     assert within.mean() == pytest.approx(expected_within, rel=0.1)
+
+
+# ----------------------------------------------------------------- unequal sizes and options
+
+
+#: Store sizes like the campaign's: 11 to 946 workers, coefficient of variation about 1.
+CAMPAIGN_LIKE = np.array([11, 18, 25, 31, 40, 48, 55, 62, 70, 78, 85, 91, 92, 100, 110, 121,
+                          135, 150, 170, 190, 215, 250, 290, 340, 410, 520, 700, 946])
+
+
+def templated(seed: int = 5, draws: int = 60, templates: int = 30) -> pl.Population:
+    """A population of store templates whose forecast rate and size go together: larger
+    stores sign less, and the features explain part of the spread between stores."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.choice(CAMPAIGN_LIKE, templates)
+    offsets = (-0.6 * (np.log(sizes) - np.log(sizes).mean())
+               + rng.normal(0, 0.8, templates))[None, :] + rng.normal(0, 0.05, (draws, templates))
+    return pl.Population(
+        baseline_logit=rng.normal(-1.6, 0.1, draws), site_sd=np.abs(rng.normal(0.7, 0.05, draws)),
+        worker_sd=0.0, site_offsets=offsets,
+        worker_offsets=np.sort(rng.normal(0, 1.0, (draws, templates, 8)), axis=-1),
+        site_sizes=sizes)
+
+
+@pytest.mark.parametrize("design", pl.DESIGNS)
+@pytest.mark.parametrize("which", ["size list", "templates"])
+def test_type_one_error_with_unequal_store_sizes(design, which, posterior):
+    """Sizes from 11 to 946 (cv ~1): the zero-effect rejection rate is alpha within MC error."""
+    if which == "size list":
+        result = pl.power(posterior, design, 40, CAMPAIGN_LIKE, effect=0.0, sims=2000, seed=21)
+    else:
+        result = pl.power(templated(), design, 40, effect=0.0, sims=2000, seed=21)
+    assert abs(result.power - ALPHA) <= mc_band(ALPHA, 2000), result
+
+
+@pytest.mark.parametrize("options", [pl.Options(match="size"), pl.Options(match="rate"),
+                                     pl.Options(adjust=True),
+                                     pl.Options(match="rate", adjust=True),
+                                     pl.Options(effect_sd=0.5)])
+def test_type_one_error_of_every_worksite_option(options):
+    result = pl.power(templated(), "worksite", 40, effect=0.0, sims=2000, seed=22,
+                      options=options)
+    assert abs(result.power - ALPHA) <= mc_band(ALPHA, 2000), (options, result.power)
+
+
+def test_unequal_sizes_follow_the_design_effect_formula():
+    """Worksite power with sizes drawn from a list matches the closed form with the
+    unequal-size variance Var(p̂_s) = p(1-p)(rho + (1-rho)/m_s) (3 MC SE + 0.05)."""
+    population = campaign(site_sd=0.6)
+    eff = pl.treatment_effect(population, effect=0.08)
+    result = pl.power(population, "worksite", 40, CAMPAIGN_LIKE, effect=0.08, sims=2000, seed=1)
+    treated = pl.Population(population.baseline_logit + eff.log_odds_ratio,
+                            population.site_sd, population.worker_sd)
+    var = 0.0
+    for pop, p in ((population, eff.baseline_rate),
+                   (treated, eff.baseline_rate + eff.marginal_effect)):
+        rho = pl.observed_icc(pop).mean
+        var += p * (1 - p) * np.mean(rho + (1 - rho) / CAMPAIGN_LIKE) / 20
+    expected = stats.norm.cdf(eff.marginal_effect / math.sqrt(var) - stats.t.ppf(0.975, 38))
+    assert abs(result.power - expected) <= 3 * result.mc_se + 0.05, (result.power, expected)
+
+
+def test_store_sizes_come_from_the_templates_or_the_list():
+    population = templated()
+    trials = pl.simulate_trials(population, "worksite", 20, effect=0.05, sims=50, seed=3)
+    sizes = trials.treated_n + trials.control_n
+    assert set(np.unique(sizes)) <= set(population.site_sizes)
+    listed = pl.simulate_trials(population, "worker", 20, [11, 946], effect=0.05, sims=50)
+    assert set(np.unique(listed.treated_n + listed.control_n)) == {11, 946}
+    assert set(np.unique(listed.treated_n)) == {5, 473}  # floor(m/2) treated
+    with pytest.raises(ValueError, match="has no worksite sizes"):
+        pl.power(campaign(), "worksite", 10, effect=0.05, sims=100)
+
+
+def test_pair_matching_and_adjustment_on_the_forecast_lower_the_detectable_effect():
+    population = templated()
+    cases = [("worksite", pl.Options()), ("worksite", pl.Options(match="rate")),
+             ("worksite", pl.Options(adjust=True))]
+    grid = pl.mde_grid(population, cases, [20, 40], sims=800, seed=4)
+    plain, matched, adjusted = (grid[grid["option"] == o.describe()]["mde"].to_numpy()
+                                for _, o in cases)
+    assert np.all(matched < plain) and np.all(adjusted < plain)
+    assert np.all(np.diff(plain) < 0)  # more stores, smaller detectable effect
+    trials = pl.simulate_trials(population, "worksite", 20, effect=0.05, sims=30, seed=4,
+                                options=pl.Options(match="rate"))
+    treated = trials.treated_n > 0
+    assert np.all(treated[:, 0::2] != treated[:, 1::2])  # one of each pair treated
+    gaps = np.abs(np.diff(trials.forecast, axis=1)[:, 0::2])
+    spread = np.abs(trials.forecast[:, :, None] - trials.forecast[:, None, :]).mean()
+    assert gaps.mean() < spread / 3  # pairs are close on the forecast
+
+
+def test_contamination_shrinks_the_within_store_comparison(posterior):
+    plain = pl.power(posterior, "worker", 20, M, effect=0.05, sims=1000, seed=6)
+    spilled = pl.power(posterior, "worker", 20, M, effect=0.05, sims=1000, seed=6,
+                       options=pl.Options(contamination=0.5))
+    assert spilled.power < plain.power - 0.1
+    # half the effect reaches controls: the trial sees about half the effect
+    half = pl.power(posterior, "worker", 20, M, effect=0.025, sims=1000, seed=6)
+    assert abs(spilled.power - half.power) < 0.1
+    null = pl.power(posterior, "worker", 20, M, effect=0.0, sims=2000, seed=6,
+                    options=pl.Options(contamination=0.5))
+    assert abs(null.power - ALPHA) <= mc_band(ALPHA, 2000)
+
+
+def test_an_effect_that_varies_between_stores_keeps_its_mean():
+    population = campaign(site_sd=0.6)
+    varied = pl.treatment_effect(population, effect=0.08, effect_sd=1.0)
+    fixed = pl.treatment_effect(population, effect=0.08)
+    assert varied.effect == pytest.approx(0.08)
+    assert varied.log_odds_ratio != pytest.approx(fixed.log_odds_ratio)
+    trials = pl.simulate_trials(population, "worksite", 200, M, effect=0.08, sims=200,
+                                seed=7, options=pl.Options(effect_sd=1.0))
+    rate = lambda y, n: (y.sum(1) / np.maximum((n > 0).sum(1), 1))  # noqa: E731
+    treated = rate(trials.treated_signers / np.maximum(trials.treated_n, 1), trials.treated_n)
+    control = rate(trials.control_signers / np.maximum(trials.control_n, 1), trials.control_n)
+    difference = (treated - control).mean()
+    assert difference == pytest.approx(0.08, abs=0.01)  # the trial's estimand is Δ
+
+
+def test_store_tests_equal_least_squares_with_pair_intercepts_and_a_covariate():
+    import statsmodels.api as sm
+
+    from organizing.planning.trial import store_regression
+
+    rng = np.random.default_rng(9)
+    rates, covariate = rng.uniform(0, 0.5, (5, 12)), rng.normal(size=(5, 12))
+    treated = np.tile([True, False], (5, 6))
+    for i in range(5):
+        rng.shuffle(treated[i].reshape(6, 2), axis=1)
+    paired = pl.store_tests(rates, treated, 2, covariate)
+    for i in range(5):
+        pairs = np.repeat(np.arange(6), 2)
+        X = np.column_stack([treated[i], (pairs[:, None] == np.arange(6)).astype(float),
+                             covariate[i]])
+        fit = sm.OLS(rates[i], X).fit()
+        assert paired.estimate[i] == pytest.approx(fit.params[0], rel=1e-9)
+        assert paired.pvalue[i] == pytest.approx(fit.pvalues[0], rel=1e-7)
+        estimate, low, high, p, df = store_regression(rates[i], treated[i], pairs, covariate[i])
+        assert (estimate, p, df) == (pytest.approx(fit.params[0]), pytest.approx(fit.pvalues[0]),
+                                     fit.df_resid)
+        assert (low, high) == tuple(pytest.approx(v) for v in fit.conf_int()[0])
+    plain = pl.store_tests(rates, treated)
+    t, p = pl.cluster_t_test(np.where(treated, rates, np.nan).reshape(5, 12)[treated]
+                             .reshape(5, 6), rates[~treated].reshape(5, 6))
+    np.testing.assert_allclose(plain.t, t, rtol=1e-10)
+    np.testing.assert_allclose(plain.pvalue, p, rtol=1e-9)
+    # the paired t-test
+    differences = rates[treated].reshape(5, 6) - rates[~treated].reshape(5, 6)
+    unadjusted = pl.store_tests(rates, treated, 2)
+    np.testing.assert_allclose(unadjusted.pvalue, stats.ttest_1samp(differences, 0, axis=1)
+                               .pvalue, rtol=1e-9)
+
+
+def test_stratified_difference_is_the_weighted_within_store_difference():
+    a, n1, c, n0 = [3, 10, 5], [10, 40, 20], [1, 6, 5], [10, 40, 20]
+    estimate, se, df = pl.stratified_difference(a, n1, c, n0)
+    w = np.array([5.0, 20.0, 10.0])
+    d = np.array([0.2, 0.1, 0.0])
+    assert estimate == pytest.approx((w * d).sum() / w.sum()) and df == 2
+    assert se == pytest.approx(math.sqrt(1.5 * (w**2 * (d - estimate) ** 2).sum()) / w.sum())
+
+
+@pytest.mark.parametrize(("design", "options", "message"), [
+    ("worker", pl.Options(match="size"), "apply to the worksite design"),
+    ("worksite", pl.Options(contamination=0.25), "applies to the worker design"),
+    ("worksite", pl.Options(match="pairs"), "match must be one of"),
+    ("worksite", pl.Options(contamination=1.5), "contamination must be a number in"),
+    ("worksite", pl.Options(effect_sd=-1.0), "effect_sd must be a number in"),
+])
+def test_bad_options_are_refused(design, options, message):
+    with pytest.raises(ValueError, match=message) as error:
+        pl.power(campaign(), design, 10, M, effect=0.05, sims=100, options=options)
+    assert "\n" not in str(error.value)
+
+
+def test_matching_on_the_forecast_needs_templates_and_pairs():
+    with pytest.raises(ValueError, match="needs a population of worksite templates"):
+        pl.power(campaign(), "worksite", 10, M, effect=0.05, sims=100,
+                 options=pl.Options(match="rate"))
+    with pytest.raises(ValueError, match="even number of worksites"):
+        pl.power(templated(), "worksite", 11, effect=0.05, sims=100,
+                 options=pl.Options(match="size"))
+    with pytest.raises(ValueError, match="worksite sizes must be >= 1"):
+        pl.power(campaign(), "worker", 10, [0, 5], effect=0.05, sims=100)
+    ones = pl.simulate_trials(campaign(), "worker", 10, [1, 5], effect=0.05, sims=20, seed=1)
+    assert np.all(ones.treated_n[ones.treated_n + ones.control_n == 1] == 0)  # adds nothing

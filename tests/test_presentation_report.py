@@ -23,6 +23,7 @@ from organizing.models import ModelId
 from organizing.report import clustering as cw
 from organizing.report import effect_sizes, figures, labels, scorecard, tables
 from organizing.report import formatting as fmt
+from organizing.report import planning as report_planning
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,15 @@ TABLES = {
     "heldout_elpd": lambda r: tables.heldout_elpd(r.evaluation),
     "other_models": lambda r: tables.other_models(r.posteriors),
     "variance_table": lambda r: tables.variance_table(r.variance),
-    "minimum_detectable_effects": lambda r: tables.minimum_detectable_effects(r.planning),
+    "minimum_detectable_effects": lambda r: report_planning.minimum_detectable_effects(
+        r.planning),
+    "power_table": lambda r: report_planning.power_table(r.planning),
+    "design_options": lambda r: report_planning.design_options(r.planning),
+    "rehearsal_balance": lambda r: report_planning.balance_table(r.planning.rehearsal.balance),
+    "rehearsal_protocol": lambda r: report_planning.protocol_table(
+        r.planning.rehearsal.protocol_text),
+    "rehearsal_estimates": lambda r: report_planning.trial_estimates(
+        r.planning.rehearsal.analysis),
 }
 FIGURES = {
     "site_signing_rates": lambda r: figures.site_signing_rates(r.data),
@@ -83,7 +92,8 @@ FIGURES = {
     "cv_figure": lambda r: cw.cv_figure(r.clustering),
     "size_figure": lambda r: cw.size_figure(r.sensitivity),
     "variance_decomposition": lambda r: figures.variance_decomposition(r.variance),
-    "power_curves": lambda r: figures.power_curves(r.planning),
+    "power_curves": lambda r: report_planning.power_curves(r.planning),
+    "design_options_plot": lambda r: report_planning.design_options_plot(r.planning),
 }
 
 

@@ -706,36 +706,3 @@ def variance_decomposition(variance) -> Figure:
            xlim=(0, None))
     fig.legend(loc="outside lower center", ncols=len(models), fontsize=8)
     return fig
-
-
-# -------------------------------------------------------------- planning chapter
-
-DESIGN_TITLES = labels.DESIGNS
-
-
-@styled
-def power_curves(planning) -> Figure:
-    """Power against the number of worksites, one line per effect size, one panel per design.
-
-    Bands are ±2 Monte Carlo standard errors; the dashed line marks the target power.
-    """
-    curves = planning.power_curves
-    designs = [d for d in DESIGN_TITLES if d in set(curves["design"])]
-    fig, axes = new_figure(1, len(designs), height=3.4, sharey=True, squeeze=False)
-    effects = sorted(curves["effect"].unique())
-    shades = mpl.colormaps["Blues"](np.linspace(0.45, 0.95, len(effects)))
-    for ax, design in zip(axes[0], designs, strict=True):
-        for colour, effect in zip(shades, effects, strict=True):
-            rows = curves[(curves["design"] == design) & (curves["effect"] == effect)]
-            rows = rows.sort_values("n_sites")
-            ax.fill_between(rows["n_sites"], rows["power"] - 2 * rows["mc_se"],
-                            rows["power"] + 2 * rows["mc_se"], color=colour, alpha=0.2, lw=0)
-            ax.plot(rows["n_sites"], rows["power"], "o-", color=colour, ms=3,
-                    label=f"{100 * effect:.0f} points")
-        ax.axhline(planning.target_power, color=COLOURS["reference"], ls="--", lw=0.9)
-        ax.set_ylim(0, 1)
-        ax.set_title(DESIGN_TITLES[design])
-        ax.set_xlabel("worksites in the trial")
-    axes[0][0].set_ylabel("power")
-    axes[0][-1].legend(title="effect", loc="lower right")
-    return fig

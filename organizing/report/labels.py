@@ -155,8 +155,8 @@ CLUSTERING_RUNS = {
 
 #: The designs of a randomized organizing experiment (the planning chapter).
 DESIGNS = {
-    "worksite": "Worksites randomized",
-    "worker": "Workers randomized within worksites",
+    "worksite": "Stores randomized",
+    "worker": "Workers randomized within stores",
 }
 
 #: The guides of the SVI fits.

@@ -814,25 +814,6 @@ def scale_direction(posteriors, parameter: str) -> str:
     return "understates" if mean_field < nuts else "overstates"
 
 
-# -------------------------------------------------------------- planning chapter
-
-
-def planning_icc(planning, scale: str = "latent") -> str:
-    """The intraclass correlation with its 90% interval, on the latent or observed scale."""
-    icc = planning.icc if scale == "latent" else planning.icc_observed
-    return fmt.estimate(icc["mean"], icc["q5"], icc["q95"])
-
-
-def planning_design_effect(planning, scale: str = "observed") -> str:
-    """The design effect at the campaign's median worksite size, with its 90% interval.
-
-    The observed (proportion) scale is the one the variance of worksite signing rates,
-    and so the power of a store-randomized trial, follows.
-    """
-    effect = planning.design_effect if scale == "latent" else planning.design_effect_observed
-    return fmt.estimate(effect["mean"], effect["q5"], effect["q95"], decimals=1)
-
-
 # ------------------------------------------------------------ sensitivity analyses
 
 SENSITIVITY_LABELS, sensitivity_label = labels.SENSITIVITY_LABELS, labels.sensitivity_label

@@ -822,26 +822,6 @@ def variance_table(variance) -> GT:
     )
 
 
-# -------------------------------------------------------------- planning chapter
-
-
-def minimum_detectable_effects(planning) -> GT:
-    """Minimum detectable effect at 80% power, in percentage points, by design and budget."""
-    frame = planning.mde.copy()
-    frame["mde"] = 100 * frame["mde"]
-    frame["mc_se"] = 100 * frame["mc_se"]
-    frame["design"] = frame["design"].map(labels.DESIGNS)
-    return (
-        GT(frame[["design", "n_sites", "mde", "mc_se"]], groupname_col="design")
-        .cols_label(n_sites="Worksites", mde="Minimum detectable effect (points)",
-                    mc_se="Monte Carlo s.e.")
-        .fmt_integer(columns="n_sites")
-        .fmt_number(columns=["mde", "mc_se"], decimals=1)
-        .sub_missing(columns=["mde", "mc_se"], missing_text="not reached")
-        .pipe(house_style)
-    )
-
-
 # ------------------------------------------------------------ sensitivity analyses
 
 #: How a verdict that differs from the headline model's is marked in the tables.

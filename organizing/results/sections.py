@@ -21,6 +21,7 @@ import pandas as pd
 from organizing.audit import PublishedAudit
 from organizing.clustering import MixtureSamples
 from organizing.models import ModelId
+from organizing.planning.rehearsal import Rehearsal
 
 
 @dataclass(frozen=True)
@@ -269,19 +270,34 @@ class Calibration:
 
 @dataclass(frozen=True)
 class Planning:
-    """Power of randomized organizing experiments, simulated from the headline posterior."""
+    """Randomized organizing experiments planned from the headline posterior.
 
-    power_curves: pd.DataFrame  # design, effect, n_sites, power, mc_se
-    mde: pd.DataFrame  # design, n_sites, workers_per_site, mde, mc_se
-    icc: dict[str, float]  # mean, q5, q95 (latent scale)
-    design_effect: dict[str, float]  # mean, q5, q95 at the median worksite size (latent ICC)
-    icc_observed: dict[str, float]  # mean, q5, q95 (proportion scale: the closed form's ICC)
-    design_effect_observed: dict[str, float]  # mean, q5, q95 from the observed-scale ICC
-    baseline_rate: float
-    workers_per_site: int
+    Every count of worksites is a total over both arms. ``power_curves``: design,
+    effect (a fraction; 0 gives the type-I error), log_odds_ratio, n_sites, power,
+    mc_se, for the plain designs at the campaign's worksite sizes. ``mde``: design,
+    n_sites, mde, mc_se (the plain designs over the grid of sizes). ``options``: the
+    design options (pair-matching, adjustment, contamination, an effect that varies
+    between worksites) at ``option_sites``: design, option, match, adjust,
+    contamination, effect_sd, n_sites, mde, mc_se; ``mde_equal_sizes``: the plain
+    designs with every worksite of the median size, for comparison.
+    """
+
+    power_curves: pd.DataFrame
+    mde: pd.DataFrame
+    options: pd.DataFrame
+    mde_equal_sizes: pd.DataFrame  # design, n_sites, mde, mc_se (every worksite the median size)
+    icc: dict[str, float]  # mean, q5, q95: proportion scale, the design effect's ICC
+    latent_icc: dict[str, float]  # mean, q5, q95: the log-odds scale (not a design effect's)
+    design_effect: dict[str, float]  # mean, q5, q95 at the campaign's worksite sizes
+    sizes: dict[str, float]  # mean, median, cv, smallest, largest workers per worksite
+    baseline_rate: float  # forecast mean rate of a new worksite, each worksite counting once
+    baseline_rate_workers: float  # the same forecast, each worker counting once
+    campaign_rate: float  # the campaign's own signing rate (each worker once)
+    campaign_store_rate: float  # the mean of the campaign's worksite rates (each once)
     sims: int
     alpha: float  # significance level of every simulated test
     target_power: float  # the power the minimum detectable effects are for
+    option_sites: tuple[int, ...]
     # The population of new worksites per posterior draw (organizing.planning.Population):
     # per draw and campaign worksite (template), its offset and K worker-part group means.
     baseline_logit: np.ndarray
@@ -289,6 +305,13 @@ class Planning:
     worker_sd: np.ndarray
     site_offsets: np.ndarray  # (draws, worksites)
     worker_offsets: np.ndarray  # (draws, worksites, K)
+    site_sizes: np.ndarray  # (worksites,) workers on each template's roster
+    # The campaign's own worksites, for `organizing randomize --stores campaign`: their
+    # IDs (text), and the model's posterior mean signing rate of each (its own intercept
+    # included). Kept in the local cache only; never shown.
+    store_ids: np.ndarray
+    store_forecasts: np.ndarray
+    rehearsal: Rehearsal  # the protocol appendix's simulated trial
 
 
 @dataclass(frozen=True)
