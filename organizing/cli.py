@@ -71,24 +71,47 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _prepare(args: argparse.Namespace) -> int:
     from organizing.data.prepare import prepare
+    from organizing.data.records import prepare_records
 
     try:
         config = load_config(args.config, profile=args.profile)
     except ConfigError as error:
         return _error(str(error))
+    source = "records" if args.records else "files"
+    print(f"Preparing the campaign {source} in {args.in_dir}")
     try:
-        result = prepare(args.in_dir, args.out_dir, recompute=args.recompute,
-                         overwrite=args.force)
+        if args.records:
+            report, built = prepare_records(args.in_dir, args.out_dir, overwrite=args.force,
+                                            config=config)
+            notices = built.warnings if built is not None else ()
+        else:
+            result = prepare(args.in_dir, args.out_dir, recompute=args.recompute,
+                             overwrite=args.force, config=config)
+            report = result.report
+            notices = ()
+            if result.dropped:
+                notices = (f"left out {len(result.dropped)} column(s) the analysis does not "
+                           f"read (so that names or notes do not travel): "
+                           f"{', '.join(result.dropped)}",)
     except FileExistsError as error:
         return _error(str(error), 2)
     except DataError as error:
         return _error(str(error))
-    print(f"Wrote {WORKER_FILE} and {WORKSITE_FILE} to {args.out_dir}: "
-          f"{len(result.computed)} derived column(s) computed, {len(result.kept)} kept "
-          f"from the input" + (" (pass --recompute to compute them all)" if result.kept else ""))
-    report, _ = read_and_validate(Path(args.out_dir), config)
+    for notice in notices:
+        print(f"note: {notice}")
     print(report.render())
-    return 0 if report.ok else 1
+    if not report.ok:
+        print(f"Nothing was written to {args.out_dir}.")
+        return 1
+    if args.records:
+        print(f"Wrote {WORKER_FILE} and {WORKSITE_FILE} to {args.out_dir}: every measure "
+              "computed from the records")
+    else:
+        print(f"Wrote {WORKER_FILE} and {WORKSITE_FILE} to {args.out_dir}: "
+              f"{len(result.computed)} derived column(s) computed, {len(result.kept)} kept "
+              f"from the input" + (" (pass --recompute to compute them all)" if result.kept
+                                   else ""))
+    return 0
 
 
 def _results(args: argparse.Namespace):
@@ -161,30 +184,32 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from organizing.simulate import simulate_campaign
+    from organizing.data.records import FILES
+    from organizing.simulate import simulate_campaign, simulate_records
 
     outdir = Path(args.outdir)
     if outdir.exists() or outdir.is_symlink():
         why = unreadable(outdir, directory=True)
         if why:
             return _error(f"{outdir}: {why}", 2)
-    existing = [name for name in (WORKER_FILE, WORKSITE_FILE)
+    names = FILES if args.records else (WORKER_FILE, WORKSITE_FILE)
+    existing = [name for name in names
                 if (outdir / name).exists() or (outdir / name).is_symlink()]
     if existing and not args.force:
         return _error(f"{outdir} already holds {' and '.join(existing)}; pass --force to "
                       "overwrite, or choose another folder", 2)
+    simulate = simulate_records if args.records else simulate_campaign
     try:
-        campaign = simulate_campaign(n_sites=args.sites, n_workers=args.workers, seed=args.seed)
+        campaign = simulate(n_sites=args.sites, n_workers=args.workers, seed=args.seed)
     except ValueError as error:
         return _error(str(error), 2)
     try:
         campaign.write(outdir, overwrite=args.force)
     except OSError as error:
         return _error(f"{outdir}: cannot write the campaign there ({error.strerror or error})", 2)
-    print(
-        f"Wrote a simulated campaign ({args.workers:,} workers at {args.sites} worksites, "
-        f"seed {args.seed}) to {outdir}"
-    )
+    what = "the raw records of a simulated campaign" if args.records else "a simulated campaign"
+    print(f"Wrote {what} ({args.workers:,} workers at {args.sites} worksites, "
+          f"seed {args.seed}) to {outdir}")
     return 0
 
 
@@ -214,10 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser(
         "prepare", help="compute the derived columns of a campaign's two files from the "
         "required ones, write them to OUT_DIR, and validate the result")
-    prepare.add_argument("in_dir", type=Path, help="folder with the two CSVs (required columns)")
+    prepare.add_argument("in_dir", type=Path, help="folder with the two CSVs (required columns), "
+                         "or with --records the five record files")
     prepare.add_argument("out_dir", type=Path, help="folder to write the completed CSVs to")
     prepare.add_argument("--recompute", action="store_true",
                          help="recompute derived columns the input already has")
+    prepare.add_argument("--records", action="store_true",
+                         help="IN_DIR holds raw records (workers, contacts, ties, stores, "
+                         "zips): compute every measure from them")
     prepare.add_argument("--force", action="store_true",
                          help="overwrite campaign files already in OUT_DIR")
     settings(prepare)
@@ -264,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--force", action="store_true",
                           help="overwrite campaign files already in OUTDIR")
+    simulate.add_argument("--records", action="store_true",
+                          help="write raw records (workers, contacts, ties, stores, zips, with "
+                          "text IDs) for `organizing prepare --records`")
     simulate.set_defaults(handler=_simulate)
     return parser
 

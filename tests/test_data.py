@@ -47,7 +47,7 @@ def test_loading_preserves_every_row(data_dir, campaign):
     assert campaign.worker_x.shape == (worker_rows, 7)
     assert campaign.site_x.shape == (site_rows, 18)
     # every worker maps to its own worksite's row
-    raw = pd.read_csv(data_dir / WORKER_FILE)
+    raw = pd.read_csv(data_dir / WORKER_FILE, dtype={"Worksite ID": str})
     np.testing.assert_array_equal(campaign.site_ids[campaign.site_index], raw["Worksite ID"])
 
 
@@ -112,20 +112,36 @@ def test_all_corruptions_reported_in_one_run(copy_of_data, capsys):
     assert "line " in out  # failures point at rows of the file
 
 
-def test_fractional_id_is_not_truncated(copy_of_data, capsys):
+def test_ids_are_text_and_never_truncated(copy_of_data, capsys):
+    """``99.5`` is a text ID of its own (not truncated to 99: its workers no longer find
+    it), ``12.0`` is the ID ``12``, and text IDs such as ``store-12`` validate."""
     directory, workers, sites = copy_of_data
-    _set(sites, "Worksite ID", 0, 99.5)
+    first = sites.loc[0, "Worksite ID"]
+    _set(sites, "Worksite ID", 0, f"{first}.5")
     sites.to_csv(directory / WORKSITE_FILE, index=False)
     status, out = run_validate(directory, capsys)
     assert status == 1
-    assert "Worksite ID: must be a whole-number ID" in out
+    n = int((workers["Worksite ID"] == first).sum())
+    assert f"Worksite ID: not found in the worksite file in {n} rows" in out
+    _set(sites, "Worksite ID", 0, f"{first}.0")
+    sites.to_csv(directory / WORKSITE_FILE, index=False)
+    assert run_validate(directory, capsys)[0] == 0
+    names = {v: f"store-{v:04d}" for v in sites["Worksite ID"].iloc[1:].astype(int)}
+    names[first] = f"store-{first:04d}"
+    sites["Worksite ID"] = [f"store-{int(float(v)):04d}" for v in sites["Worksite ID"]]
+    workers["Worksite ID"] = workers["Worksite ID"].map(names)
+    workers["Worker ID"] = [f"A{v}x" for v in workers["Worker ID"]]
+    sites.to_csv(directory / WORKSITE_FILE, index=False)
+    workers.to_csv(directory / WORKER_FILE, index=False)
+    status, out = run_validate(directory, capsys)
+    assert status == 0, out
 
 
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
         (b"", "file is empty"),
-        (bytes(range(256)) * 8, "not a readable CSV file"),
+        (bytes(range(256)) * 8, "not a text file (it holds NUL bytes)"),
         (b"name,colour\nbob,red\n", "not the expected CSV"),
         (",".join(data_module.WORKER_FEATURES).encode() + b"\n", "file has a header but no rows"),
     ],

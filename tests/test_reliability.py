@@ -337,15 +337,15 @@ def test_no_worker_id_in_any_message_about_the_real_data(data_dir, tmp_path, cap
     ids = set(workers["Worker ID"].astype(int))
     workers["Worker ID"] = workers["Worker ID"].astype(object)
     workers.loc[3, "Worker ID"] = workers.loc[0, "Worker ID"]  # duplicate ID
-    workers.loc[5, "Worker ID"] = f"{workers.loc[5, 'Worker ID']}.5"  # not a whole number
-    workers.loc[6, "Worker ID"] = f"x{workers.loc[6, 'Worker ID']}"  # not a number
+    workers.loc[5, "Worker ID"] = f"{workers.loc[5, 'Worker ID']}.5"  # a text ID
+    workers.loc[6, "Worker ID"] = f"x{workers.loc[6, 'Worker ID']}"  # a text ID
+    workers.loc[10, "Worker ID"] = workers.loc[6, "Worker ID"]  # a duplicated text ID
     workers.loc[7, "Worksite ID"] = int(workers.loc[8, "Worker ID"])  # an unknown worksite
     workers.loc[9, "Signed"] = workers.loc[9, "Worker ID"]  # an ID in the outcome column
     write_campaign(tmp_path, workers, sites)
     status, out = run_cli(["validate", str(tmp_path)], capsys)
     assert status == 1
-    for fragment in ("Worker ID: duplicate ID in 2 rows (e.g. lines 2, 5)",
-                     "Worker ID: must be a whole-number ID in 2 rows (e.g. lines 7, 8)",
+    for fragment in (                     "Worker ID: duplicate ID in 4 rows (e.g. lines 2, 5, 8, …)",
                      "Worksite ID: not found in the worksite file in 1 row (line 9)",
                      "Signed: value not in [0.0, 1.0] in 1 row"):
         assert fragment in out, out

@@ -52,6 +52,7 @@ from organizing.data.io import (
     Problem,
     ValidationReport,
     _read_and_validate,
+    _validate,
     campaign_from_frames,
     locate_data,
     sha256,
@@ -75,6 +76,8 @@ def check_campaign(campaign_or_frames: Campaign | Mapping[str, pd.DataFrame],
     problems = _values(campaign)
     outcome = _outcome(campaign)
     sites = _worksites(campaign)
+    if not sites:
+        problems += _mean_degree(campaign)
     problems += outcome + sites
     if not outcome:
         problems += _split(campaign, config)
@@ -109,6 +112,30 @@ def _values(campaign: Campaign) -> list[Problem]:
                        np.flatnonzero(huge), v[huge],
                        fix="rescale or cap the column (its square overflows float64)")
     return workers.problems() + sites.problems()
+
+
+#: How far Log(Mean degree) may be from ln(No. edges / workers) (float rounding of a CSV).
+MEAN_DEGREE_ATOL = 1e-6
+
+
+def _mean_degree(campaign: Campaign) -> list[Problem]:
+    """``Mean degree`` is one definition everywhere (organizing.data.network.mean_degree):
+    No. edges over the worksite's rows in the worker file."""
+    from organizing.data.network import mean_degree
+
+    features = list(campaign.site_features)
+    if "Log(Mean degree)" not in features or "No. edges" not in campaign.site_descriptors:
+        return []
+    workers = np.bincount(campaign.site_index, minlength=campaign.n_sites)
+    expected = mean_degree(campaign.site_descriptors["No. edges"].to_numpy(dtype=float), workers)
+    stored = campaign.site_x[:, features.index("Log(Mean degree)")]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off = ~(np.abs(stored - np.log(expected)) <= MEAN_DEGREE_ATOL)
+    tally = FailureTally(WORKSITE_FILE)
+    tally.rows("Mean degree", "is not No. edges / the worksite's workers in the worker file",
+               np.flatnonzero(off), np.exp(stored[off]),
+               fix="Mean degree is edges per worker (organizing prepare computes it)")
+    return tally.problems()
 
 
 def _outcome(campaign: Campaign) -> list[Problem]:
@@ -249,6 +276,19 @@ def read_and_validate(
         if report.ok:
             _analyse(report, campaign_from_frames(frames), config)
     return report, frames
+
+
+def validate_frames(frames: Mapping[str, pd.DataFrame], config: Config | None = None
+                    ) -> ValidationReport:
+    """Validate two frames in memory (keyed by file name) as ``organizing validate``
+    validates two files: the schemas, the link and, with ``config``, whether the
+    campaign can be analysed with those settings."""
+    report, valid = _validate({name: [frame] for name, frame in frames.items()})
+    if config is not None:
+        report.settings = _settings_label(config)
+        if report.ok:
+            _analyse(report, campaign_from_frames(valid), config)
+    return report
 
 
 def load_campaign(data_dir: str | os.PathLike | None = None,
