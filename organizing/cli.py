@@ -3,32 +3,51 @@
     organizing validate [DIR] [--config F] [--profile P]
                                      check both campaign files, and whether the campaign
                                      can be analysed with these settings; exit 1 if not
-    organizing prepare IN_DIR OUT_DIR [--recompute] [--force]
-                                     compute the derived columns (logs, quintiles,
-                                     per-worksite counts) from the required ones, write
-                                     both files to OUT_DIR and validate them there
-    organizing run                   compute every result of the book (cached)
-    organizing summary [--json]      the headline figures of the cached results
+    organizing prepare IN_DIR OUT_DIR [--records] [--recompute] [--force]
+                                     check the input, compute the derived columns (with
+                                     --records: every measure, from raw records), check
+                                     the result, and only then write both files to OUT_DIR
+    organizing fetch-data [--data DIR]
+                                     the study's files: found, or downloaded into the
+                                     project's data/ and checked (the only download)
+    organizing run [--data DIR]      compute every result of the book (cached)
+    organizing summary [--json] [--compute]
+                                     the headline figures of the cached results
     organizing plan [--design D] [--sites N] [--effect E | --odds-ratio R] [--json]
-                                     power of a randomized experiment, from the posterior
-    organizing simulate OUTDIR       write a synthetic campaign with known truth
+                    [--compute]      power of a randomized experiment, from the posterior
+    organizing simulate OUTDIR [--records]
+                                     write a synthetic campaign (or its raw records)
+
+Data and cache resolve against the project root (the folder with
+``pyproject.toml`` and ``_quarto.yml``) or ``--data``/``$ORGANIZING_DATA_DIR``
+and ``$ORGANIZING_CACHE_DIR``; elsewhere every command says where it looked and
+stops. ``summary`` and ``plan`` read the cache and never compute unasked.
 
 Every expected failure is one line on stderr, never a traceback: exit 1 for
-invalid data or settings, 2 for a refused command (``simulate`` over existing
-files, a bad ``plan`` argument), 130 after Ctrl-C.
+invalid data or settings and for output that cannot be written (a full disk, a
+closed pipe), 2 for a refused command or a bad option (the message names the
+option and its allowed range), 3 when the results asked for are not cached,
+130 after Ctrl-C and 143 after SIGTERM. The work runs in a thread while the
+main thread waits, so a signal is seen at once even while JAX compiles or
+samples; it ends the run within a second or two and leaves no cache entry.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import multiprocessing
+import os
+import re
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
-from organizing.config import PROFILES, ConfigError, load_config
+from organizing.config import PROFILES, SEED_LIMIT, ConfigError, load_config
 from organizing.data import (
     WORKER_FILE,
     WORKSITE_FILE,
@@ -39,6 +58,19 @@ from organizing.data import (
 )
 
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
+TERMINATED = 143  # ... and by SIGTERM
+NOT_COMPUTED = 3  # the results asked for are not cached (``run`` computes them)
+#: planning's parameter names, as the options that set them
+_OPTIONS = {"n_sites": "--sites", "workers_per_site": "--workers-per-site", "alpha": "--alpha",
+            "sims": "--sims", "seed": "--seed", "design": "--design", "effect": "--effect",
+            "odds_ratio": "--odds-ratio"}
+
+
+def _option_words(message: str) -> str:
+    """A parameter's name in a message, as the option that sets it."""
+    for name, option in _OPTIONS.items():
+        message = re.sub(rf"\b{name}\b", option, message)
+    return message
 
 
 def _error(message: str, code: int = 1) -> int:
@@ -67,6 +99,23 @@ def _validate(args: argparse.Namespace) -> int:
           + (f" with {args.config}" if args.config else ""))
     print(report.render())
     return 0 if report.ok else 1
+
+
+def _fetch_data(args: argparse.Namespace) -> int:
+    """The study's two files: found (and checked) where the package looks, else downloaded
+    into the project's data/ and checked against their sha256."""
+    from organizing.data import SOURCES, sha256
+
+    try:
+        directory = locate_data(args.data, download=True)
+    except DataError as error:
+        return _error(str(error))
+    for name, source in SOURCES.items():
+        if sha256(directory / name) != source["sha256"]:
+            print(f"note: {directory / name} is not the study's file (another campaign's, or "
+                  "changed); it is used as it is", file=sys.stderr)
+    print(f"Campaign data in {directory}")
+    return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -114,20 +163,32 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _results(args: argparse.Namespace):
+def _results(args: argparse.Namespace, compute: bool):
+    """The cached results; computed only when ``compute`` (``run``, or ``--compute``).
+    Raises NotComputed (exit :data:`NOT_COMPUTED`) when they are not cached."""
     load_config(args.config, profile=args.profile)  # settings errors first, before any import
     from organizing.pipeline import load
 
     return load(args.config, profile=args.profile, data_dir=args.data,
-                progress=not args.quiet)
+                progress=not args.quiet, compute=compute)
+
+
+def _reading_failed(error: Exception) -> int:
+    from organizing.pipeline import NotComputed
+
+    if isinstance(error, NotComputed):
+        return _error(f"{error} (or add --compute)", NOT_COMPUTED)
+    return _error(str(error))
 
 
 def _run(args: argparse.Namespace) -> int:
+    from organizing.pipeline import NotComputed
+
     start = time.perf_counter()
     try:
-        outcome = _results(args)
-    except (ConfigError, DataError, OSError) as error:
-        return _error(str(error))
+        outcome = _results(args, compute=True)
+    except (ConfigError, DataError, OSError, NotComputed) as error:
+        return _reading_failed(error)
     from organizing.results.cache import entry_path
 
     seconds = time.perf_counter() - start
@@ -138,10 +199,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
+    from organizing.pipeline import NotComputed
+
     try:
-        results = _results(args)
-    except (ConfigError, DataError, OSError) as error:
-        return _error(str(error))
+        results = _results(args, compute=args.compute)
+    except (ConfigError, DataError, OSError, NotComputed) as error:
+        return _reading_failed(error)
     from organizing.report.summary import summary, summary_text
 
     if args.json:
@@ -159,11 +222,13 @@ def _plan(args: argparse.Namespace) -> int:
         planning.check_plan_arguments(args.design, args.sites, args.workers_per_site or 2,
                                       args.alpha, args.sims, args.seed)
     except ValueError as error:
-        return _error(str(error), 2)
+        return _error(_option_words(str(error)), 2)
+    from organizing.pipeline import NotComputed
+
     try:
-        results = _results(args)
-    except (ConfigError, DataError, OSError) as error:
-        return _error(str(error))
+        results = _results(args, compute=args.compute)
+    except (ConfigError, DataError, OSError, NotComputed) as error:
+        return _reading_failed(error)
     section = results.planning
     population = planning.Population(baseline_logit=section.baseline_logit,
                                      site_sd=section.site_sd, worker_sd=section.worker_sd,
@@ -175,7 +240,7 @@ def _plan(args: argparse.Namespace) -> int:
                              odds_ratio=args.odds_ratio, alpha=args.alpha, sims=args.sims,
                              seed=args.seed)
     except ValueError as error:  # e.g. an effect the baseline rate cannot take
-        return _error(str(error), 2)
+        return _error(_option_words(str(error)), 2)
     if args.json:
         print(json.dumps(plan.to_dict(), indent=2, allow_nan=False))
         return 0
@@ -213,12 +278,35 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error that names the command, the option and its range."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _whole(least: int, below: int | None = None):
+    """An argparse type: an integer >= ``least`` (and < ``below``), named in the error."""
+    allowed = f"an integer >= {least}" + (f" and < {below:,}" if below else "")
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {allowed} (got {text!r})") from None
+        if value < least or (below is not None and value >= below):
+            raise argparse.ArgumentTypeError(f"must be {allowed} (got {value})")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="organizing",
         description="Reproduce, audit and extend the OUR Walmart card-signing study.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def settings(command: argparse.ArgumentParser) -> None:
         command.add_argument("--config", type=Path, help="YAML file overriding the defaults")
@@ -254,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, handler, text in (
         ("run", _run, "compute every result of the book into the cache"),
-        ("summary", _summary, "print the headline figures (computing them if needed)"),
+        ("summary", _summary, "print the headline figures of the cached results"),
     ):
         command = commands.add_parser(name, help=text)
         settings(command)
@@ -262,11 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--quiet", action="store_true", help="no progress output")
         if name == "summary":
             command.add_argument("--json", action="store_true", help="machine-readable output")
+            command.add_argument("--compute", action="store_true",
+                                 help="compute the results when they are not cached")
         command.set_defaults(handler=handler)
 
     plan = commands.add_parser(
         "plan", help="power of a randomized organizing experiment, simulated from the "
-        "headline model's posterior (computed first if not cached)")
+        "headline model's cached posterior")
     settings(plan)
     plan.add_argument("--data", type=Path, help="folder with the two CSVs")
     plan.add_argument("--quiet", action="store_true", help="no progress output")
@@ -282,25 +372,37 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--odds-ratio", type=float, default=None, help="effect as an odds ratio")
     plan.add_argument("--alpha", type=float, default=0.05, help="significance level")
     plan.add_argument("--sims", type=int, default=2000, help="simulated trials")
-    plan.add_argument("--seed", type=int, default=0)
+    plan.add_argument("--seed", type=_whole(0, SEED_LIMIT), default=0,
+                      help="random seed (0 to 2**32 - 1)")
     plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.add_argument("--compute", action="store_true",
+                      help="compute the results when they are not cached")
     plan.set_defaults(handler=_plan)
 
     simulate = commands.add_parser("simulate", help="write a synthetic campaign with known truth")
     simulate.add_argument("outdir", type=Path)
-    simulate.add_argument("--sites", type=int, default=40)
-    simulate.add_argument("--workers", type=int, default=3000)
-    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--sites", type=_whole(2), default=40,
+                          help="worksites (an integer >= 2)")
+    simulate.add_argument("--workers", type=_whole(10), default=3000,
+                          help="workers (an integer, at least 5 per worksite)")
+    simulate.add_argument("--seed", type=_whole(0, SEED_LIMIT), default=0,
+                          help="random seed (0 to 2**32 - 1)")
     simulate.add_argument("--force", action="store_true",
                           help="overwrite campaign files already in OUTDIR")
     simulate.add_argument("--records", action="store_true",
                           help="write raw records (workers, contacts, ties, stores, zips, with "
                           "text IDs) for `organizing prepare --records`")
     simulate.set_defaults(handler=_simulate)
+
+    fetch = commands.add_parser(
+        "fetch-data", help="download the study's two files into the project's data/ (checked "
+        "against their sha256) unless they are there already")
+    fetch.add_argument("--data", type=Path, help="folder to check instead of the project's")
+    fetch.set_defaults(handler=_fetch_data)
     return parser
 
 
-def _end_children(timeout: float = 3.0) -> None:
+def _end_children(timeout: float = 2.0) -> None:
     """End the processes this one started (pools of NUTS chains, managers)."""
     children = multiprocessing.active_children()
     for child in children:
@@ -313,22 +415,100 @@ def _end_children(timeout: float = 3.0) -> None:
             child.join(1.0)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except KeyboardInterrupt:
-        try:  # a second Ctrl-C must not interrupt the clean-up
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        except ValueError:  # not the main thread
-            previous = None
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread (as SIGINT raises KeyboardInterrupt)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated
+
+
+def _in_worker(handler, args) -> int:
+    """Run ``handler(args)`` in a worker thread while the main thread waits in short joins.
+
+    A signal's Python handler runs only in the main thread, between bytecodes: while
+    JAX compiles or samples (one long call into XLA), a main thread running the work
+    would notice Ctrl-C only when that call returns. Waiting here, the main thread
+    notices it within a fraction of a second.
+    """
+    outcome: dict = {}
+    finished = threading.Event()
+
+    def work():
         try:
-            _end_children()
-            print("interrupted; nothing was cached", file=sys.stderr)
+            outcome["code"] = handler(args)
+        except BaseException as error:  # handed to the main thread
+            outcome["error"] = error
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
-        return INTERRUPTED
+            finished.set()
+
+    threading.Thread(target=work, name=f"organizing {args.command}", daemon=True).start()
+    try:
+        # An Event, not Thread.join: a join interrupted by Ctrl-C leaves is_alive() False.
+        while not finished.wait(0.1):
+            pass
+    except BaseException as error:  # Ctrl-C or SIGTERM while the work runs
+        error.worker_busy = not finished.is_set()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["code"]
+
+
+def _output_failed(error: OSError) -> int:
+    """One line for an output that cannot be written (a closed pipe, a full disk); the
+    standard output is then pointed at /dev/null so that exiting does not fail again."""
+    if error.errno == errno.EPIPE:
+        why = "the output was closed before everything was written (broken pipe)"
+    else:
+        why = f"cannot write the output ({error.strerror or type(error).__name__})"
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return _error(why)
+
+
+def _stop(code: int, worker_busy: bool) -> int:
+    """After Ctrl-C or SIGTERM: end the children, drop half-written cache entries, say so
+    in one line; exit at once if the work is still running in its thread."""
+    for number in (signal.SIGINT, signal.SIGTERM):  # a second signal must not interrupt this
+        with contextlib.suppress(ValueError):  # not the main thread
+            signal.signal(number, signal.SIG_IGN)
+    try:
+        _end_children(timeout=2.0)
+        from organizing.results.cache import discard_staging
+
+        discard_staging()
+        what = "interrupted" if code == INTERRUPTED else "terminated"
+        print(f"{what}; nothing was cached", file=sys.stderr, flush=True)
+    finally:
+        if worker_busy:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdout.flush()
+            os._exit(code)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {}
+    if in_main:
+        previous = {signal.SIGINT: signal.getsignal(signal.SIGINT),
+                    signal.SIGTERM: signal.signal(signal.SIGTERM, _on_sigterm)}
+    try:
+        args = build_parser().parse_args(argv)
+        code = _in_worker(args.handler, args) if in_main else args.handler(args)
+        sys.stdout.flush()
+        return code
+    except KeyboardInterrupt as caught:
+        return _stop(INTERRUPTED, getattr(caught, "worker_busy", False))
+    except Terminated as caught:
+        return _stop(TERMINATED, getattr(caught, "worker_busy", False))
+    except OSError as error:  # the output could not be written (or flushed)
+        return _output_failed(error)
+    finally:
+        for number, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(number, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

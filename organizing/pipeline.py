@@ -5,7 +5,9 @@
 
 :func:`load` is what the chapters and the command line call: it returns the
 cached :class:`~organizing.results.sections.Results` for the current data,
-configuration and code, and runs :func:`run` first when there are none.
+configuration and code; it computes them (:func:`run`) only when asked
+(``compute=True``, as ``organizing run`` does), and otherwise says which
+profiles are cached and what to run.
 :func:`run` is the only place that fits models. The heavy stages (torch, Pyro,
 JAX) are imported inside :func:`run`, so a chapter that only loads results
 starts quickly.
@@ -740,17 +742,48 @@ def _sensitivity(campaign: Campaign, config: Config, train: np.ndarray, size: np
 # ----------------------------------------------------------------------------- load
 
 
+class NotComputed(LookupError):
+    """The results asked for are not in the cache, and computing them was not asked for."""
+
+
 def load(
     config_path: str | os.PathLike | None = None,
     *,
     profile: str | None = None,
     data_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
+    compute: bool = False,
 ) -> Results:
-    """Cached results for the current data, configuration and code; computed if missing."""
+    """Cached results for the current data, configuration and code.
+
+    Reading never computes unasked: when the entry is missing, :class:`NotComputed`
+    names the profiles that are cached for this campaign and code, and the
+    command that computes the missing one; with ``compute`` (``organizing
+    run``) the results are computed and cached instead.
+    """
     config = load_config(config_path, profile)
     campaign = load_campaign(data_dir)
+    if not compute:
+        results = cache.cached(cache.entry_path(cache.cache_key(campaign.checksums, config)))
+        if results is None:
+            raise NotComputed(_not_computed(campaign, config, config_path, data_dir))
+        return results
     return load_for(campaign, config, progress=progress)
+
+
+def _not_computed(campaign: Campaign, config: Config, config_path, data_dir) -> str:
+    """Which profiles are cached for this campaign, settings file and code; what to run."""
+    from organizing.config import PROFILES
+
+    present = [p for p in PROFILES if cache.entry_path(
+        cache.cache_key(campaign.checksums, load_config(config_path, p))).exists()]
+    options = f" --profile {config.profile}"
+    options += f" --config {config_path}" if config_path else ""
+    options += f" --data {data_dir}" if data_dir else ""
+    cached = (f"cached for this campaign and code: profile {', '.join(map(repr, present))}"
+              if present else "nothing is cached for this campaign and code yet")
+    return (f"the results of profile {config.profile!r} have not been computed ({cached}); "
+            f"`organizing run{options}` computes them")
 
 
 def load_for(campaign: Campaign, config: Config, *, progress: bool | None = None) -> Results:

@@ -153,7 +153,7 @@ def book_results(data_dir):
     """
     from organizing.pipeline import load
 
-    return load(profile="quick", data_dir=data_dir, progress=False)
+    return load(profile="quick", data_dir=data_dir, progress=False, compute=True)
 
 
 @pytest.fixture(scope="session")

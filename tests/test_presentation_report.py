@@ -28,7 +28,7 @@ from organizing.report import formatting as fmt
 def r(data_dir):
     from organizing.pipeline import load
 
-    return load(profile="quick", data_dir=data_dir, progress=False)
+    return load(profile="quick", data_dir=data_dir, progress=False, compute=True)
 
 
 #: Every table and figure as a chapter calls it.

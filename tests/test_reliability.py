@@ -345,7 +345,7 @@ def test_no_worker_id_in_any_message_about_the_real_data(data_dir, tmp_path, cap
     write_campaign(tmp_path, workers, sites)
     status, out = run_cli(["validate", str(tmp_path)], capsys)
     assert status == 1
-    for fragment in (                     "Worker ID: duplicate ID in 4 rows (e.g. lines 2, 5, 8, …)",
+    for fragment in ("Worker ID: duplicate ID in 4 rows (e.g. lines 2, 5, 8, …)",
                      "Worksite ID: not found in the worksite file in 1 row (line 9)",
                      "Signed: value not in [0.0, 1.0] in 1 row"):
         assert fragment in out, out

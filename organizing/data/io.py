@@ -5,9 +5,12 @@ downstream receives a :class:`Campaign` of NumPy arrays with no worker IDs in
 it, so no later stage can leak one into the book.
 
 Files are found, in order, in an explicit directory, in ``$ORGANIZING_DATA_DIR``,
-in ``data/`` under the working directory (the project root when Quarto runs a
-chapter), and otherwise downloaded from the study's public repository into
-``data/`` and checked against pinned sha256 checksums.
+and in ``data/`` under the project root (the folder holding ``pyproject.toml``
+and ``_quarto.yml``; never the working directory). Only when asked
+(``organizing fetch-data``, ``make report``) are the study's public files
+downloaded into the project's ``data/`` and checked against pinned sha256
+checksums. Outside the project, with no explicit folder, nothing is found and
+the message says where the package looked.
 
 Validation produces one :class:`ValidationReport` with every failure:
 
@@ -292,14 +295,19 @@ def unreadable(path: Path, *, directory: bool = False) -> str | None:
     return None
 
 
-def locate_data(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+def locate_data(data_dir: str | os.PathLike | None = None, *, download: bool = False) -> Path:
     """Return the directory holding both campaign files.
 
-    Looks in ``data_dir``, then ``$ORGANIZING_DATA_DIR``, then ``./data``; if
-    none holds both files, downloads them into ``./data`` (with ``download``).
-    An explicitly named directory is never replaced by a download. Every
-    file-system problem is a one-line :class:`DataError`.
+    Looks in ``data_dir``, then ``$ORGANIZING_DATA_DIR``, then ``data/`` under the
+    project root (:func:`organizing.config.project_root`: never the working
+    directory). Only with ``download`` (``organizing fetch-data``, ``make
+    report``) are the study's files downloaded into the project's ``data/``
+    when it lacks them. An explicitly named directory is never replaced by a
+    download. Every problem is a one-line :class:`DataError` that says where the
+    package looked.
     """
+    from organizing.config import PathError, require_root
+
     explicit = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
     if explicit:
         path = Path(explicit).expanduser()
@@ -309,17 +317,20 @@ def locate_data(data_dir: str | os.PathLike | None = None, *, download: bool = T
             raise DataError(f"{path} (set by {source}): {why}.")
         _check_files(path, f"set by {source}")
         return path
-    local = Path("data")
+    try:
+        local = require_root("campaign data", f"{DATA_DIR_ENV} (or pass --data)") / "data"
+    except PathError as error:
+        raise DataError(str(error)) from None
     reasons = [unreadable(local / name) for name in SOURCES]
     if not any(reasons):
         return local
     if any(why != "file not found" for why in reasons if why):  # there, but unreadable
-        _check_files(local, "the default folder")
+        _check_files(local, "the project's data folder")
     if not download:
         raise DataError(
-            f"The campaign files are not in {local.resolve()}; set {DATA_DIR_ENV} "
-            "or copy them there."
-        )
+            f"The campaign files are not in {local}; run `organizing fetch-data` to download "
+            f"the study's files there, or set {DATA_DIR_ENV} (or --data) to your campaign's "
+            "folder.")
     return download_data(local)
 
 
