@@ -27,9 +27,10 @@ Every expected failure is one line on stderr, never a traceback: exit 1 for
 invalid data or settings and for output that cannot be written (a full disk, a
 closed pipe), 2 for a refused command or a bad option (the message names the
 option and its allowed range), 3 when the results asked for are not cached,
-130 after Ctrl-C and 143 after SIGTERM. The work runs in a thread while the
-main thread waits, so a signal is seen at once even while JAX compiles or
-samples; it ends the run within a second or two and leaves no cache entry.
+130 after Ctrl-C and 143 after SIGTERM. Results are computed in a child
+process while this one waits (:func:`run_in_child`), so a signal is acted on at
+once even while JAX compiles or samples: the child is ended, its half-written
+cache entry removed, within a second or two.
 """
 
 from __future__ import annotations
@@ -164,13 +165,80 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace, compute: bool):
-    """The cached results; computed only when ``compute`` (``run``, or ``--compute``).
-    Raises NotComputed (exit :data:`NOT_COMPUTED`) when they are not cached."""
+    """The cached results; computed first only when ``compute`` (``run``, ``--compute``),
+    in a child process (:func:`run_in_child`). Raises NotComputed (exit
+    :data:`NOT_COMPUTED`) when they are not cached and computing was not asked for."""
     load_config(args.config, profile=args.profile)  # settings errors first, before any import
     from organizing.pipeline import load
 
-    return load(args.config, profile=args.profile, data_dir=args.data,
-                progress=not args.quiet, compute=compute)
+    options = dict(profile=args.profile, data_dir=args.data)
+    if compute:  # data, settings and cache folder are checked here, before the child
+        cached = load(args.config, **options, compute=False, missing_ok=True)
+        if cached is not None:
+            return cached
+        run_in_child(_compute, args.config, options, not args.quiet)
+    return load(args.config, **options, compute=False)
+
+
+class ChildFailed(Exception):
+    """The computation in the child process failed; the message is its one line."""
+
+
+def _compute(config, options: dict, progress: bool) -> None:
+    """In the child process: compute the results into the cache."""
+    from organizing.pipeline import load
+
+    load(config, **options, progress=progress, compute=True)
+
+
+def _child(connection, target, args) -> None:
+    """The child's entry: Ctrl-C is the parent's to handle; an error goes back as text."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        target(*args)
+        connection.send(None)
+    except (ConfigError, DataError, OSError) as error:
+        connection.send(str(error))
+    except BaseException as error:  # unexpected: the parent reports it in one line
+        connection.send(f"{type(error).__name__}: {error}")
+        raise
+
+
+def run_in_child(target, *args) -> None:
+    """Run ``target(*args)`` in a spawned child process, and wait for it.
+
+    The computing commands (``run``, ``--compute``) fit in a child so that the
+    parent can always act on Ctrl-C or SIGTERM: a thread that calls into XLA or
+    torch may hold Python's lock for minutes, and a signal's Python handler must
+    wait for it, but a parent that only waits can end its child at once
+    (:func:`_stop`). Raises :class:`ChildFailed` with the child's one-line error.
+    """
+    # A child ended by _stop leaves tqdm's lock registered with multiprocessing's resource
+    # tracker, which would print a warning at exit; it still cleans up, silently.
+    quiet = "ignore:resource_tracker:UserWarning"
+    if quiet not in os.environ.get("PYTHONWARNINGS", ""):
+        os.environ["PYTHONWARNINGS"] = ",".join(
+            filter(None, (os.environ.get("PYTHONWARNINGS"), quiet)))
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(send, target, args), name="organizing-compute")
+    child.start()
+    send.close()
+    _CHILDREN.append(child)
+    try:
+        while child.is_alive():
+            child.join(0.1)
+    finally:
+        if not child.is_alive():
+            _CHILDREN.remove(child)
+    message = receive.recv() if receive.poll() else (
+        f"the computation ended with status {child.exitcode}")
+    if message is not None or child.exitcode != 0:
+        raise ChildFailed(message or f"the computation ended with status {child.exitcode}")
+
+
+#: Children computing now (ended by _stop after Ctrl-C or SIGTERM).
+_CHILDREN: list = []
 
 
 def _reading_failed(error: Exception) -> int:
@@ -187,7 +255,7 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         outcome = _results(args, compute=True)
-    except (ConfigError, DataError, OSError, NotComputed) as error:
+    except (ConfigError, DataError, OSError, NotComputed, ChildFailed) as error:
         return _reading_failed(error)
     from organizing.results.cache import entry_path
 
@@ -203,7 +271,7 @@ def _summary(args: argparse.Namespace) -> int:
 
     try:
         results = _results(args, compute=args.compute)
-    except (ConfigError, DataError, OSError, NotComputed) as error:
+    except (ConfigError, DataError, OSError, NotComputed, ChildFailed) as error:
         return _reading_failed(error)
     from organizing.report.summary import summary, summary_text
 
@@ -227,7 +295,7 @@ def _plan(args: argparse.Namespace) -> int:
 
     try:
         results = _results(args, compute=args.compute)
-    except (ConfigError, DataError, OSError, NotComputed) as error:
+    except (ConfigError, DataError, OSError, NotComputed, ChildFailed) as error:
         return _reading_failed(error)
     section = results.planning
     population = planning.Population(baseline_logit=section.baseline_logit,
@@ -423,38 +491,6 @@ def _on_sigterm(signum, frame):
     raise Terminated
 
 
-def _in_worker(handler, args) -> int:
-    """Run ``handler(args)`` in a worker thread while the main thread waits in short joins.
-
-    A signal's Python handler runs only in the main thread, between bytecodes: while
-    JAX compiles or samples (one long call into XLA), a main thread running the work
-    would notice Ctrl-C only when that call returns. Waiting here, the main thread
-    notices it within a fraction of a second.
-    """
-    outcome: dict = {}
-    finished = threading.Event()
-
-    def work():
-        try:
-            outcome["code"] = handler(args)
-        except BaseException as error:  # handed to the main thread
-            outcome["error"] = error
-        finally:
-            finished.set()
-
-    threading.Thread(target=work, name=f"organizing {args.command}", daemon=True).start()
-    try:
-        # An Event, not Thread.join: a join interrupted by Ctrl-C leaves is_alive() False.
-        while not finished.wait(0.1):
-            pass
-    except BaseException as error:  # Ctrl-C or SIGTERM while the work runs
-        error.worker_busy = not finished.is_set()
-        raise
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["code"]
-
-
 def _output_failed(error: OSError) -> int:
     """One line for an output that cannot be written (a closed pipe, a full disk); the
     standard output is then pointed at /dev/null so that exiting does not fail again."""
@@ -467,24 +503,23 @@ def _output_failed(error: OSError) -> int:
     return _error(why)
 
 
-def _stop(code: int, worker_busy: bool) -> int:
-    """After Ctrl-C or SIGTERM: end the children, drop half-written cache entries, say so
-    in one line; exit at once if the work is still running in its thread."""
+def _stop(code: int) -> int:
+    """After Ctrl-C or SIGTERM: end the children (a computing child at once), drop their
+    half-written cache entries, and say so in one line."""
     for number in (signal.SIGINT, signal.SIGTERM):  # a second signal must not interrupt this
         with contextlib.suppress(ValueError):  # not the main thread
             signal.signal(number, signal.SIG_IGN)
-    try:
-        _end_children(timeout=2.0)
-        from organizing.results.cache import discard_staging
+    pids = [child.pid for child in _CHILDREN]
+    for child in _CHILDREN:
+        child.kill()  # the computation: nothing of it is kept
+    for child in _CHILDREN:
+        child.join(2.0)
+    _end_children(timeout=2.0)
+    from organizing.results.cache import discard_staging
 
-        discard_staging()
-        what = "interrupted" if code == INTERRUPTED else "terminated"
-        print(f"{what}; nothing was cached", file=sys.stderr, flush=True)
-    finally:
-        if worker_busy:
-            with contextlib.suppress(OSError, ValueError):
-                sys.stdout.flush()
-            os._exit(code)
+    discard_staging(pids)
+    what = "interrupted" if code == INTERRUPTED else "terminated"
+    print(f"{what}; nothing was cached", file=sys.stderr, flush=True)
     return code
 
 
@@ -496,13 +531,13 @@ def main(argv: list[str] | None = None) -> int:
                     signal.SIGTERM: signal.signal(signal.SIGTERM, _on_sigterm)}
     try:
         args = build_parser().parse_args(argv)
-        code = _in_worker(args.handler, args) if in_main else args.handler(args)
+        code = args.handler(args)
         sys.stdout.flush()
         return code
-    except KeyboardInterrupt as caught:
-        return _stop(INTERRUPTED, getattr(caught, "worker_busy", False))
-    except Terminated as caught:
-        return _stop(TERMINATED, getattr(caught, "worker_busy", False))
+    except KeyboardInterrupt:
+        return _stop(INTERRUPTED)
+    except Terminated:
+        return _stop(TERMINATED)
     except OSError as error:  # the output could not be written (or flushed)
         return _output_failed(error)
     finally:

@@ -107,7 +107,10 @@ def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
 
     Disclosure control (k = ``min_count``): a worksite's signing rate and signer
     count are kept only when it has at least k signers and k non-signers
-    (NaN otherwise), and histogram bins below k are merged.
+    (NaN otherwise), and histogram bins below k are merged. No single worker's
+    value is kept: a feature's spread is its 1st and 99th percentiles (not its
+    minimum and maximum), and the histograms span the 0.5th to 99.5th
+    percentiles, the tails counted in the end bins.
     """
     from organizing.data.disclosure import merge_small_bins, pooled_rate, rate_shown
 
@@ -127,14 +130,16 @@ def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
         "level": ["worker"] * len(campaign.worker_features)
         + ["worksite"] * len(campaign.site_features),
         **{stat: [float(fn(v)) for v in columns] for stat, fn in (
-            ("mean", np.mean), ("sd", np.std), ("min", np.min), ("median", np.median),
-            ("max", np.max))},
+            ("mean", np.mean), ("sd", np.std), ("p1", lambda v: np.percentile(v, 1)),
+            ("median", np.median), ("p99", lambda v: np.percentile(v, 99)))},
     })
     histograms, merged = {}, {}
     for j, name in enumerate(campaign.worker_features):
         if name.startswith("Time To First"):
             continue
-        raw = np.histogram(campaign.worker_x[:, j], bins=40)
+        values = campaign.worker_x[:, j]
+        low, high = np.percentile(values, [0.5, 99.5])
+        raw = np.histogram(np.clip(values, low, high), bins=40, range=(low, high))
         counts, edges = merge_small_bins(*raw, min_count=min_count)
         histograms[name] = Histogram(counts=counts, edges=edges)
         merged[name] = len(raw[0]) - len(counts)
@@ -147,8 +152,9 @@ def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
         n_signed=int(campaign.signed.sum()),
         signing_rate=float(campaign.signed.mean()),
         unknown_gender=int(np.sum(campaign.worker_x[:, features.index("Is Male")] == 0.5)),
-        log_centrality_min=float(centrality.min()),
+        log_centrality_p1=float(np.percentile(centrality, 1)),
         share_log_centrality_below_minus_50=float(np.mean(centrality < -50)),
+        network_audit=network_audit(campaign),
         quartile_shares=campaign.worker_x[:, quartiles].mean(axis=0),
         sites=sites,
         feature_summary=summary,
@@ -164,6 +170,28 @@ def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
             pooled_rate=pooled_rate(signed[~shown], workers[~shown], min_count=min_count),
             bins_merged=merged),
     )
+
+
+def network_audit(campaign: Campaign) -> dict[str, float]:
+    """How the file's network measures compare with the package's definitions
+    (:mod:`organizing.data.network`), over worksites (never a single worker's value).
+
+    ``ratio_*``: the file's ``Centrality mean`` over the mean of the worksite's
+    workers' own centralities (1 under the stated definition), its median and
+    5th and 95th percentiles over worksites; ``share_below_1e-6``: the workers
+    whose centrality is below 10⁻⁶; ``share_outside``: those below the
+    outside-network floor's cut (2⁻⁵², where the package records 2⁻⁵³).
+    """
+    features = list(campaign.worker_features)
+    centrality = np.exp(campaign.worker_x[:, features.index("Log(Eigen. Centrality)")])
+    workers = np.bincount(campaign.site_index, minlength=campaign.n_sites)
+    own_mean = np.bincount(campaign.site_index, centrality, campaign.n_sites) / np.maximum(
+        workers, 1)
+    ratio = campaign.site_descriptors["Centrality mean"].to_numpy(dtype=float) / own_mean
+    low, median, high = np.percentile(ratio, [5, 50, 95])
+    return {"ratio_median": float(median), "ratio_q5": float(low), "ratio_q95": float(high),
+            "share_below_1e-6": float(np.mean(centrality < 1e-6)),
+            "share_outside": float(np.mean(centrality < np.finfo(float).eps))}
 
 
 def coefficient_tables(draws: dict, worker_features, site_features) -> Coefficients:
@@ -753,18 +781,27 @@ def load(
     data_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
     compute: bool = False,
-) -> Results:
+    missing_ok: bool = False,
+) -> Results | None:
     """Cached results for the current data, configuration and code.
 
     Reading never computes unasked: when the entry is missing, :class:`NotComputed`
     names the profiles that are cached for this campaign and code, and the
     command that computes the missing one; with ``compute`` (``organizing
-    run``) the results are computed and cached instead.
+    run``) the results are computed and cached instead. With ``missing_ok``, a
+    missing entry returns None once the campaign, the settings and the cache
+    folder have been checked (so that a computation never starts on data or in a
+    folder it cannot finish with).
     """
     config = load_config(config_path, profile)
     campaign = load_campaign(data_dir)
     if not compute:
-        results = cache.cached(cache.entry_path(cache.cache_key(campaign.checksums, config)))
+        folder = cache.entry_path(cache.cache_key(campaign.checksums, config))
+        if missing_ok and not folder.exists():
+            assert_analysable(campaign, config)
+            cache.check_writable(folder.parent)
+            return None
+        results = cache.cached(folder)
         if results is None:
             raise NotComputed(_not_computed(campaign, config, config_path, data_dir))
         return results

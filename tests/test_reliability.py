@@ -458,7 +458,8 @@ def test_real_ctrl_c_ends_the_children_without_a_traceback(tmp_path):
             sys.exit(cli.main(["validate"]))
     """))
     process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                               stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         child = int(process.stdout.readline())
         os.kill(process.pid, signal.SIGINT)  # this process only: it must end its children

@@ -114,7 +114,7 @@ def write_entry(results, folder: Path) -> None:
     arrays: dict[str, np.ndarray] = {}
     tree = encode(results, arrays)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.", dir=folder.parent))
     _STAGING.add(staging)
     try:
         with open(staging / "results.json", "w") as handle:
@@ -134,12 +134,21 @@ def write_entry(results, folder: Path) -> None:
 _STAGING: set[Path] = set()
 
 
-def discard_staging() -> None:
-    """Remove the private folders of entries this process is still writing (after Ctrl-C:
-    a half-written entry never becomes one, and leaves no folder behind)."""
+def discard_staging(pids=()) -> None:
+    """Remove the private folders of entries this process, or the child processes
+    ``pids`` (ended after Ctrl-C), were still writing: a half-written entry never
+    becomes one, and leaves no folder behind."""
     for staging in list(_STAGING):
         shutil.rmtree(staging, ignore_errors=True)
         _STAGING.discard(staging)
+    if pids:
+        try:
+            folder = cache_dir()
+        except OSError:
+            return
+        for pid in pids:
+            for staging in folder.glob(f".*.{pid}.*"):
+                shutil.rmtree(staging, ignore_errors=True)
 
 
 def read_entry(folder: Path, kind: type = Results):
