@@ -215,3 +215,30 @@ def test_one_worker_per_worksite_is_refused_by_validate(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Worksite ID: the median worksite has 1 worker(s)" in out
     assert load_campaign(tmp_path) is not None  # the files themselves are valid
+
+
+@pytest.mark.slow
+def test_a_campaign_at_the_minimums_runs_to_the_end(tmp_path, tiny_config):
+    """Validate's guarantee at its edge: the fewest worksites and the smallest median
+    worksite it accepts, with the tiny settings (2 folds, K up to 2), run every stage."""
+    import os
+    import subprocess
+    import sys
+
+    from organizing.data.checks import MIN_MEDIAN_WORKERS, MIN_SITES
+
+    sizes = [MIN_MEDIAN_WORKERS] * (MIN_SITES - 1) + [20]
+    workers, sites = _subset(sizes, [1, 0, 0, 1, 0])
+    data = tmp_path / "data"
+    data.mkdir()
+    workers.to_csv(data / WORKER_FILE, index=False)
+    sites.to_csv(data / WORKSITE_FILE, index=False)
+    config = tmp_path / "tiny.yml"
+    config.write_text(tiny_config)
+    exe = Path(sys.executable).with_name("organizing")
+    env = {**os.environ, "ORGANIZING_CACHE_DIR": str(tmp_path / "cache")}
+    for argv in (["validate", str(data), "--config", str(config)],
+                 ["run", "--data", str(data), "--config", str(config), "--quiet"]):
+        done = subprocess.run([str(exe), *argv], capture_output=True, text=True, env=env,
+                              timeout=900, cwd=tmp_path)
+        assert done.returncode == 0, (argv[0], done.stdout, done.stderr)

@@ -332,7 +332,7 @@ def test_records_to_a_run_end_to_end(tmp_path, tiny_config):
     config = tmp_path / "tiny.yml"
     config.write_text(tiny_config)
     steps = [
-        ["simulate", "records", "--records", "--sites", "16", "--workers", "800", "--seed", "4"],
+        ["simulate", "records", "--records", "--sites", "12", "--workers", "500", "--seed", "4"],
         ["prepare", "--records", "records", "campaign", "--profile", "quick"],
         ["validate", "campaign", "--profile", "quick", "--config", str(config)],
         ["run", "--data", "campaign", "--profile", "quick", "--config", str(config), "--quiet"],
@@ -349,3 +349,17 @@ def test_records_to_a_run_end_to_end(tmp_path, tiny_config):
             ids = set(pd.read_csv(tmp_path / "records" / WORKERS)["Worker ID"])
         assert not any(i in done.stdout + done.stderr for i in ids)
     assert book.find_integer_tokens(done.stdout, set()) == set()
+    # reading the results: a closed pipe and a full disk are one line each (issue 25)
+    summary = [str(exe), "summary", "--json", "--data", "campaign", "--profile", "quick",
+               "--config", str(config)]
+    done = subprocess.run(" ".join(summary) + " | head -c 10 >/dev/null; echo status "
+                          "${PIPESTATUS[0]} >&2", shell=True, executable="bash", cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in done.stderr and "status 1" in done.stderr, done.stderr
+    assert "broken pipe" in done.stderr
+    if Path("/dev/full").exists():
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(summary, stdout=full, stderr=subprocess.PIPE, cwd=tmp_path,
+                                  env=env, text=True, timeout=300)
+        assert done.returncode == 1
+        assert done.stderr == "error: cannot write the output (No space left on device)\n"
