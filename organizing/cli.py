@@ -470,9 +470,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _end_children(timeout: float = 2.0) -> None:
-    """End the processes this one started (pools of NUTS chains, managers)."""
-    children = multiprocessing.active_children()
+def _end_children(timeout: float = 2.0, skip=()) -> None:
+    """End the processes this one started (pools, managers), but those in ``skip``
+    (already killed: the exit reaps them)."""
+    children = [c for c in multiprocessing.active_children() if c.pid not in skip]
     for child in children:
         child.terminate()
     deadline = time.monotonic() + timeout
@@ -511,10 +512,8 @@ def _stop(code: int) -> int:
             signal.signal(number, signal.SIG_IGN)
     pids = [child.pid for child in _CHILDREN]
     for child in _CHILDREN:
-        child.kill()  # the computation: nothing of it is kept
-    for child in _CHILDREN:
-        child.join(2.0)
-    _end_children(timeout=2.0)
+        child.kill()  # the computation: once SIGKILL is sent it writes nothing more
+    _end_children(timeout=1.0, skip=pids)
     from organizing.results.cache import discard_staging
 
     discard_staging(pids)
