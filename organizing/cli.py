@@ -62,7 +62,8 @@ INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
 TERMINATED = 143  # ... and by SIGTERM
 NOT_COMPUTED = 3  # the results asked for are not cached (``run`` computes them)
 #: planning's parameter names, as the options that set them
-_OPTIONS = {"n_sites": "--sites", "workers_per_site": "--workers-per-site", "alpha": "--alpha",
+_OPTIONS = {"n_sites": "--sites", "n_workers": "--workers",
+            "workers_per_site": "--workers-per-site", "alpha": "--alpha",
             "sims": "--sims", "seed": "--seed", "design": "--design", "effect": "--effect",
             "odds_ratio": "--odds-ratio"}
 
@@ -335,7 +336,7 @@ def _simulate(args: argparse.Namespace) -> int:
     try:
         campaign = simulate(n_sites=args.sites, n_workers=args.workers, seed=args.seed)
     except ValueError as error:
-        return _error(str(error), 2)
+        return _error(_option_words(str(error)), 2)
     try:
         campaign.write(outdir, overwrite=args.force)
     except OSError as error:

@@ -530,3 +530,26 @@ def test_unreadable_file_for_real(tmp_path, capsys):
     (tmp_path / WORKER_FILE).chmod(0)
     status, out = run_cli(["validate", str(tmp_path)], capsys)
     assert status == 1 and f"✗ {WORKER_FILE}: permission denied" in out
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["simulate", "x", "--seed", "-1"],
+     "organizing simulate: error: argument --seed: must be an integer >= 0 and < 4,294,967,296 "
+     "(got -1)"),
+    (["simulate", "x", "--sites", "1"], "argument --sites: must be an integer >= 2 (got 1)"),
+    (["simulate", "x", "--sites", "many"], "argument --sites: must be an integer >= 2 (got "
+                                           "'many')"),
+    (["simulate", "x", "--sites", "30", "--workers", "40"], "error: --workers must be at least 5 "
+                                                            "per worksite"),
+    (["plan", "--seed", "-3"], "argument --seed: must be an integer >= 0"),
+    (["plan", "--alpha", "2"], "error: --alpha must be in (0, 1), got 2.0"),
+    (["validate", "--profile", "fast"], "argument --profile: invalid choice: 'fast'"),
+])
+def test_command_line_errors_name_the_option_and_its_range(argv, fragment, capsys):
+    try:
+        status = cli.main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        status = exit_.code
+    err = capsys.readouterr().err
+    assert status == 2 and fragment in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
