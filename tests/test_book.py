@@ -230,7 +230,8 @@ def _single_worker_extremes() -> dict[str, set[str]]:
         values = frame[feature].to_numpy(dtype=float)
         for value in (values.min(), values.max()):
             if np.isfinite(value) and np.sum(values == value) < k:
-                texts = {f"{value:.3g}", f"{value:,.0f}", f"{value:.1f}", f"{value:.2f}"}
+                # as the feature table prints (3 significant digits), and as a count
+                texts = {f"{value:.3g}"} | ({f"{value:,.0f}"} if value.is_integer() else set())
                 out.setdefault(feature, set()).update(
                     t for text in texts for t in (text, text.replace("-", "\u2212")))
     return out
