@@ -178,7 +178,11 @@ def network_audit(campaign: Campaign) -> dict[str, float]:
 
     ``ratio_*``: the file's ``Centrality mean`` over the mean of the worksite's
     workers' own centralities (1 under the stated definition), its median and
-    5th and 95th percentiles over worksites; ``share_below_1e-6``: the workers
+    5th and 95th percentiles over worksites; ``variance_ratio_median``: the same
+    for ``Centrality variance`` (population variance); ``ndo_share_agreeing``:
+    the share of worksites whose ``NDO (Eigen., Pearson)`` equals, within 10⁻⁶,
+    the Pearson correlation of the worker file's notes and centralities, and
+    ``ndo_gap_median`` the median absolute gap; ``share_below_1e-6``: the workers
     whose centrality is below 10⁻⁶; ``share_outside``: those below the
     outside-network floor's cut (2⁻⁵², where the package records 2⁻⁵³).
     """
@@ -189,9 +193,31 @@ def network_audit(campaign: Campaign) -> dict[str, float]:
         workers, 1)
     ratio = campaign.site_descriptors["Centrality mean"].to_numpy(dtype=float) / own_mean
     low, median, high = np.percentile(ratio, [5, 50, 95])
+    own_variance = np.bincount(campaign.site_index, (centrality - own_mean[
+        campaign.site_index]) ** 2, campaign.n_sites) / np.maximum(workers, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        variance_ratio = campaign.site_x[:, list(campaign.site_features).index(
+            "Log(Centrality variance)")]
+        variance_ratio = np.exp(variance_ratio) / own_variance
+    notes = campaign.worker_x[:, features.index("No. Notes")]
+    ndo = np.array([_pearson(notes[campaign.site_index == s], centrality[
+        campaign.site_index == s]) for s in range(campaign.n_sites)])
+    shipped = campaign.site_x[:, list(campaign.site_features).index("NDO (Eigen., Pearson)")]
+    gap = np.abs(ndo - shipped)
     return {"ratio_median": float(median), "ratio_q5": float(low), "ratio_q95": float(high),
+            "variance_ratio_median": float(np.nanmedian(variance_ratio)),
+            "ndo_share_agreeing": float(np.mean(gap[np.isfinite(gap)] < 1e-6)),
+            "ndo_gap_median": float(np.nanmedian(gap)),
             "share_below_1e-6": float(np.mean(centrality < 1e-6)),
             "share_outside": float(np.mean(centrality < np.finfo(float).eps))}
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation, NaN where undefined (organizing.data.measures.correlation)."""
+    from organizing.data.measures import correlation
+
+    value = correlation(x, y)
+    return np.nan if value is None else value
 
 
 def coefficient_tables(draws: dict, worker_features, site_features) -> Coefficients:
