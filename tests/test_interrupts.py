@@ -23,7 +23,11 @@ from organizing.results import cache
 #: JAX compiling a long function, or NumPyro sampling in one long XLA call (the two
 #: places where a process doing the work itself does not see Ctrl-C for minutes).
 BUSY = textwrap.dedent("""
+    import signal
     import sys
+
+    # as from a terminal: a background job (CI) would inherit SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from organizing import cli
 
     def compiling(args):
@@ -86,10 +90,8 @@ def interrupt(tmp_path: Path, phase: str, number: int) -> tuple[int, str, str, f
     script = tmp_path / "busy.py"
     script.write_text(BUSY)
     env = {**os.environ, "ORGANIZING_JAX_CACHE": "0", "JAX_PLATFORMS": "cpu"}
-    # as from a terminal: SIGINT at its default (a background job inherits it ignored)
     process = subprocess.Popen([sys.executable, str(script), phase], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                               stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:
         assert process.stdout.readline().strip() == "busy"
         time.sleep(1.0)

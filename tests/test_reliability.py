@@ -444,7 +444,8 @@ def test_interrupt_prints_one_line_and_exits_130(monkeypatch, capsys):
 def test_real_ctrl_c_ends_the_children_without_a_traceback(tmp_path):
     script = tmp_path / "busy.py"
     script.write_text(textwrap.dedent("""
-        import multiprocessing, sys, time
+        import multiprocessing, signal, sys, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal
         from organizing import cli
 
         def busy(args):
@@ -458,8 +459,7 @@ def test_real_ctrl_c_ends_the_children_without_a_traceback(tmp_path):
             sys.exit(cli.main(["validate"]))
     """))
     process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                               stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         child = int(process.stdout.readline())
         os.kill(process.pid, signal.SIGINT)  # this process only: it must end its children
