@@ -363,3 +363,13 @@ def test_records_to_a_run_end_to_end(tmp_path, tiny_config):
                                   env=env, text=True, timeout=300)
         assert done.returncode == 1
         assert done.stderr == "error: cannot write the output (No space left on device)\n"
+
+
+def test_the_outside_value_is_outside_for_the_sensitivity_analysis():
+    """2⁻⁵³ lies below the cut at ε that the book's outside-network indicator uses, and a
+    core worker's centrality (at least 1/√n of a component) never does."""
+    from organizing.features import outside_network
+
+    m = network.network_measures(list("abcde"), [("a", "b")])
+    assert outside_network(np.log(m.centrality)).tolist() == m.outside.tolist()
+    assert m.outside.tolist() == [False, False, True, True, True]
