@@ -1,5 +1,6 @@
 # Two commands do all the setup on a fresh machine:
-#   make report   environment, data (found or downloaded and checked), results, book
+#   make report   environment, data (found, or the study's downloaded and checked), results,
+#                 book
 #                 (Quarto installed into the environment when it is missing)
 #   make test     environment, then the whole test suite
 PYTHON ?= python3
@@ -23,7 +24,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# fetch-data finds the campaign (ORGANIZING_DATA_DIR, else data/) or, for the study's own
+# data, downloads it into data/ and checks its sha256: the one step that may download.
 results: setup
+	$(BIN)/organizing fetch-data
 	$(BIN)/organizing validate --profile $(PROFILE)
 	$(BIN)/organizing run --profile $(PROFILE)
 	$(BIN)/organizing summary --profile $(PROFILE)

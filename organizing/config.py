@@ -501,3 +501,42 @@ def load_config(path: str | os.PathLike | None = None, profile: str | None = Non
     except ValidationError as error:
         lines = [_message(e) for e in error.errors(include_url=False)]
         raise ConfigError("\n".join(dict.fromkeys(lines))) from None
+
+
+# --------------------------------------------------------------------------- paths
+
+#: Files that mark the project's root folder (both must be there).
+ROOT_MARKERS = ("pyproject.toml", "_quarto.yml")
+
+
+class PathError(OSError):
+    """No project folder and no explicit path: the package does not guess where the
+    campaign or its results are."""
+
+
+def project_root(start: str | os.PathLike | None = None) -> Path | None:
+    """The nearest folder, from ``start`` (default: the working directory) upwards, that
+    holds both :data:`ROOT_MARKERS`; None when there is none.
+
+    The campaign data (``data/``) and the results cache (``.cache/organizing/``)
+    resolve against it, so that a command run from a subfolder of the project
+    finds them, and one run from an unrelated folder finds nothing rather than
+    another campaign.
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if all((folder / marker).is_file() for marker in ROOT_MARKERS):
+            return folder
+    return None
+
+
+def require_root(what: str, variable: str) -> Path:
+    """The project root, or a one-line :class:`PathError` saying where the package looked
+    and what to set instead (``what``: the thing looked for; ``variable``: its setting)."""
+    root = project_root()
+    if root is None:
+        raise PathError(
+            f"no {what}: {Path.cwd()} is not inside the project (no folder from there up "
+            f"holds {' and '.join(ROOT_MARKERS)}); run from the project folder, or set "
+            f"{variable}")
+    return root

@@ -5,7 +5,9 @@
 
 :func:`load` is what the chapters and the command line call: it returns the
 cached :class:`~organizing.results.sections.Results` for the current data,
-configuration and code, and runs :func:`run` first when there are none.
+configuration and code; it computes them (:func:`run`) only when asked
+(``compute=True``, as ``organizing run`` does), and otherwise says which
+profiles are cached and what to run.
 :func:`run` is the only place that fits models. The heavy stages (torch, Pyro,
 JAX) are imported inside :func:`run`, so a chapter that only loads results
 starts quickly.
@@ -107,7 +109,10 @@ def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
 
     Disclosure control (k = ``min_count``): a worksite's signing rate and signer
     count are kept only when it has at least k signers and k non-signers
-    (NaN otherwise), and histogram bins below k are merged.
+    (NaN otherwise), and histogram bins below k are merged. No single worker's
+    value is kept: a feature's spread is its 1st and 99th percentiles (not its
+    minimum and maximum), and the histograms span the 0.5th to 99.5th
+    percentiles, the tails counted in the end bins.
     """
     from organizing.data.disclosure import merge_small_bins, pooled_rate, rate_shown
 
@@ -127,14 +132,16 @@ def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
         "level": ["worker"] * len(campaign.worker_features)
         + ["worksite"] * len(campaign.site_features),
         **{stat: [float(fn(v)) for v in columns] for stat, fn in (
-            ("mean", np.mean), ("sd", np.std), ("min", np.min), ("median", np.median),
-            ("max", np.max))},
+            ("mean", np.mean), ("sd", np.std), ("p1", lambda v: np.percentile(v, 1)),
+            ("median", np.median), ("p99", lambda v: np.percentile(v, 99)))},
     })
     histograms, merged = {}, {}
     for j, name in enumerate(campaign.worker_features):
         if name.startswith("Time To First"):
             continue
-        raw = np.histogram(campaign.worker_x[:, j], bins=40)
+        values = campaign.worker_x[:, j]
+        low, high = np.percentile(values, [0.5, 99.5])
+        raw = np.histogram(np.clip(values, low, high), bins=40, range=(low, high))
         counts, edges = merge_small_bins(*raw, min_count=min_count)
         histograms[name] = Histogram(counts=counts, edges=edges)
         merged[name] = len(raw[0]) - len(counts)
@@ -147,8 +154,9 @@ def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
         n_signed=int(campaign.signed.sum()),
         signing_rate=float(campaign.signed.mean()),
         unknown_gender=int(np.sum(campaign.worker_x[:, features.index("Is Male")] == 0.5)),
-        log_centrality_min=float(centrality.min()),
+        log_centrality_p1=float(np.percentile(centrality, 1)),
         share_log_centrality_below_minus_50=float(np.mean(centrality < -50)),
+        network_audit=network_audit(campaign),
         quartile_shares=campaign.worker_x[:, quartiles].mean(axis=0),
         sites=sites,
         feature_summary=summary,
@@ -164,6 +172,54 @@ def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
             pooled_rate=pooled_rate(signed[~shown], workers[~shown], min_count=min_count),
             bins_merged=merged),
     )
+
+
+def network_audit(campaign: Campaign) -> dict[str, float]:
+    """How the file's network measures compare with the package's definitions
+    (:mod:`organizing.data.network`), over worksites (never a single worker's value).
+
+    ``ratio_*``: the file's ``Centrality mean`` over the mean of the worksite's
+    workers' own centralities (1 under the stated definition), its median and
+    5th and 95th percentiles over worksites; ``variance_ratio_median``: the same
+    for ``Centrality variance`` (population variance); ``ndo_share_agreeing``:
+    the share of worksites whose ``NDO (Eigen., Pearson)`` equals, within 10⁻⁶,
+    the Pearson correlation of the worker file's notes and centralities, and
+    ``ndo_gap_median`` the median absolute gap; ``share_below_1e-6``: the workers
+    whose centrality is below 10⁻⁶; ``share_outside``: those below the
+    outside-network floor's cut (2⁻⁵², where the package records 2⁻⁵³).
+    """
+    features = list(campaign.worker_features)
+    centrality = np.exp(campaign.worker_x[:, features.index("Log(Eigen. Centrality)")])
+    workers = np.bincount(campaign.site_index, minlength=campaign.n_sites)
+    own_mean = np.bincount(campaign.site_index, centrality, campaign.n_sites) / np.maximum(
+        workers, 1)
+    ratio = campaign.site_descriptors["Centrality mean"].to_numpy(dtype=float) / own_mean
+    low, median, high = np.percentile(ratio, [5, 50, 95])
+    own_variance = np.bincount(campaign.site_index, (centrality - own_mean[
+        campaign.site_index]) ** 2, campaign.n_sites) / np.maximum(workers, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        variance_ratio = campaign.site_x[:, list(campaign.site_features).index(
+            "Log(Centrality variance)")]
+        variance_ratio = np.exp(variance_ratio) / own_variance
+    notes = campaign.worker_x[:, features.index("No. Notes")]
+    ndo = np.array([_pearson(notes[campaign.site_index == s], centrality[
+        campaign.site_index == s]) for s in range(campaign.n_sites)])
+    shipped = campaign.site_x[:, list(campaign.site_features).index("NDO (Eigen., Pearson)")]
+    gap = np.abs(ndo - shipped)
+    return {"ratio_median": float(median), "ratio_q5": float(low), "ratio_q95": float(high),
+            "variance_ratio_median": float(np.nanmedian(variance_ratio)),
+            "ndo_share_agreeing": float(np.mean(gap[np.isfinite(gap)] < 1e-6)),
+            "ndo_gap_median": float(np.nanmedian(gap)),
+            "share_below_1e-6": float(np.mean(centrality < 1e-6)),
+            "share_outside": float(np.mean(centrality < np.finfo(float).eps))}
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation, NaN where undefined (organizing.data.measures.correlation)."""
+    from organizing.data.measures import correlation
+
+    value = correlation(x, y)
+    return np.nan if value is None else value
 
 
 def coefficient_tables(draws: dict, worker_features, site_features) -> Coefficients:
@@ -938,17 +994,57 @@ def _error_rates(campaign: Campaign, config: Config, design, train: np.ndarray,
 # ----------------------------------------------------------------------------- load
 
 
+class NotComputed(LookupError):
+    """The results asked for are not in the cache, and computing them was not asked for."""
+
+
 def load(
     config_path: str | os.PathLike | None = None,
     *,
     profile: str | None = None,
     data_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
-) -> Results:
-    """Cached results for the current data, configuration and code; computed if missing."""
+    compute: bool = False,
+    missing_ok: bool = False,
+) -> Results | None:
+    """Cached results for the current data, configuration and code.
+
+    Reading never computes unasked: when the entry is missing, :class:`NotComputed`
+    names the profiles that are cached for this campaign and code, and the
+    command that computes the missing one; with ``compute`` (``organizing
+    run``) the results are computed and cached instead. With ``missing_ok``, a
+    missing entry returns None once the campaign, the settings and the cache
+    folder have been checked (so that a computation never starts on data or in a
+    folder it cannot finish with).
+    """
     config = load_config(config_path, profile)
     campaign = load_campaign(data_dir)
+    if not compute:
+        folder = cache.entry_path(cache.cache_key(campaign.checksums, config))
+        if missing_ok and not folder.exists():
+            assert_analysable(campaign, config)
+            cache.check_writable(folder.parent)
+            return None
+        results = cache.cached(folder)
+        if results is None:
+            raise NotComputed(_not_computed(campaign, config, config_path, data_dir))
+        return results
     return load_for(campaign, config, progress=progress)
+
+
+def _not_computed(campaign: Campaign, config: Config, config_path, data_dir) -> str:
+    """Which profiles are cached for this campaign, settings file and code; what to run."""
+    from organizing.config import PROFILES
+
+    present = [p for p in PROFILES if cache.entry_path(
+        cache.cache_key(campaign.checksums, load_config(config_path, p))).exists()]
+    options = f" --profile {config.profile}"
+    options += f" --config {config_path}" if config_path else ""
+    options += f" --data {data_dir}" if data_dir else ""
+    cached = (f"cached for this campaign and code: profile {', '.join(map(repr, present))}"
+              if present else "nothing is cached for this campaign and code yet")
+    return (f"the results of profile {config.profile!r} have not been computed ({cached}); "
+            f"`organizing run{options}` computes them")
 
 
 def load_for(campaign: Campaign, config: Config, *, progress: bool | None = None) -> Results:

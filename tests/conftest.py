@@ -26,7 +26,7 @@ def quick_results(data_dir):
     """
     from organizing.pipeline import load
 
-    return load(profile="quick", data_dir=data_dir, progress=False)
+    return load(profile="quick", data_dir=data_dir, progress=False, compute=True)
 
 
 #: The smallest settings that still run every stage: for tests of plumbing (stages,

@@ -13,7 +13,7 @@ PACKAGE = ROOT / "organizing"
 #: Stages in the order data flows. A module may import its own stage or an earlier one.
 STAGES = ("config", "data", "features", "models", "inference", "evaluation", "clustering",
           "planning", "audit", "effects", "claims", "error_rates", "results", "sensitivity",
-          "pipeline", "report", "simulate", "cli")
+          "pipeline", "report", "simulate", "cli", "_entry")
 
 
 def _module_name(path: Path) -> str:

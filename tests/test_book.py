@@ -16,6 +16,7 @@ import textwrap
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -153,7 +154,7 @@ def book_results(data_dir):
     """
     from organizing.pipeline import load
 
-    return load(profile="quick", data_dir=data_dir, progress=False)
+    return load(profile="quick", data_dir=data_dir, progress=False, compute=True)
 
 
 @pytest.fixture(scope="session")
@@ -210,6 +211,48 @@ def _worker_ids() -> set[int]:
 
 # A column headed "Worker ID": an HTML header cell, or a header line of a plain-text frame.
 WORKER_ID_HEADER = re.compile(r"<th[^>]*>\s*Worker ID\s*</th>|^\s*Worker ID\s{2,}", re.M)
+
+
+def _single_worker_extremes() -> dict[str, set[str]]:
+    """Per worker feature, the ways a table or sentence could print its minimum or maximum
+    when fewer than k workers hold that value (a single worker's value)."""
+    from organizing.config import load_config
+    from organizing.data import WORKER_FEATURES
+
+    data_dir = Path(os.environ.get("ORGANIZING_DATA_DIR") or ROOT / "data")
+    path = data_dir / WORKER_FILE
+    if not path.is_file():
+        pytest.skip(f"{WORKER_FILE} not found in {data_dir} (set ORGANIZING_DATA_DIR)")
+    k = load_config().disclosure.min_count
+    frame = pd.read_csv(path, usecols=list(WORKER_FEATURES))
+    out = {}
+    for feature in WORKER_FEATURES:
+        values = frame[feature].to_numpy(dtype=float)
+        for value in (values.min(), values.max()):
+            if np.isfinite(value) and np.sum(values == value) < k:
+                # as the feature table prints (3 significant digits), and as a count
+                texts = {f"{value:.3g}"} | ({f"{value:,.0f}"} if value.is_integer() else set())
+                out.setdefault(feature, set()).update(
+                    t for text in texts for t in (text, text.replace("-", "\u2212")))
+    return out
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_single_workers_extreme_in_outputs(chapter, executed_chapter):
+    """No table or sentence prints a worker feature's minimum or maximum held by fewer
+    than k workers (issue 25: the most notes about one worker was printed)."""
+    extremes = _single_worker_extremes()
+    assert extremes.get("No. Notes")  # the scan has something to find on these data
+    run = executed_chapter(chapter)
+    found = []
+    for output in book.output_texts(run.notebook):
+        visible = book.visible_text(output.text, output.kind)
+        for feature, texts in extremes.items():
+            for text in texts:
+                if re.search(rf"(?<![\d.,\u2212-]){re.escape(text)}(?![\d.,]\d)", visible):
+                    found.append(f"{chapter}:{output.qmd_line}: {feature} = {text}")
+    assert not found, "single workers' values in the book:\n" + "\n".join(found)
 
 
 @pytest.mark.book

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ def test_loading_preserves_every_row(data_dir, campaign):
     assert campaign.worker_x.shape == (worker_rows, 7)
     assert campaign.site_x.shape == (site_rows, 18)
     # every worker maps to its own worksite's row
-    raw = pd.read_csv(data_dir / WORKER_FILE)
+    raw = pd.read_csv(data_dir / WORKER_FILE, dtype={"Worksite ID": str})
     np.testing.assert_array_equal(campaign.site_ids[campaign.site_index], raw["Worksite ID"])
 
 
@@ -112,20 +113,36 @@ def test_all_corruptions_reported_in_one_run(copy_of_data, capsys):
     assert "line " in out  # failures point at rows of the file
 
 
-def test_fractional_id_is_not_truncated(copy_of_data, capsys):
+def test_ids_are_text_and_never_truncated(copy_of_data, capsys):
+    """``99.5`` is a text ID of its own (not truncated to 99: its workers no longer find
+    it), ``12.0`` is the ID ``12``, and text IDs such as ``store-12`` validate."""
     directory, workers, sites = copy_of_data
-    _set(sites, "Worksite ID", 0, 99.5)
+    first = sites.loc[0, "Worksite ID"]
+    _set(sites, "Worksite ID", 0, f"{first}.5")
     sites.to_csv(directory / WORKSITE_FILE, index=False)
     status, out = run_validate(directory, capsys)
     assert status == 1
-    assert "Worksite ID: must be a whole-number ID" in out
+    n = int((workers["Worksite ID"] == first).sum())
+    assert f"Worksite ID: not found in the worksite file in {n} rows" in out
+    _set(sites, "Worksite ID", 0, f"{first}.0")
+    sites.to_csv(directory / WORKSITE_FILE, index=False)
+    assert run_validate(directory, capsys)[0] == 0
+    names = {v: f"store-{v:04d}" for v in sites["Worksite ID"].iloc[1:].astype(int)}
+    names[first] = f"store-{first:04d}"
+    sites["Worksite ID"] = [f"store-{int(float(v)):04d}" for v in sites["Worksite ID"]]
+    workers["Worksite ID"] = workers["Worksite ID"].map(names)
+    workers["Worker ID"] = [f"A{v}x" for v in workers["Worker ID"]]
+    sites.to_csv(directory / WORKSITE_FILE, index=False)
+    workers.to_csv(directory / WORKER_FILE, index=False)
+    status, out = run_validate(directory, capsys)
+    assert status == 0, out
 
 
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
         (b"", "file is empty"),
-        (bytes(range(256)) * 8, "not a readable CSV file"),
+        (bytes(range(256)) * 8, "not a text file (it holds NUL bytes)"),
         (b"name,colour\nbob,red\n", "not the expected CSV"),
         (",".join(data_module.WORKER_FEATURES).encode() + b"\n", "file has a header but no rows"),
     ],
@@ -195,10 +212,10 @@ def test_failed_download_says_what_to_do(monkeypatch, tmp_path):
         raise ConnectionError("network unreachable")
 
     monkeypatch.delenv("ORGANIZING_DATA_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(project(tmp_path))
     monkeypatch.setattr(pooch, "retrieve", offline)
     with pytest.raises(DataError, match="Could not download .* set ORGANIZING_DATA_DIR"):
-        locate_data()
+        locate_data(download=True)
 
 
 def test_checksum_mismatch_is_refused(monkeypatch, tmp_path):
@@ -210,10 +227,86 @@ def test_checksum_mismatch_is_refused(monkeypatch, tmp_path):
         raise ValueError(f"SHA256 hash of downloaded file ({actual}) does not match {known_hash}")
 
     monkeypatch.delenv("ORGANIZING_DATA_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(project(tmp_path))
     monkeypatch.setattr(pooch, "retrieve", tampered)
     with pytest.raises(DataError, match="does not match its pinned sha256"):
+        locate_data(download=True)
+
+
+def project(folder: Path) -> Path:
+    """A folder that looks like the project's root (its two marker files)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for marker in ("pyproject.toml", "_quarto.yml"):
+        (folder / marker).write_text("")
+    return folder
+
+
+def test_paths_resolve_against_the_project_root_never_the_working_folder(
+        monkeypatch, tmp_path, data_dir, capsys):
+    """From a subfolder the project's data/ and cache are found; from an unrelated folder
+    nothing is, every command says where it looked, and nothing is downloaded unasked."""
+    import pooch
+
+    from organizing.cli import main
+    from organizing.results import cache
+
+    monkeypatch.setattr(pooch, "retrieve", lambda *a, **k: pytest.fail("downloaded unasked"))
+    monkeypatch.delenv("ORGANIZING_DATA_DIR", raising=False)
+    monkeypatch.delenv("ORGANIZING_CACHE_DIR", raising=False)
+    root = project(tmp_path / "project")
+    (root / "data").mkdir()
+    for name in data_module.SOURCES:
+        (root / "data" / name).write_bytes((data_dir / name).read_bytes())
+    (root / "chapters").mkdir()
+    monkeypatch.chdir(root / "chapters")
+    assert locate_data() == root / "data"
+    assert cache.cache_dir() == root / ".cache" / "organizing"
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with pytest.raises(DataError, match=f"no campaign data: {elsewhere} is not inside the "
+                                        "project .* set ORGANIZING_DATA_DIR"):
         locate_data()
+    for argv in (["validate"], ["summary"], ["plan"], ["run"], ["fetch-data"]):
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{elsewhere} is not inside the project" in err, err
+    monkeypatch.setenv("ORGANIZING_DATA_DIR", str(root / "data"))
+    assert main(["summary"]) == 1  # the data is named, the cache is not
+    assert "no results cache" in capsys.readouterr().err
+
+    # inside the project, without its data: say so, and how to get it
+    monkeypatch.delenv("ORGANIZING_DATA_DIR")
+    empty = project(tmp_path / "empty")
+    monkeypatch.chdir(empty)
+    assert main(["validate"]) == 1
+    err = capsys.readouterr().err
+    assert "run `organizing fetch-data`" in err and not (empty / "data").exists()
+
+
+def test_reading_commands_never_compute(monkeypatch, tmp_path, data_dir, capsys):
+    """summary and plan read the cache: without the profile's results they name what is
+    cached and the command that computes the rest, and exit 3 without fitting."""
+    from organizing import pipeline
+    from organizing.cli import NOT_COMPUTED, main
+    from organizing.config import load_config
+    from organizing.results import cache
+
+    monkeypatch.setenv("ORGANIZING_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(pipeline, "run", lambda *a, **k: pytest.fail("computed unasked"))
+    campaign = load_campaign(data_dir)
+    quick = cache.entry_path(cache.cache_key(campaign.checksums, load_config(profile="quick")))
+    quick.mkdir(parents=True)  # as if `organizing run --profile quick` had run
+    for argv in (["summary"], ["plan", "--sites", "20"], ["summary", "--json"]):
+        assert main(argv) == NOT_COMPUTED
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert "the results of profile 'full' have not been computed (cached for this " \
+               "campaign and code: profile 'quick'); `organizing run --profile full` computes " \
+               "them (or add --compute)" in err
+    with pytest.raises(pipeline.NotComputed, match="profile 'full'"):
+        pipeline.load()
 
 
 def test_pinned_checksums_match_the_shared_copy(data_dir):

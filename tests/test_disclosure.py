@@ -218,3 +218,26 @@ def test_disclosure_record_survives_the_cache_format(summary):
     back = decode(DataSummary, tree, arrays)
     assert back.disclosure == summary.disclosure
     pd.testing.assert_series_equal(back.sites["signing rate"], summary.sites["signing rate"])
+
+
+def test_no_single_workers_value_in_the_data_summary(campaign, summary):
+    """The feature table gives the 1st and 99th percentiles, never a minimum or maximum;
+    the histograms' edges are percentiles too, so the most notes about one worker (a
+    known leader, say) appears nowhere in the summary."""
+    assert {"p1", "p99"} <= set(summary.feature_summary.columns)
+    assert not {"min", "max"} & set(summary.feature_summary.columns)
+    stored = set(summary.feature_summary[["mean", "sd", "p1", "median", "p99"]]
+                 .to_numpy().ravel().round(12))
+    for j, feature in enumerate(campaign.worker_features):
+        values = campaign.worker_x[:, j]
+        for extreme in (values.min(), values.max()):
+            if np.sum(values == extreme) < K:  # held by fewer than k workers
+                assert round(float(extreme), 12) not in stored, feature
+                if feature in summary.histograms:
+                    assert extreme not in summary.histograms[feature].edges, feature
+    notes = campaign.worker_x[:, list(campaign.worker_features).index("No. Notes")]
+    assert np.sum(notes == notes.max()) < K  # the case the test is about is present
+    assert summary.log_centrality_p1 == pytest.approx(np.percentile(
+        campaign.worker_x[:, list(campaign.worker_features).index("Log(Eigen. Centrality)")], 1))
+    assert sum(h.counts.sum() for h in summary.histograms.values()) == campaign.n_workers * len(
+        summary.histograms)  # the tails are counted, in the end bins

@@ -171,8 +171,8 @@ def test_make_report_computes_the_results_then_renders():
     # would compute the full profile)
     commands = [line for line in text.splitlines() if "bin/organizing " in line]
     assert [c.split("bin/organizing ")[1].split()[0] for c in commands] == [
-        "validate", "run", "summary"]
-    assert all("--profile quick" in c for c in commands)
+        "fetch-data", "validate", "run", "summary"]
+    assert all("--profile quick" in c for c in commands[1:])
 
 
 # ------------------------------------------------------------------------- quiet logs

@@ -174,10 +174,10 @@ def test_run_then_load_from_cache(small_run, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
-    (["--sites", "-3"], "n_sites"),
-    (["--alpha", "1.5"], "alpha"),
-    (["--effect", "0.99"], "effect"),
-    (["--design", "worksite", "--sims", "5"], "sims"),
+    (["--sites", "-3"], "--sites"),
+    (["--alpha", "1.5"], "--alpha"),
+    (["--effect", "0.99"], "--effect"),
+    (["--design", "worksite", "--sims", "5"], "--sims"),
 ])
 def test_plan_rejects_bad_arguments_with_one_line(small_run, monkeypatch, capsys, arguments,
                                                   message):
@@ -223,6 +223,7 @@ def test_valid_edge_cases_run_and_write_strict_json(small_run, tmp_path, monkeyp
     config = str(small_run / "tiny.yml")
     assert main(["validate", str(data), "--config", config]) == 0
     capsys.readouterr()
-    assert main(["summary", "--json", "--config", config, "--data", str(data), "--quiet"]) == 0
+    assert main(["summary", "--json", "--config", config, "--data", str(data), "--quiet",
+                 "--compute"]) == 0
     json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(c))
     shutil.rmtree(tmp_path / "cache")

@@ -13,7 +13,15 @@ import pytest
 from organizing.cli import main
 from organizing.config import load_config
 from organizing.data import WORKER_FILE, WORKSITE_FILE, DataError, read_and_validate
-from organizing.data.prepare import COLUMNS, DERIVED, REQUIRED, derive, is_derived, prepare
+from organizing.data.prepare import (
+    COLUMNS,
+    DERIVED,
+    OPTIONAL,
+    REQUIRED,
+    derive,
+    is_derived,
+    prepare,
+)
 from organizing.data.schemas import QUINTILES, WorkerSchema, WorksiteSchema
 
 FILES = (WORKER_FILE, WORKSITE_FILE)
@@ -41,7 +49,8 @@ def _agree(new: np.ndarray, old: np.ndarray) -> np.ndarray:
 def test_contract_covers_every_schema_column_once():
     for name, schema in ((WORKER_FILE, WorkerSchema), (WORKSITE_FILE, WorksiteSchema)):
         checked = set(schema.to_schema().columns)
-        assert checked <= set(COLUMNS[name])
+        assert checked <= set(COLUMNS[name]) | set(OPTIONAL[name])
+        assert not set(OPTIONAL[name]) & set(COLUMNS[name])
         derived = {c for c in COLUMNS[name] if is_derived(name, c)}
         assert derived and set(REQUIRED[name]) | derived == set(COLUMNS[name])
         assert not set(REQUIRED[name]) & derived
@@ -52,6 +61,7 @@ def test_contract_covers_every_schema_column_once():
 def test_prepare_round_trips_the_real_campaign(required_only, tmp_path, shipped):
     out = tmp_path / "prepared"
     result = prepare(required_only, out)
+    assert result.report.ok, result.report.render()
     assert len(result.computed) == len(DERIVED) and not result.kept
     for rule in DERIVED:
         new = pd.read_csv(out / rule.file)[rule.column].to_numpy(dtype=float)
@@ -82,15 +92,87 @@ def test_derived_columns_present_are_kept_unless_recomputed(shipped):
     np.testing.assert_array_equal(fixed.to_numpy(), sites["No. workers signed"].to_numpy())
 
 
-def test_missing_required_column_is_one_line(required_only, tmp_path, capsys):
+def test_missing_required_column_is_reported_and_nothing_written(required_only, tmp_path,
+                                                                 capsys):
     frame = pd.read_csv(required_only / WORKER_FILE).drop(columns="Eigen. Centrality")
     frame.to_csv(required_only / WORKER_FILE, index=False)
-    with pytest.raises(DataError, match="required column 'Eigen. Centrality' is missing"):
-        prepare(required_only, tmp_path / "out")
+    result = prepare(required_only, tmp_path / "out")
+    assert "Eigen. Centrality: column missing" in result.report.render()
     assert main(["prepare", str(required_only), str(tmp_path / "out2")]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Eigen. Centrality" in err and "Traceback" not in err
-    assert not (tmp_path / "out2").exists()  # nothing written
+    captured = capsys.readouterr()
+    assert "Eigen. Centrality: column missing" in captured.out and "Traceback" not in captured.err
+    assert "Nothing was written" in captured.out
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()
+
+
+def _edit(folder, name, change):
+    frame = pd.read_csv(folder / name)
+    change(frame).to_csv(folder / name, index=False)
+
+
+@pytest.mark.parametrize(("name", "change", "fragment"), [
+    (WORKER_FILE, lambda w: w[w["Worksite ID"] != 99],
+     "Worksite ID: has no worker in the worker file in 1 row (line 2)"),
+    (WORKSITE_FILE, lambda s: s.assign(**{"Campaign length": "2012-03-01"}),
+     "Campaign length: is not a number in 120 rows (e.g. line 2: '2012-03-01'"),
+    (WORKER_FILE, lambda w: w.rename(columns={"Is Male": "is male "}),
+     "Is Male: column missing (required by the analysis); fix: did you mean the file's column "
+     "'is male '?"),
+], ids=["empty worksite", "dates as lengths", "near-miss column"])
+def test_prepare_checks_its_input_first_in_validates_words(required_only, tmp_path, capsys,
+                                                           shipped, name, change, fragment):
+    _edit(required_only, name, change)
+    out = tmp_path / "out"
+    assert main(["prepare", str(required_only), str(out)]) == 1
+    text = capsys.readouterr().out
+    assert fragment in text, text
+    assert "missing value (NaN)" not in text and "bin edges" not in text
+    assert not out.exists()
+    # fixed, it runs without --force: the failed run wrote nothing
+    shipped[name][list(REQUIRED[name])].to_csv(required_only / name, index=False)
+    assert main(["prepare", str(required_only), str(out)]) == 0
+
+
+def test_tied_campaign_lengths_share_a_quintile(required_only, tmp_path):
+    _edit(required_only, WORKSITE_FILE, lambda s: s.assign(**{"Campaign length": np.where(
+        np.arange(len(s)) < 60, 50.0, s["Campaign length"])}))
+    result = prepare(required_only, tmp_path / "out")
+    assert result.report.ok, result.report.render()
+    quint = result.worksites[list(QUINTILES)].to_numpy().argmax(axis=1)
+    assert len(set(quint[:60])) == 1
+
+
+def test_unknown_columns_are_left_out_with_a_notice(required_only, tmp_path, capsys):
+    _edit(required_only, WORKER_FILE, lambda w: w.assign(Name="Jane Doe", Phone="555-0100"))
+    out = tmp_path / "out"
+    assert main(["prepare", str(required_only), str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"left out 2 column(s) the analysis does not read (so that names or notes do not " \
+           f"travel): {WORKER_FILE}: Name, {WORKER_FILE}: Phone" in text
+    written = pd.read_csv(out / WORKER_FILE)
+    assert "Name" not in written and "Phone" not in written
+    assert "Jane" not in (out / WORKER_FILE).read_text()
+
+
+def test_validate_names_export_friction(tmp_path, capsys, data_dir):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    for name in FILES:
+        (folder / name).write_bytes((data_dir / name).read_bytes())
+    text = (folder / WORKER_FILE).read_text()
+    header, rest = text.split("\n", 1)
+    (folder / WORKER_FILE).write_text(header.replace(",", ";") + "\n"
+                                      + rest.replace(",", ";").replace(".", ","))
+    assert main(["validate", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert (f"✗ {WORKER_FILE}: columns are separated by semicolons, not commas, and numbers "
+            "have decimal commas") in out
+    (folder / WORKER_FILE).write_bytes(text.encode("utf-16"))
+    assert main(["validate", str(folder)]) == 1
+    assert "UTF-16" in capsys.readouterr().out
+    (folder / WORKER_FILE).write_text("\n" * 40)
+    assert main(["validate", str(folder)]) == 1
+    assert f"✗ {WORKER_FILE}: file is empty (it holds only blank lines)" in capsys.readouterr().out
 
 
 def test_cli_prepare_writes_valid_files_and_refuses_to_overwrite(required_only, tmp_path,
@@ -99,7 +181,7 @@ def test_cli_prepare_writes_valid_files_and_refuses_to_overwrite(required_only, 
     assert main(["prepare", str(required_only), str(out), "--profile", "quick"]) == 0
     text = capsys.readouterr().out
     assert f"{len(DERIVED)} derived column(s) computed" in text
-    assert "can be analysed" in text
+    assert "can be analysed" in text and text.index("can be analysed") < text.index("Wrote")
     assert main(["prepare", str(required_only), str(out)]) == 2
     assert "--force" in capsys.readouterr().err
     assert main(["prepare", str(required_only), str(out), "--force", "--profile",
@@ -112,6 +194,21 @@ def test_missing_input_folder_or_file_is_one_line(tmp_path, required_only):
     (required_only / WORKSITE_FILE).unlink()
     with pytest.raises(DataError, match=f"{WORKSITE_FILE}: file not found"):
         prepare(required_only, tmp_path / "out")
+
+
+def test_mean_degree_is_one_definition_checked_by_validate(tmp_path, shipped, capsys):
+    """Edges per worker in the study's files, in prepare, in the simulator; validate
+    refuses another (such as the graph-theoretic 2E/n)."""
+    sites = shipped[WORKSITE_FILE].copy()
+    sites["Mean degree"] *= 2
+    sites["Log(Mean degree)"] = np.log(sites["Mean degree"])
+    folder = tmp_path / "c"
+    folder.mkdir()
+    shipped[WORKER_FILE].to_csv(folder / WORKER_FILE, index=False)
+    sites.to_csv(folder / WORKSITE_FILE, index=False)
+    assert main(["validate", str(folder)]) == 1
+    assert ("Mean degree: is not No. edges / the worksite's workers in the worker file in 120 "
+            "rows") in capsys.readouterr().out
 
 
 def test_percent_male_without_known_gender_is_one_half():

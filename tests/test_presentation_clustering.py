@@ -23,7 +23,7 @@ from organizing.report import figures, labels, narrative, tables
 def r(data_dir):
     from organizing.pipeline import load
 
-    return load(profile="quick", data_dir=data_dir, progress=False)
+    return load(profile="quick", data_dir=data_dir, progress=False, compute=True)
 
 
 def _with_K(clustering, K: int):

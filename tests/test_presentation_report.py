@@ -30,7 +30,7 @@ from organizing.report import planning as report_planning
 def r(data_dir):
     from organizing.pipeline import load
 
-    return load(profile="quick", data_dir=data_dir, progress=False)
+    return load(profile="quick", data_dir=data_dir, progress=False, compute=True)
 
 
 #: Every table and figure as a chapter calls it.

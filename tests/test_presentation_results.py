@@ -20,7 +20,7 @@ from organizing.report import effect_sizes, figures, labels, narrative, scorecar
 def r(data_dir):
     from organizing.pipeline import load
 
-    return load(profile="quick", data_dir=data_dir, progress=False)
+    return load(profile="quick", data_dir=data_dir, progress=False, compute=True)
 
 
 def _html(label: str) -> str:

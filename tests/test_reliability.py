@@ -337,15 +337,15 @@ def test_no_worker_id_in_any_message_about_the_real_data(data_dir, tmp_path, cap
     ids = set(workers["Worker ID"].astype(int))
     workers["Worker ID"] = workers["Worker ID"].astype(object)
     workers.loc[3, "Worker ID"] = workers.loc[0, "Worker ID"]  # duplicate ID
-    workers.loc[5, "Worker ID"] = f"{workers.loc[5, 'Worker ID']}.5"  # not a whole number
-    workers.loc[6, "Worker ID"] = f"x{workers.loc[6, 'Worker ID']}"  # not a number
+    workers.loc[5, "Worker ID"] = f"{workers.loc[5, 'Worker ID']}.5"  # a text ID
+    workers.loc[6, "Worker ID"] = f"x{workers.loc[6, 'Worker ID']}"  # a text ID
+    workers.loc[10, "Worker ID"] = workers.loc[6, "Worker ID"]  # a duplicated text ID
     workers.loc[7, "Worksite ID"] = int(workers.loc[8, "Worker ID"])  # an unknown worksite
     workers.loc[9, "Signed"] = workers.loc[9, "Worker ID"]  # an ID in the outcome column
     write_campaign(tmp_path, workers, sites)
     status, out = run_cli(["validate", str(tmp_path)], capsys)
     assert status == 1
-    for fragment in ("Worker ID: duplicate ID in 2 rows (e.g. lines 2, 5)",
-                     "Worker ID: must be a whole-number ID in 2 rows (e.g. lines 7, 8)",
+    for fragment in ("Worker ID: duplicate ID in 4 rows (e.g. lines 2, 5, 8, …)",
                      "Worksite ID: not found in the worksite file in 1 row (line 9)",
                      "Signed: value not in [0.0, 1.0] in 1 row"):
         assert fragment in out, out
@@ -444,7 +444,8 @@ def test_interrupt_prints_one_line_and_exits_130(monkeypatch, capsys):
 def test_real_ctrl_c_ends_the_children_without_a_traceback(tmp_path):
     script = tmp_path / "busy.py"
     script.write_text(textwrap.dedent("""
-        import multiprocessing, sys, time
+        import multiprocessing, signal, sys, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal
         from organizing import cli
 
         def busy(args):
@@ -529,3 +530,26 @@ def test_unreadable_file_for_real(tmp_path, capsys):
     (tmp_path / WORKER_FILE).chmod(0)
     status, out = run_cli(["validate", str(tmp_path)], capsys)
     assert status == 1 and f"✗ {WORKER_FILE}: permission denied" in out
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["simulate", "x", "--seed", "-1"],
+     "organizing simulate: error: argument --seed: must be an integer >= 0 and < 4,294,967,296 "
+     "(got -1)"),
+    (["simulate", "x", "--sites", "1"], "argument --sites: must be an integer >= 2 (got 1)"),
+    (["simulate", "x", "--sites", "many"], "argument --sites: must be an integer >= 2 (got "
+                                           "'many')"),
+    (["simulate", "x", "--sites", "30", "--workers", "40"], "error: --workers must be at least 5 "
+                                                            "per worksite"),
+    (["plan", "--seed", "-3"], "argument --seed: must be an integer >= 0"),
+    (["plan", "--alpha", "2"], "error: --alpha must be in (0, 1), got 2.0"),
+    (["validate", "--profile", "fast"], "argument --profile: invalid choice: 'fast'"),
+])
+def test_command_line_errors_name_the_option_and_its_range(argv, fragment, capsys):
+    try:
+        status = cli.main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        status = exit_.code
+    err = capsys.readouterr().err
+    assert status == 2 and fragment in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err

@@ -8,7 +8,8 @@ failures (:func:`organizing.data.read_and_validate`, ``organizing validate``),
 and :func:`organizing.data.assert_analysable` refuses the campaign before
 anything is fitted.
 
-The minimums, and why:
+:data:`MINIMUMS` is the one table of them (the appendix prints it). The minimums,
+and why:
 
 - ``MIN_PER_CLASS`` signers and as many non-signers: the models, the pooled
   logistic regression and every AUC need both outcomes, on each side of a split;
@@ -16,7 +17,8 @@ The minimums, and why:
   at least ``MIN_CLUSTER_TRAIN`` worksites and scores at least
   ``MIN_CLUSTER_HELDOUT`` held out (a smaller campaign holds out about a sixth);
 - every worksite has workers (otherwise its coefficients are the prior's and
-  its signing rate is 0/0);
+  its signing rate is 0/0), and the median worksite ``MIN_MEDIAN_WORKERS``
+  (planning simulates trials of that size);
 - every feature and worksite descriptor is finite, with ``|x| <= MAX_ABS_VALUE``:
   standardizing squares the values, and a larger one overflows float64 and
   turns the whole column into zeros.
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +55,7 @@ from organizing.data.io import (
     Problem,
     ValidationReport,
     _read_and_validate,
+    _validate,
     campaign_from_frames,
     locate_data,
     sha256,
@@ -62,7 +66,39 @@ MIN_PER_CLASS = 2
 MIN_CLUSTER_TRAIN = 2
 MIN_CLUSTER_HELDOUT = 2
 MIN_SITES = MIN_CLUSTER_TRAIN + MIN_CLUSTER_HELDOUT
+MIN_MEDIAN_WORKERS = 2
 MAX_ABS_VALUE = 1e150
+
+
+@dataclass(frozen=True)
+class Minimum:
+    """One minimum a later stage needs, checked here before anything is fitted."""
+
+    what: str
+    least: str
+    needed_by: str
+
+
+#: Every minimum a later stage checks, in one table (the appendix prints it).
+MINIMUMS: tuple[Minimum, ...] = (
+    Minimum("signers, and non-signers, in the campaign", str(MIN_PER_CLASS),
+            "every model, the pooled regression and every AUC"),
+    Minimum("signers and non-signers in the training and the held-out part of the "
+            "study's split", "1 each", "fitting, and the held-out AUC"),
+    Minimum("worksites", str(MIN_SITES),
+            f"the clustering: {MIN_CLUSTER_TRAIN} worksites' coefficients to train on and "
+            f"{MIN_CLUSTER_HELDOUT} held out"),
+    Minimum("workers at every worksite", "1", "a worksite's coefficients and signing rate"),
+    Minimum("median number of workers per worksite", str(MIN_MEDIAN_WORKERS),
+            "planning: simulated trials have the campaign's median worksite size, and a "
+            "trial needs 2 workers per worksite"),
+    Minimum("worksites with workers, per held-out worksite fold", "1 (folds ≤ worksites)",
+            "the held-out worksite evaluation (evaluation.worksite_folds)"),
+    Minimum("signers and non-signers in each fold's training and held-out workers",
+            "1 each", "each fold's pooled regression and AUC"),
+    Minimum("worksites, per cluster tried", "1 (largest K ≤ worksites)",
+            "the clustering (clustering.K_grid)"),
+)
 
 
 def check_campaign(campaign_or_frames: Campaign | Mapping[str, pd.DataFrame],
@@ -75,7 +111,11 @@ def check_campaign(campaign_or_frames: Campaign | Mapping[str, pd.DataFrame],
     problems = _values(campaign)
     outcome = _outcome(campaign)
     sites = _worksites(campaign)
+    if not sites:
+        problems += _mean_degree(campaign)
     problems += outcome + sites
+    if not sites:
+        problems += _planning_size(campaign)
     if not outcome:
         problems += _split(campaign, config)
     if not outcome and not sites:
@@ -109,6 +149,30 @@ def _values(campaign: Campaign) -> list[Problem]:
                        np.flatnonzero(huge), v[huge],
                        fix="rescale or cap the column (its square overflows float64)")
     return workers.problems() + sites.problems()
+
+
+#: How far Log(Mean degree) may be from ln(No. edges / workers) (float rounding of a CSV).
+MEAN_DEGREE_ATOL = 1e-6
+
+
+def _mean_degree(campaign: Campaign) -> list[Problem]:
+    """``Mean degree`` is one definition everywhere (organizing.data.network.mean_degree):
+    No. edges over the worksite's rows in the worker file."""
+    from organizing.data.network import mean_degree
+
+    features = list(campaign.site_features)
+    if "Log(Mean degree)" not in features or "No. edges" not in campaign.site_descriptors:
+        return []
+    workers = np.bincount(campaign.site_index, minlength=campaign.n_sites)
+    expected = mean_degree(campaign.site_descriptors["No. edges"].to_numpy(dtype=float), workers)
+    stored = campaign.site_x[:, features.index("Log(Mean degree)")]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off = ~(np.abs(stored - np.log(expected)) <= MEAN_DEGREE_ATOL)
+    tally = FailureTally(WORKSITE_FILE)
+    tally.rows("Mean degree", "is not No. edges / the worksite's workers in the worker file",
+               np.flatnonzero(off), np.exp(stored[off]),
+               fix="Mean degree is edges per worker (organizing prepare computes it)")
+    return tally.problems()
 
 
 def _outcome(campaign: Campaign) -> list[Problem]:
@@ -145,6 +209,18 @@ def _worksites(campaign: Campaign) -> list[Problem]:
     tally.rows("Worksite ID", "has no worker in the worker file", np.flatnonzero(workers == 0),
                fix="remove these worksites, or add their workers")
     return problems + tally.problems()
+
+
+def _planning_size(campaign: Campaign) -> list[Problem]:
+    workers = np.bincount(campaign.site_index, minlength=campaign.n_sites)
+    median = float(np.median(workers))
+    if int(median) >= MIN_MEDIAN_WORKERS:
+        return []
+    return [Problem(
+        WORKER_FILE, "Worksite ID", f"the median worksite has {median:g} worker(s)", None, "",
+        f"planning simulates trials with the median number of workers per worksite and needs "
+        f"at least {MIN_MEDIAN_WORKERS}; a campaign with one worker per worksite cannot "
+        "separate worksites from workers")]
 
 
 def _split(campaign: Campaign, config: Config) -> list[Problem]:
@@ -249,6 +325,19 @@ def read_and_validate(
         if report.ok:
             _analyse(report, campaign_from_frames(frames), config)
     return report, frames
+
+
+def validate_frames(frames: Mapping[str, pd.DataFrame], config: Config | None = None
+                    ) -> ValidationReport:
+    """Validate two frames in memory (keyed by file name) as ``organizing validate``
+    validates two files: the schemas, the link and, with ``config``, whether the
+    campaign can be analysed with those settings."""
+    report, valid = _validate({name: [frame] for name, frame in frames.items()})
+    if config is not None:
+        report.settings = _settings_label(config)
+        if report.ok:
+            _analyse(report, campaign_from_frames(valid), config)
+    return report
 
 
 def load_campaign(data_dir: str | os.PathLike | None = None,

@@ -5,9 +5,12 @@ downstream receives a :class:`Campaign` of NumPy arrays with no worker IDs in
 it, so no later stage can leak one into the book.
 
 Files are found, in order, in an explicit directory, in ``$ORGANIZING_DATA_DIR``,
-in ``data/`` under the working directory (the project root when Quarto runs a
-chapter), and otherwise downloaded from the study's public repository into
-``data/`` and checked against pinned sha256 checksums.
+and in ``data/`` under the project root (the folder holding ``pyproject.toml``
+and ``_quarto.yml``; never the working directory). Only when asked
+(``organizing fetch-data``, ``make report``) are the study's public files
+downloaded into the project's ``data/`` and checked against pinned sha256
+checksums. Outside the project, with no explicit folder, nothing is found and
+the message says where the package looked.
 
 Validation produces one :class:`ValidationReport` with every failure:
 
@@ -28,6 +31,7 @@ No message shows a value of an ID column: such failures give line numbers only
 from __future__ import annotations
 
 import csv
+import difflib
 import errno
 import hashlib
 import os
@@ -121,6 +125,18 @@ _MAX_VALUE_CHARS = 40  # longer cell values are shortened in messages
 
 class DataError(Exception):
     """A data file is missing, unreadable, failed validation or cannot be analysed."""
+
+
+def id_text(values: pd.Series) -> pd.Series:
+    """IDs as text: stripped, blank as missing, and a whole number written as one
+    (``12``, ``12.0`` and `` 12 `` are one ID; ``007`` keeps its zeros)."""
+    text = values.astype(object).where(values.notna(), None)
+    text = text.map(lambda v: v if v is None else (
+        str(int(v)) if isinstance(v, float | np.floating) and float(v).is_integer()
+        else str(v).strip()), na_action="ignore")
+    text = text.where(text.notna() & (text != ""), None)
+    whole = text.str.fullmatch(r"[+-]?\d+\.0*", na=False)
+    return text.where(~whole, text.str.replace(r"\.0*$", "", regex=True))
 
 
 def is_identifier(column: object) -> bool:
@@ -279,14 +295,19 @@ def unreadable(path: Path, *, directory: bool = False) -> str | None:
     return None
 
 
-def locate_data(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+def locate_data(data_dir: str | os.PathLike | None = None, *, download: bool = False) -> Path:
     """Return the directory holding both campaign files.
 
-    Looks in ``data_dir``, then ``$ORGANIZING_DATA_DIR``, then ``./data``; if
-    none holds both files, downloads them into ``./data`` (with ``download``).
-    An explicitly named directory is never replaced by a download. Every
-    file-system problem is a one-line :class:`DataError`.
+    Looks in ``data_dir``, then ``$ORGANIZING_DATA_DIR``, then ``data/`` under the
+    project root (:func:`organizing.config.project_root`: never the working
+    directory). Only with ``download`` (``organizing fetch-data``, ``make
+    report``) are the study's files downloaded into the project's ``data/``
+    when it lacks them. An explicitly named directory is never replaced by a
+    download. Every problem is a one-line :class:`DataError` that says where the
+    package looked.
     """
+    from organizing.config import PathError, require_root
+
     explicit = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
     if explicit:
         path = Path(explicit).expanduser()
@@ -296,17 +317,20 @@ def locate_data(data_dir: str | os.PathLike | None = None, *, download: bool = T
             raise DataError(f"{path} (set by {source}): {why}.")
         _check_files(path, f"set by {source}")
         return path
-    local = Path("data")
+    try:
+        local = require_root("campaign data", f"{DATA_DIR_ENV} (or pass --data)") / "data"
+    except PathError as error:
+        raise DataError(str(error)) from None
     reasons = [unreadable(local / name) for name in SOURCES]
     if not any(reasons):
         return local
     if any(why != "file not found" for why in reasons if why):  # there, but unreadable
-        _check_files(local, "the default folder")
+        _check_files(local, "the project's data folder")
     if not download:
         raise DataError(
-            f"The campaign files are not in {local.resolve()}; set {DATA_DIR_ENV} "
-            "or copy them there."
-        )
+            f"The campaign files are not in {local}; run `organizing fetch-data` to download "
+            f"the study's files there, or set {DATA_DIR_ENV} (or --data) to your campaign's "
+            "folder.")
     return download_data(local)
 
 
@@ -350,6 +374,71 @@ def download_data(target: Path) -> Path:
 # --------------------------------------------------------------------------- reading
 
 
+_SNIFF_BYTES = 1 << 16
+_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def column_key(name: object) -> str:
+    """A column name without case and with its spaces collapsed (for near misses)."""
+    return " ".join(str(name).split()).casefold()
+
+
+def near_miss(expected: str, header: Iterable[str]) -> str | None:
+    """The header cell that is ``expected`` up to capitalization, spaces or a small typo."""
+    cells = [str(h) for h in header if h != expected]
+    for cell in cells:
+        if column_key(cell) == column_key(expected):
+            return cell
+    keys = {column_key(c): c for c in cells}
+    close = difflib.get_close_matches(column_key(expected), list(keys), n=1, cutoff=0.85)
+    return keys[close[0]] if close else None
+
+
+def missing_fix(expected: str, header: Iterable[str]) -> str:
+    """The fix for a missing column: the near miss in the header, if there is one."""
+    cell = near_miss(expected, header)
+    return "" if cell is None else f"did you mean the file's column {cell!r}? rename it"
+
+
+def sniff_text(path: Path) -> str:
+    """The encoding to read ``path`` with; a one-line DataError, in plain words, for a file
+    that is empty or blank, not UTF-8 text, or not separated by commas."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError as error:
+        raise DataError(_os_reason(error)) from None
+    if not head:
+        raise DataError("file is empty")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:200].count(b"\x00") > 2:
+        raise DataError("the file is UTF-16 text (as Excel's 'Unicode Text' saves it); save "
+                        "it as 'CSV UTF-8 (comma delimited)'")
+    if b"\x00" in head:
+        raise DataError("not a text file (it holds NUL bytes); export the table as CSV")
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 3:  # not just a character cut at the end of the sample
+            line = head[:error.start].count(b"\n") + 1
+            raise DataError(
+                f"not UTF-8 text (byte 0x{head[error.start]:02x} on line {line}; probably "
+                "Windows-1252 or Latin-1): save it as 'CSV UTF-8'") from None
+        text = head[:error.start].decode("utf-8")
+    if not text.strip(" \t\r\n\ufeff,"):
+        raise DataError("file is empty (it holds only blank lines)")
+    lines = [line for line in text.lstrip("\ufeff").splitlines() if line.strip()]
+    first = lines[0]
+    for separator, words in _SEPARATORS.items():
+        if first.count(separator) > first.count(","):
+            decimal = any(re.search(r"\d,\d", line) for line in lines[1:20])
+            raise DataError(
+                f"columns are separated by {words}, not commas"
+                + (", and numbers have decimal commas" if decimal else "")
+                + "; save it as CSV with commas between columns"
+                + (" and points in numbers" if decimal else ""))
+    return "utf-8-sig" if head.startswith(b"\xef\xbb\xbf") else "utf-8"
+
+
 def read_header(path: Path, expected: Iterable[str]) -> list[str]:
     """The header row of one CSV; a one-line DataError when it cannot be read as the
     expected file (the header's cells are never quoted: a file without its header
@@ -358,16 +447,15 @@ def read_header(path: Path, expected: Iterable[str]) -> list[str]:
     why = unreadable(path)
     if why:
         raise DataError(why)
-    if path.stat().st_size == 0:
-        raise DataError("file is empty")
+    encoding = sniff_text(path)
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
+        with open(path, encoding=encoding, newline="") as handle:
             header = next(csv.reader(handle), [])
     except (UnicodeDecodeError, csv.Error) as error:
         raise DataError(f"not a readable CSV file ({type(error).__name__})") from None
     except OSError as error:
         raise DataError(_os_reason(error)) from None
-    if not set(expected) & set(header):
+    if not {column_key(c) for c in expected} & {column_key(c) for c in header}:
         raise DataError(
             f"not the expected CSV: none of its {len(header)} column(s) is one the analysis "
             "uses (is the header line missing?)"
@@ -375,10 +463,17 @@ def read_header(path: Path, expected: Iterable[str]) -> list[str]:
     return header
 
 
-def _chunks(path: Path) -> Iterator[pd.DataFrame]:
-    """The file in chunks of ``CHUNK_ROWS`` rows, indexed by row (line = row + 2)."""
+ID_COLUMNS = ("Worker ID", "Worksite ID")
+
+
+def _chunks(path: Path, *, dtype=None) -> Iterator[pd.DataFrame]:
+    """The file in chunks of ``CHUNK_ROWS`` rows, indexed by row (line = row + 2); ID
+    columns are read as text (``dtype``: other columns' types)."""
+    dtype = dict.fromkeys(ID_COLUMNS, str) if dtype is None else dtype
     try:
-        with pd.read_csv(path, chunksize=CHUNK_ROWS) as reader:
+        encoding = sniff_text(path)
+        with pd.read_csv(path, chunksize=CHUNK_ROWS, encoding=encoding,
+                         dtype=dtype) as reader:
             yield from reader
     except (UnicodeDecodeError, csv.Error, pd.errors.ParserError) as error:
         found = re.search(r"line (\d+)", str(error))
@@ -394,6 +489,17 @@ def read_table(path: Path, expected: tuple[str, ...]) -> pd.DataFrame:
     """Read one whole CSV, turning every unreadable case into a one-line DataError."""
     read_header(path, expected)
     frame = pd.concat(list(_chunks(Path(path))), ignore_index=True)
+    if frame.empty:
+        raise DataError("file has a header but no rows")
+    return frame
+
+
+def read_text_table(path: Path, expected: tuple[str, ...]) -> pd.DataFrame:
+    """Read one whole CSV with every cell as text (blank cells as ""), for tables whose
+    IDs, ZIP codes and dates must not be read as numbers."""
+    read_header(path, expected)
+    parts = list(_chunks(Path(path), dtype=str))
+    frame = pd.concat(parts, ignore_index=True).fillna("")
     if frame.empty:
         raise DataError("file has a header but no rows")
     return frame
@@ -464,7 +570,6 @@ class FailureTally:
 
 _CHECK_WORDS = (
     (r"coerce_dtype\('float64'\)", "is not a number"),
-    (r"dtype\('int64'\)", "must be a whole-number ID"),
     (r"dtype\('float64'\)", "is not a number"),
     (r"field_uniqueness", "duplicate ID"),
     (r"not_nullable", "missing value (NaN)"),
@@ -495,15 +600,19 @@ class _FileCheck:
 
     name: str
     schema: type[pa.DataFrameModel]
-    keep: tuple[str, ...]  # columns kept for the analysis (no worker IDs)
+    keep: tuple[str, ...] | None  # columns kept for the analysis (no worker IDs); None: all
+    optional: tuple[str, ...] = ()  # schema columns that may be absent
     tally: FailureTally = field(init=False)
+    columns: list[str] = field(default_factory=list)  # the file's header
     rows: int = 0
     kept: list[pd.DataFrame] | None = field(default_factory=list)
-    ids: dict[str, list[np.ndarray]] = field(default_factory=dict)  # numeric ID values
+    ids: dict[str, list[np.ndarray]] = field(default_factory=dict)  # ID values, as text
 
     def __post_init__(self):
         self.tally = FailureTally(self.name)
         full = self.schema.to_schema()
+        if self.optional:  # columns that may be absent (prepare's input lacks derived ones)
+            full = full.update_columns({n: {"required": False} for n in self.optional})
         columns = full.columns
         self.numbers = [n for n, c in columns.items() if c.coerce]
         self.identifiers = [n for n, c in columns.items() if not c.coerce]
@@ -517,6 +626,7 @@ class _FileCheck:
 
     def header(self, header: list[str]) -> None:
         """A column named twice: pandas would silently read the second as ``name.1``."""
+        self.columns = list(header)
         for name in dict.fromkeys(header):
             places = [i + 1 for i, h in enumerate(header) if h == name]
             if len(places) > 1:
@@ -526,6 +636,8 @@ class _FileCheck:
                     "keep one of them (the analysis would read only the first)")
 
     def chunk(self, frame: pd.DataFrame) -> None:
+        if not self.columns:
+            self.columns = list(frame.columns)
         frame = frame.set_axis(pd.RangeIndex(self.rows, self.rows + len(frame)))
         self.rows += len(frame)
         frame, shown = self._numbers(frame)
@@ -538,7 +650,8 @@ class _FileCheck:
         if self.tally or validated is None:
             self.kept = None
         elif self.kept is not None:
-            self.kept.append(validated[[c for c in self.keep if c in validated]])
+            keep = validated.columns if self.keep is None else self.keep
+            self.kept.append(validated[[c for c in keep if c in validated]])
 
     def _numbers(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Index]]:
         """Read numbers and IDs ourselves: a cell that is not a number (or not a whole-
@@ -556,17 +669,9 @@ class _FileCheck:
         for column in self.identifiers:
             if column not in frame:
                 continue
-            raw = frame[column]
-            if raw.dtype.kind != "i":
-                numeric = pd.to_numeric(raw, errors="coerce").astype(float)
-                whole = (numeric == np.round(numeric)) & (numeric.abs() < 2.0**63)
-                bad = raw.notna() & ~whole
-                self.tally.rows(column, "must be a whole-number ID", frame.index[bad])
-                numeric[bad] = np.nan
-                reported[column] = frame.index[bad]
-                frame[column] = numeric if numeric.isna().any() else numeric.astype(np.int64)
+            frame[column] = id_text(frame[column])
             if column in self.unique or column == "Worksite ID":
-                self.ids.setdefault(column, []).append(frame[column].to_numpy(dtype=float))
+                self.ids.setdefault(column, []).append(frame[column].to_numpy(dtype=object))
         return frame, reported
 
     def _record(self, cases: pd.DataFrame, reported: dict[str, pd.Index]) -> None:
@@ -580,7 +685,8 @@ class _FileCheck:
             words = _in_words(check)
             if check == "column_in_dataframe":
                 for missing in group["failure_case"]:
-                    self.tally.whole(str(missing), "column missing", "required by the analysis")
+                    self.tally.whole(str(missing), "column missing", "required by the analysis",
+                                     missing_fix(str(missing), self.columns))
                 continue
             located = group[group["index"].notna()].drop_duplicates("index")
             rows = located["index"].astype(int).to_numpy()
@@ -657,7 +763,8 @@ def _link(report: ValidationReport, checks: dict[str, _FileCheck]) -> None:
     worker_sites, site_ids = workers.site_ids(), sites.site_ids()
     if worker_sites is None or site_ids is None:
         return
-    orphan = ~np.isin(worker_sites, site_ids[~np.isnan(site_ids)]) & ~np.isnan(worker_sites)
+    known = set(pd.Series(site_ids).dropna())
+    orphan = ~pd.Series(worker_sites).isin(known).to_numpy() & pd.notna(worker_sites)
     tally = FailureTally(WORKER_FILE)
     tally.rows("Worksite ID", "not found in the worksite file", np.flatnonzero(orphan))
     report.problems.extend(tally.problems())
@@ -666,16 +773,22 @@ def _link(report: ValidationReport, checks: dict[str, _FileCheck]) -> None:
 
 
 def _validate(sources: dict[str, Iterable[pd.DataFrame] | None],
-              headers: dict[str, list[str]] | None = None
+              headers: dict[str, list[str]] | None = None, *,
+              optional: dict[str, tuple[str, ...]] | None = None, keep_all: bool = False
               ) -> tuple[ValidationReport, dict[str, pd.DataFrame]]:
-    """Validate both files from their chunks; never raises on bad data."""
+    """Validate both files from their chunks; never raises on bad data.
+
+    ``optional``: per file, schema columns that may be absent; ``keep_all``: the
+    frames keep every column (with IDs), for ``prepare``.
+    """
     report = ValidationReport()
     checks: dict[str, _FileCheck] = {}
     for name, chunks in sources.items():
         report.files[name] = None
         if chunks is None:
             continue
-        check = _FileCheck(name, _SCHEMAS[name], _KEEP[name])
+        check = _FileCheck(name, _SCHEMAS[name], None if keep_all else _KEEP[name],
+                           (optional or {}).get(name, ()))
         if headers and name in headers:
             check.header(headers[name])
         try:
@@ -705,7 +818,8 @@ def validate_tables(workers: pd.DataFrame | None, sites: pd.DataFrame | None) ->
     return _validate(sources)[0]
 
 
-def _read_and_validate(data_dir: Path) -> tuple[ValidationReport, dict[str, pd.DataFrame]]:
+def _read_and_validate(data_dir: Path, **options
+                       ) -> tuple[ValidationReport, dict[str, pd.DataFrame]]:
     sources: dict[str, Iterable[pd.DataFrame] | None] = {}
     headers: dict[str, list[str]] = {}
     fatal = {}
@@ -716,7 +830,7 @@ def _read_and_validate(data_dir: Path) -> tuple[ValidationReport, dict[str, pd.D
             sources[name] = _chunks(path)
         except DataError as error:
             sources[name], fatal[name] = None, str(error)
-    report, frames = _validate(sources, headers)
+    report, frames = _validate(sources, headers, **options)
     report.fatal.update(fatal)
     return report, frames
 

@@ -17,20 +17,25 @@ The derived columns, with ``s(i)`` the worksite of worker ``i`` and
     No. workers signed_s        = Σ_{i ∈ W_s} Signed_i
     Percent male_s              = mean of Is Male_i over i ∈ W_s with Is Male_i ≠ 0.5
                                   (0.5 when no worker of the worksite has a known gender)
-    Mean degree_s               = No. edges_s / |W_s|
-    Campaign length (Quint. k)_s = 1[Campaign length_s is in the k-th fifth of the
-                                   worksites ordered by campaign length] (pandas.qcut)
+    Mean degree_s               = No. edges_s / |W_s|     (organizing.data.network.mean_degree)
+    Campaign length (Quint. k)_s = 1[k − 1 of the 20/40/60/80% quantiles of Campaign
+                                   length over the worksites lie strictly below
+                                   Campaign length_s]   (measures.quantile_levels:
+                                   equal lengths share a quintile)
 
 On the study's files the counts, shares, mean degrees and logs agree with
 these formulas to float precision. The quintiles do not, quite: the study's
-cut points are not recoverable from its 120 worksites (``qcut`` places 3 of
-them one quintile lower). :func:`prepare` therefore computes a derived column
-only when the files lack it, and keeps the file's own values otherwise, unless
+cut points are not recoverable from its 120 worksites (a few worksites land
+one quintile away). :func:`prepare` therefore computes a derived column only
+when the files lack it, and keeps the file's own values otherwise, unless
 asked to recompute every derived column.
 
-:func:`prepare` reads ``IN_DIR``, computes the derived columns, writes both
-files to ``OUT_DIR`` (every input column kept, derived ones appended) and
-leaves validation to :func:`organizing.data.read_and_validate`.
+:func:`prepare` checks before it computes: it validates ``IN_DIR``'s files
+against the schemas (derived columns may be absent), with validate's words,
+then computes the derived columns and validates the result as
+``organizing validate`` would; only when both pass does it write both files
+to ``OUT_DIR``, with the columns the analysis reads (others are left out, and
+named in a notice, so that names or free text in an export do not travel).
 """
 
 from __future__ import annotations
@@ -44,13 +49,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from organizing.data import measures, network
 from organizing.data.io import (
     SITE_DESCRIPTORS,
     UNKNOWN_GENDER,
     WORKER_FILE,
     WORKSITE_FILE,
     DataError,
-    read_table,
+    FailureTally,
+    ValidationReport,
+    _read_and_validate,
     unreadable,
 )
 from organizing.data.schemas import (
@@ -128,21 +136,13 @@ def _percent_male(workers, sites):
 
 
 def _mean_degree(workers, sites):
-    n = _workers_per_site(workers, sites)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(n > 0, _number(sites, "No. edges") / np.where(n > 0, n, 1), np.nan)
+    return network.mean_degree(_number(sites, "No. edges"), _workers_per_site(workers, sites))
 
 
 def _quintile(k: int) -> Callable:
     def compute(workers, sites):
-        length = _number(sites, "Campaign length")
-        try:
-            fifth = pd.qcut(length, 5, labels=False)
-        except ValueError as error:  # too few distinct lengths for five bins
-            raise DataError(
-                f"{WORKSITE_FILE}: the campaign-length quintiles cannot be derived ({error}); "
-                "add the five Campaign length (Quint. k) columns yourself") from None
-        return (np.asarray(fifth) == k - 1).astype(float)
+        fifth = measures.quantile_levels(_number(sites, "Campaign length"), 5)
+        return (fifth == k - 1).astype(float)
 
     return compute
 
@@ -160,8 +160,9 @@ DERIVED: tuple[Derived, ...] = (
             "No. edges / number of the worksite's rows in the worker file",
             ("No. edges", "Worksite ID"), _mean_degree),
     *(Derived(column, WORKSITE_FILE,
-              "1 if Campaign length is in the k-th fifth of worksites ordered by length "
-              "(pandas.qcut), else 0; kept from the file when present",
+              "1 if k − 1 of the 20/40/60/80% quantiles of Campaign length over the "
+              "worksites lie strictly below the worksite's length, else 0 (equal lengths "
+              "share a quintile); kept from the file when present",
               ("Campaign length",), _quintile(k))
       for k, column in enumerate(QUINTILES, start=1)),
     *(_log(level, WORKSITE_FILE) for level in LOGGED[WORKSITE_FILE]),
@@ -171,7 +172,7 @@ DERIVED_BY_NAME: dict[tuple[str, str], Derived] = {(d.file, d.column): d for d i
 
 def _schema_columns(file: str) -> tuple[str, ...]:
     schema = {WORKER_FILE: WorkerSchema, WORKSITE_FILE: WorksiteSchema}[file].to_schema()
-    names = tuple(schema.columns)
+    names = tuple(n for n, c in schema.columns.items() if c.required)
     if file == WORKSITE_FILE:  # descriptors the analysis reads beyond the schema's columns
         names += tuple(c for c in SITE_DESCRIPTORS if c not in names)
     return names
@@ -180,6 +181,10 @@ def _schema_columns(file: str) -> tuple[str, ...]:
 #: Every column the analysis reads, per file, in the schemas' order.
 COLUMNS: dict[str, tuple[str, ...]] = {f: _schema_columns(f) for f in (WORKER_FILE,
                                                                       WORKSITE_FILE)}
+#: Columns a file may hold and the package keeps (it writes them with --records).
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    f: tuple(n for n, c in s.to_schema().columns.items() if not c.required)
+    for f, s in ((WORKER_FILE, WorkerSchema), (WORKSITE_FILE, WorksiteSchema))}
 #: The columns a campaign's files must hold: everything the analysis reads, less the derived.
 REQUIRED: dict[str, tuple[str, ...]] = {
     f: tuple(c for c in names if (f, c) not in DERIVED_BY_NAME) for f, names in COLUMNS.items()
@@ -217,12 +222,15 @@ def is_derived(file: str, column: str) -> bool:
 
 @dataclass(frozen=True)
 class Prepared:
-    """What :func:`prepare` did: the columns it computed and the ones it kept."""
+    """What :func:`prepare` did: the columns it computed, kept and left out, and the
+    validation report of the result (nothing is written unless it is clean)."""
 
     workers: pd.DataFrame
     worksites: pd.DataFrame
     computed: tuple[str, ...]
     kept: tuple[str, ...]
+    dropped: tuple[str, ...] = ()
+    report: ValidationReport | None = None
 
 
 def derive(workers: pd.DataFrame, sites: pd.DataFrame, *,
@@ -267,36 +275,90 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
         raise
 
 
-def prepare(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
-            recompute: bool = False, overwrite: bool = False) -> Prepared:
-    """Read both files from ``in_dir``, add the derived columns, write them to ``out_dir``.
+def check_output(out_dir: Path, overwrite: bool) -> None:
+    """Refuse, before any work, a folder that is not one or already holds a campaign
+    (FileExistsError unless ``overwrite``); one line each."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() or out_dir.is_symlink():
+        why = unreadable(out_dir, directory=True)
+        if why:
+            raise DataError(f"{out_dir}: {why}")
+    existing = [n for n in (WORKER_FILE, WORKSITE_FILE)
+                if (out_dir / n).exists() or (out_dir / n).is_symlink()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{out_dir} already holds {' and '.join(existing)}; pass --force "
+                              "to overwrite, or choose another folder")
 
-    Every problem is a one-line :class:`DataError` (a missing folder, file or
-    required column). Refuses (FileExistsError, one line) to replace campaign files
-    in ``out_dir`` unless ``overwrite``.
+
+def write_campaign(out_dir: Path, workers: pd.DataFrame, sites: pd.DataFrame) -> None:
+    """Write both files atomically; a one-line DataError when the folder cannot take them."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write(workers, out_dir / WORKER_FILE)
+        _write(sites, out_dir / WORKSITE_FILE)
+    except OSError as error:
+        raise DataError(f"{out_dir}: cannot write the campaign there "
+                        f"({error.strerror or error})") from None
+
+
+def _known(file: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The columns the analysis reads (in the file's order), and the names of the others."""
+    known = set(COLUMNS[file]) | set(OPTIONAL[file])
+    dropped = [c for c in frame.columns if c not in known]
+    return frame[[c for c in frame.columns if c in known]], dropped
+
+
+def _empty_worksites(frames: dict[str, pd.DataFrame]) -> list:
+    """Worksites without a worker row: validate's words, before anything is derived."""
+    workers, sites = frames[WORKER_FILE], frames[WORKSITE_FILE]
+    tally = FailureTally(WORKSITE_FILE)
+    tally.rows("Worksite ID", "has no worker in the worker file",
+               np.flatnonzero(_workers_per_site(workers, sites) == 0),
+               fix="remove these worksites, or add their workers")
+    return tally.problems()
+
+
+def prepare(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+            recompute: bool = False, overwrite: bool = False, config=None) -> Prepared:
+    """Check ``in_dir``'s two files, add the derived columns, check the result, and only
+    then write both files to ``out_dir``.
+
+    The input is validated first against the schemas with the derived columns
+    optional (every failure, in validate's words); then the completed files are
+    validated as ``organizing validate`` would (with ``config``: also whether the
+    campaign can be analysed). ``Prepared.report`` holds the report of the step
+    that failed, or of the result; nothing is written unless it is clean, so a
+    failed run leaves ``out_dir`` as it was. A missing folder or file is a
+    one-line :class:`DataError`; campaign files already in ``out_dir`` are
+    refused (FileExistsError, one line) unless ``overwrite``.
     """
+    from organizing.data.checks import validate_frames
+
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     why = unreadable(in_dir, directory=True)
     if why:
         raise DataError(f"{in_dir}: {why}")
-    frames = {}
     for name in (WORKER_FILE, WORKSITE_FILE):
-        try:
-            frames[name] = read_table(in_dir / name, REQUIRED[name])
-        except DataError as error:
-            raise DataError(f"{in_dir / name}: {error}") from None
+        why = unreadable(in_dir / name)
+        if why:
+            raise DataError(f"{in_dir / name}: {why}")
+    check_output(out_dir, overwrite)
+    optional = {WORKER_FILE: tuple(d.column for d in DERIVED if d.file == WORKER_FILE),
+                WORKSITE_FILE: tuple(d.column for d in DERIVED if d.file == WORKSITE_FILE)}
+    report, frames = _read_and_validate(in_dir, optional=optional, keep_all=True)
+    if report.ok:
+        report.problems.extend(_empty_worksites(frames))
+    if not report.ok:
+        return Prepared(pd.DataFrame(), pd.DataFrame(), (), (), (), report)
+    dropped = []
+    for name in frames:
+        frames[name], gone = _known(name, frames[name])
+        dropped += [f"{name}: {c}" for c in gone]
     result = derive(frames[WORKER_FILE], frames[WORKSITE_FILE], recompute=recompute)
-    if out_dir.exists() and unreadable(out_dir, directory=True):
-        raise DataError(f"{out_dir}: {unreadable(out_dir, directory=True)}")
-    existing = [n for n in frames if (out_dir / n).exists() or (out_dir / n).is_symlink()]
-    if existing and not overwrite:
-        raise FileExistsError(f"{out_dir} already holds {' and '.join(existing)}; pass --force "
-                              "to overwrite, or choose another folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _write(result.workers, out_dir / WORKER_FILE)
-        _write(result.worksites, out_dir / WORKSITE_FILE)
-    except OSError as error:
-        raise DataError(f"{out_dir}: cannot write the campaign there "
-                        f"({error.strerror or error})") from None
-    return result
+    report = validate_frames({WORKER_FILE: result.workers, WORKSITE_FILE: result.worksites},
+                             config)
+    if report.ok:
+        write_campaign(out_dir, result.workers, result.worksites)
+    return Prepared(result.workers, result.worksites, result.computed, result.kept,
+                    tuple(dropped), report)

@@ -6,7 +6,9 @@ with ``log(X)``) are ``@pa.dataframe_check`` methods that return a boolean
 frame, so a failure names the offending column and row. Validation is always
 lazy: one run reports every failure. Numeric columns are coerced to float (a
 value that cannot be read as a number is reported, never dropped); ID columns
-are not coerced, because casting would silently truncate an ID like ``99.5``.
+are text (``store-12``, ``007``), read as they are written: casting would
+truncate an ID like ``99.5`` or drop the zeros of ``007``. ``12`` and
+``12.0`` are the same ID.
 
 Every column whose log is a regression feature must be positive. What a
 schema cannot see (an infinite value, a column named twice, a campaign with no
@@ -18,7 +20,9 @@ never appear in a message (line numbers only).
 
 Columns that the analysis does not use may be present and pass through
 unchecked (``strict = False``), so another campaign's export with extra
-columns still validates.
+columns still validates; ``organizing prepare`` leaves them out of the files it
+writes. ``Never Contacted`` and ``Outside network`` are optional (the study's
+file has the first; ``prepare --records`` writes both).
 """
 
 from __future__ import annotations
@@ -85,8 +89,8 @@ def _whole(series: pd.Series) -> pd.Series:
 class WorkerSchema(pa.DataFrameModel):
     """``WorkerRegressionData.csv``: one row per worker."""
 
-    worker_id: Series[int] = pa.Field(alias="Worker ID", unique=True)
-    worksite_id: Series[int] = pa.Field(alias="Worksite ID")
+    worker_id: Series[str] = pa.Field(alias="Worker ID", unique=True)
+    worksite_id: Series[str] = pa.Field(alias="Worksite ID")
     is_male: Series[float] = Number(alias="Is Male", isin=[0.0, 0.5, 1.0])
     centrality: Series[float] = Number(alias="Eigen. Centrality", gt=0, le=1)
     notes: Series[float] = Number(alias="No. Notes", ge=0)
@@ -97,6 +101,8 @@ class WorkerSchema(pa.DataFrameModel):
     signed: Series[float] = Number(alias="Signed", isin=[0.0, 1.0])
     log_centrality: Series[float] = Number(alias="Log(Eigen. Centrality)", le=0)
     log_notes: Series[float] = Number(alias="Log(No. Notes)")
+    never_contacted: Series[float] | None = Number(alias="Never Contacted", isin=[0.0, 1.0])
+    outside: Series[float] | None = Number(alias="Outside network", isin=[0.0, 1.0])
 
     class Config:
         name = "WorkerRegressionData.csv"
@@ -123,7 +129,7 @@ _CORRELATION = {"ge": -1.0, "le": 1.0}
 class WorksiteSchema(pa.DataFrameModel):
     """``WorksiteNetworkData.csv``: one row per worksite."""
 
-    worksite_id: Series[int] = pa.Field(alias="Worksite ID", unique=True)
+    worksite_id: Series[str] = pa.Field(alias="Worksite ID", unique=True)
     discovered: Series[float] = Number(alias="No. workers discovered", gt=0)
     conversations: Series[float] = Number(alias="No. organizer convers.", gt=0)
     contacted: Series[float] = Number(alias="No. workers contacted", gt=0)
@@ -180,8 +186,10 @@ class WorksiteSchema(pa.DataFrameModel):
 
 # Meaning of every column the analysis uses, for data/README.md and the data chapter.
 COLUMN_MEANINGS: dict[str, str] = {
-    "Worker ID": "De-identified worker key; never shown in any output.",
-    "Worksite ID": "Store key; links a worker to the worksite file.",
+    "Worker ID": "Worker key (text or a number); never shown in any output.",
+    "Worksite ID": "Store key (text or a number); links a worker to the worksite file.",
+    "Never Contacted": "1 for a worker no organizer had a conversation with (optional).",
+    "Outside network": "1 for a worker outside the network's core (optional).",
     "Is Male": "1 male, 0 female, 0.5 gender unknown.",
     "Eigen. Centrality": "Eigenvector centrality in the worksite's coworker network.",
     "No. Notes": "Organizer notes that mention the worker (organizer effort).",
@@ -199,7 +207,7 @@ COLUMN_MEANINGS: dict[str, str] = {
     "Mean AGI in ZIP": "Mean adjusted gross income in the ZIP code (thousands of dollars).",
     "NDO (Eigen., Pearson)": "Network-driven organizing: correlation of notes with centrality.",
     "Mobilizing (Pearson)": "Correlation of conversations with how early workers were reached.",
-    "Mean degree": "Average number of ties per worker in the network.",
+    "Mean degree": "Edges per worker in the network (half the mean number of ties).",
     "Centrality mean": "Average eigenvector centrality at the store.",
     "Centrality variance": "Variance of eigenvector centrality at the store.",
 }

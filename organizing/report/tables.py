@@ -187,7 +187,8 @@ def _transform(feature: str, level: str, reference: set[str],
 
 def feature_summary(data) -> GT:
     """The book's one feature table: every regression feature with its level, meaning and
-    transform, and its mean, SD and range before standardizing."""
+    transform, and its mean, SD, 1st percentile, median and 99th percentile before
+    standardizing (percentiles, not the range: an extreme is one worker's value)."""
     reduced = set(data.reduced_worker_features) | set(data.reduced_site_features)
     everything = (*data.worker_features, *data.site_features)
     reference = {f for f in everything if f not in reduced}
@@ -203,12 +204,12 @@ def feature_summary(data) -> GT:
             rows.append({"level": levels[level], "feature": feature,
                          "meaning": prepare.meaning(feature),
                          "transform": _transform(feature, level, reference, aliased),
-                         **stats.loc[feature, ["mean", "sd", "min", "median", "max"]]})
+                         **stats.loc[feature, ["mean", "sd", "p1", "median", "p99"]]})
     return (
         new_table(pd.DataFrame(rows), groupname_col="level")
         .cols_label(feature="Feature", meaning="Meaning", transform="Transform",
-                    mean="Mean", sd="SD", min="Min", median="Median", max="Max")
-        .fmt_number(columns=["mean", "sd", "min", "median", "max"], n_sigfig=3)
+                    mean="Mean", sd="SD", p1="1st pct.", median="Median", p99="99th pct.")
+        .fmt_number(columns=["mean", "sd", "p1", "median", "p99"], n_sigfig=3)
         .pipe(house_style)
     )
 

@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from organizing import __version__
-from organizing.config import Config
+from organizing.config import Config, require_root
 from organizing.results.codec import CodecError, decode, encode
 from organizing.results.sections import Results
 
 CACHE_ENV = "ORGANIZING_CACHE_DIR"
-DEFAULT_CACHE = Path(".cache") / "organizing"
+DEFAULT_CACHE = Path(".cache") / "organizing"  # under the project root
 #: Libraries whose version can change a computed number.
 COMPUTING_LIBRARIES = ("torch", "pyro-ppl", "numpyro", "jax", "jaxlib", "numpy", "scipy",
                        "scikit-learn", "pandas", "arviz", "statsmodels")
@@ -97,7 +97,12 @@ def cache_key(checksums: dict[str, str], config: Config) -> str:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE)
+    """``$ORGANIZING_CACHE_DIR``, else ``.cache/organizing`` under the project root (never
+    under the working directory); a one-line PathError outside the project."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    return require_root("results cache", CACHE_ENV) / DEFAULT_CACHE
 
 
 def entry_path(key: str) -> Path:
@@ -109,7 +114,8 @@ def write_entry(results, folder: Path) -> None:
     arrays: dict[str, np.ndarray] = {}
     tree = encode(results, arrays)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.", dir=folder.parent))
+    _STAGING.add(staging)
     try:
         with open(staging / "results.json", "w") as handle:
             json.dump(tree, handle)
@@ -121,6 +127,28 @@ def write_entry(results, folder: Path) -> None:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        _STAGING.discard(staging)
+
+
+#: Entries this process is writing (private folders until their rename).
+_STAGING: set[Path] = set()
+
+
+def discard_staging(pids=()) -> None:
+    """Remove the private folders of entries this process, or the child processes
+    ``pids`` (ended after Ctrl-C), were still writing: a half-written entry never
+    becomes one, and leaves no folder behind."""
+    for staging in list(_STAGING):
+        shutil.rmtree(staging, ignore_errors=True)
+        _STAGING.discard(staging)
+    if pids:
+        try:
+            folder = cache_dir()
+        except OSError:
+            return
+        for pid in pids:
+            for staging in folder.glob(f".*.{pid}.*"):
+                shutil.rmtree(staging, ignore_errors=True)
 
 
 def read_entry(folder: Path, kind: type = Results):

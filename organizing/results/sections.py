@@ -75,11 +75,12 @@ class DataSummary:
     n_signed: int
     signing_rate: float
     unknown_gender: int
-    log_centrality_min: float
+    log_centrality_p1: float  # 1st percentile (no single worker's value)
+    network_audit: dict[str, float]  # the file's network measures against the package's definitions
     share_log_centrality_below_minus_50: float
     quartile_shares: np.ndarray
     sites: pd.DataFrame  # one row per worksite: workers, signing rate, descriptors
-    feature_summary: pd.DataFrame  # one row per feature: level, mean, sd, min, median, max
+    feature_summary: pd.DataFrame  # one row per feature: level, mean, sd, p1, median, p99
     histograms: dict[str, Histogram]
     checksums: dict[str, str]
     worker_features: tuple[str, ...]
