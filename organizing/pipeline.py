@@ -662,6 +662,7 @@ def _clustering(campaign: Campaign, config: Config, published_vectors: np.ndarra
     slopes (:mod:`organizing.clustering.heldout_test`)."""
     from organizing import clustering
     from organizing.clustering.heldout_test import cluster_test, scaled_vectors
+    from organizing.clustering.summaries import withhold_small_clusters
     from organizing.results.sections import (
         ClusteringResults,
         ClusteringRun,
@@ -725,9 +726,9 @@ def _clustering(campaign: Campaign, config: Config, published_vectors: np.ndarra
         runs=runs,
         assignment_probabilities=probabilities,
         coassignment=over.coassignment,
-        features_by_cluster=clustering.features_by_cluster(
+        features_by_cluster=withhold_small_clusters(clustering.features_by_cluster(
             descriptors.to_numpy(dtype=float), probabilities,
-            feature_names=list(descriptors)),
+            feature_names=list(descriptors)), config.disclosure.min_count),
         cluster_means=clustering.cluster_mean_summary(
             samples.mu[:, burn_in:].reshape(-1, *samples.mu.shape[2:]),
             feature_names=list(worker_features)),

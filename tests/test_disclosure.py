@@ -241,3 +241,17 @@ def test_no_single_workers_value_in_the_data_summary(campaign, summary):
         campaign.worker_x[:, list(campaign.worker_features).index("Log(Eigen. Centrality)")], 1))
     assert sum(h.counts.sum() for h in summary.histograms.values()) == campaign.n_workers * len(
         summary.histograms)  # the tails are counted, in the end bins
+
+
+def test_cluster_averages_follow_the_k_rule():
+    """A cluster holding fewer worksites than the threshold prints no averages."""
+    import numpy as np
+
+    from organizing.clustering.summaries import features_by_cluster, withhold_small_clusters
+
+    features = np.arange(24.0).reshape(12, 2)
+    probabilities = np.zeros((12, 2))
+    probabilities[:10, 0] = probabilities[10:, 1] = 1.0  # ten stores and two
+    table = withhold_small_clusters(features_by_cluster(features, probabilities), 5)
+    assert table.loc[0].notna().all()
+    assert table.loc[1].drop("weight").isna().all() and table.loc[1, "weight"] == 2

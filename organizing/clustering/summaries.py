@@ -356,3 +356,15 @@ def sklearn_crosscheck(x, labels, K: int, seed: int = 0) -> float:
         raise ValueError(f"labels must have shape ({x.shape[0]},); got {labels.shape}")
     gmm = GaussianMixture(n_components=K, covariance_type="spherical", n_init=5, random_state=seed)
     return float(adjusted_rand_score(labels, gmm.fit_predict(x)))
+
+
+def withhold_small_clusters(table: pd.DataFrame, min_count: int) -> pd.DataFrame:
+    """:func:`features_by_cluster` with the averages of every cluster holding fewer than
+    ``min_count`` worksites (its ``weight``) set to NaN: a cluster of one or two stores
+    would print those stores' own values, so clusters follow the k-rule of worksite
+    rates (:mod:`organizing.data.disclosure`). The weights stay."""
+    out = table.copy()
+    small = out["weight"].to_numpy(dtype=float) < min_count
+    features = [c for c in out.columns if c != "weight"]
+    out.loc[small, features] = np.nan
+    return out

@@ -690,7 +690,9 @@ def _pipe_table(frame: pd.DataFrame) -> str:
 CLUSTER_FEATURES_CAPTION = (
     "Worksite features averaged within each cluster of the headline model's slopes, each "
     "worksite weighted by its posterior probability of belonging to the cluster. The first "
-    "row is the expected number of worksites in the cluster.")
+    "row is the expected number of worksites in the cluster; a cluster of fewer worksites "
+    "than the disclosure threshold shows only that number, since its averages would be "
+    "those few stores' own values.")
 
 
 def cluster_mean_pull(run, assignment_probabilities) -> str:
