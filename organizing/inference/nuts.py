@@ -106,6 +106,21 @@ from organizing.models.numpyro_models import (  # noqa: E402
 )
 
 CHAIN_METHODS = ("parallel", "sequential", "vectorized")
+#: How the warm-up estimates the mass matrix: from the draws' covariance (NumPyro's and
+#: Stan's "welford") or from the draws and their gradients (nutpie's, "gradient";
+#: :mod:`organizing.inference.adaptation`).
+ADAPTATIONS = ("welford", "gradient")
+DEFAULT_ADAPTATION = "welford"
+
+
+def _kernel(model_name: str, target_accept: float, max_tree_depth: int, dense_mass,
+            adaptation: str) -> NUTS:
+    from organizing.inference.adaptation import GradientAdaptedNUTS
+
+    mass = dense_mass if isinstance(dense_mass, bool) else [tuple(g) for g in dense_mass]
+    kind = GradientAdaptedNUTS if adaptation == "gradient" else NUTS
+    return kind(MODELS[model_name], target_accept_prob=target_accept,
+                max_tree_depth=max_tree_depth, dense_mass=mass)
 #: Sites whose mass matrix NUTS adapts as one dense block (see the module docstring).
 DENSE_MASS: tuple[tuple[str, ...], ...] = (("beta_group",),)
 
@@ -134,7 +149,8 @@ class NUTSResult:
     (chains, samples, *site shape). Per draw, (chains, samples): ``energy`` (the
     Hamiltonian, for E-BFMI), ``diverging`` (bool), ``num_steps`` (leapfrog steps)
     and ``accept_prob``. ``step_size`` is the adapted step size per chain.
-    ``seconds`` is the wall time of the whole run, compilation included.
+    ``warmup_steps`` (chains, warm-up iterations) are the leapfrog steps of the
+    warm-up. ``seconds`` is the wall time of the whole run, compilation included.
     """
 
     draws: dict[str, np.ndarray]
@@ -145,6 +161,12 @@ class NUTSResult:
     step_size: np.ndarray
     seconds: float
     settings: NUTSSettings
+    warmup_steps: np.ndarray
+
+    @property
+    def total_steps(self) -> int:
+        """Leapfrog steps of the whole run, warm-up included (gradient evaluations)."""
+        return int(self.warmup_steps.sum() + self.num_steps.sum())
 
     @property
     def model_name(self) -> str:
@@ -177,6 +199,21 @@ class NUTSResult:
             self.model_name, self.draws, site_x, worker_x, site_index, y
         )
 
+    def psis_loo(self, site_x, worker_x, site_index, y, *, block: int | None = None):
+        """PSIS-LOO of these workers (:func:`~organizing.inference.diagnostics.psis_loo`),
+        equal to ``psis_loo(self.log_likelihood(...))`` but computed ``block`` workers at
+        a time, so the (draws × workers) log-likelihood matrix never exists whole
+        (4,000 draws × 13,068 workers are 418 MB in float64)."""
+        from organizing.inference.diagnostics import LOO_BLOCK, psis_loo
+
+        site_index, y = np.asarray(site_index), np.asarray(y)
+
+        def columns(start, stop):
+            return self.log_likelihood(site_x, worker_x[start:stop], site_index[start:stop],
+                                       y[start:stop])
+
+        return psis_loo(columns, n=len(y), block=block or LOO_BLOCK)
+
 
 def _chain_method(requested: str | None, chains: int) -> str:
     devices = jax.local_device_count()
@@ -191,6 +228,24 @@ def _chain_method(requested: str | None, chains: int) -> str:
 
 #: Sampler statistics kept per draw (the step size's last value is the adapted one).
 EXTRA_FIELDS = ("energy", "diverging", "num_steps", "accept_prob", "adapt_state.step_size")
+
+
+#: Name of the warm-up's leapfrog steps among the fields :func:`_warmup_then_sample` returns.
+WARMUP_STEPS = "warmup.num_steps"
+
+
+def _warmup_then_sample(mcmc: MCMC, key, data, trials, *, group_by_chain: bool):
+    """Warm-up (its leapfrog steps recorded), then the draws from where it ended.
+
+    Returns ``(samples, fields)``: the draws' sites and :data:`EXTRA_FIELDS`, plus the
+    warm-up's steps under :data:`WARMUP_STEPS`. Runs inside a JAX trace as well as
+    eagerly (NumPyro's own loop).
+    """
+    mcmc.warmup(key, *data, trials=trials, extra_fields=("num_steps",), collect_warmup=True)
+    warm = mcmc.get_extra_fields(group_by_chain=group_by_chain)["num_steps"]
+    mcmc.run(mcmc.post_warmup_state.rng_key, *data, trials=trials, extra_fields=EXTRA_FIELDS)
+    fields = mcmc.get_extra_fields(group_by_chain=group_by_chain)
+    return mcmc.get_samples(group_by_chain=group_by_chain), {**fields, WARMUP_STEPS: warm}
 
 
 def sampler_data(site_x, worker_x, site_index, y, *, group: bool = True,
@@ -250,7 +305,7 @@ TRACES: dict[str, int] = {}
 @functools.lru_cache(maxsize=32)
 def compiled_sampler(model_name: str, chains: int, warmup: int, samples: int,
                      target_accept: float, max_tree_depth: int, method: str,
-                     dense_mass, x64: bool):
+                     dense_mass, x64: bool, adaptation: str = DEFAULT_ADAPTATION):
     """A NUTS sampler compiled once per model and settings, with the data as arguments.
 
     Returns ``sample(keys, site_x, worker_x, site_index, y, trials) -> (draws,
@@ -264,16 +319,14 @@ def compiled_sampler(model_name: str, chains: int, warmup: int, samples: int,
     ``x64`` is part of the cache key only (the arrays carry the precision).
     """
     del x64
-    mass = dense_mass if isinstance(dense_mass, bool) else [tuple(g) for g in dense_mass]
 
     def one_chain(key, site_x, worker_x, site_index, y, trials):
         TRACES[model_name] = TRACES.get(model_name, 0) + 1  # Python runs only when JAX traces
-        kernel = NUTS(MODELS[model_name], target_accept_prob=target_accept,
-                      max_tree_depth=max_tree_depth, dense_mass=mass)
+        kernel = _kernel(model_name, target_accept, max_tree_depth, dense_mass, adaptation)
         mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=1,
                     progress_bar=False)
-        mcmc.run(key, site_x, worker_x, site_index, y, trials=trials, extra_fields=EXTRA_FIELDS)
-        return mcmc.get_samples(), mcmc.get_extra_fields()
+        data = (site_x, worker_x, site_index, y)
+        return _warmup_then_sample(mcmc, key, data, trials, group_by_chain=False)
 
     axes = (0, None, None, None, None, None)
     if method == "parallel" and chains > 1:
@@ -300,6 +353,7 @@ def run_nuts(
     x64: bool = False,
     group: bool = True,
     dense_mass: bool | Sequence[tuple[str, ...]] = DENSE_MASS,
+    adaptation: str = DEFAULT_ADAPTATION,
     progress: bool = False,
     label: str | None = None,
     pad_rows: int | None = None,
@@ -325,6 +379,8 @@ def run_nuts(
         raise KeyError(f"no NumPyro model {model_name!r}; expected one of {sorted(MODELS)}")
     if y is None:
         raise ValueError("NUTS needs the observed outcomes y")
+    if adaptation not in ADAPTATIONS:
+        raise ValueError(f"adaptation must be one of {ADAPTATIONS}, not {adaptation!r}")
     # Set the precision on every call: it is a process-wide JAX switch that other stages
     # (simulation-based calibration) turn on, and a run must not depend on what ran before.
     jax.config.update("jax_enable_x64", bool(x64))
@@ -337,23 +393,19 @@ def run_nuts(
         print(f"{label or 'NUTS ' + model_name}: {chains} chain(s), {warmup} warmup + "
               f"{samples} draws each", file=sys.stderr, flush=True)
         mcmc = MCMC(
-            NUTS(MODELS[model_name], target_accept_prob=target_accept,
-                 max_tree_depth=max_tree_depth,
-                 dense_mass=dense_mass if isinstance(dense_mass, bool)
-                 else [tuple(g) for g in dense_mass]),
+            _kernel(model_name, target_accept, max_tree_depth, dense_mass, adaptation),
             num_warmup=warmup,
             num_samples=samples,
             num_chains=chains,
             chain_method=method,
             progress_bar=True,
         )
-        mcmc.run(jax.random.PRNGKey(seed), *data[:4], trials=data[4], extra_fields=EXTRA_FIELDS)
-        sampled = mcmc.get_samples(group_by_chain=True)
-        fields = mcmc.get_extra_fields(group_by_chain=True)
+        sampled, fields = _warmup_then_sample(mcmc, jax.random.PRNGKey(seed), data[:4], data[4],
+                                              group_by_chain=True)
     else:
         sampler = compiled_sampler(
             model_name, chains, warmup, samples, float(target_accept), max_tree_depth, method,
-            _hashable_mass(dense_mass), bool(jax.config.jax_enable_x64),
+            _hashable_mass(dense_mass), bool(jax.config.jax_enable_x64), adaptation,
         )
         sampled, fields = sampler(chain_keys(seed, chains), *data)
     draws = {k: np.asarray(v, dtype=np.float64) for k, v in sampled.items()}
@@ -366,6 +418,7 @@ def run_nuts(
         num_steps=extra["num_steps"].astype(np.int64),
         accept_prob=extra["accept_prob"].astype(np.float64),
         step_size=extra["adapt_state.step_size"][:, -1].astype(np.float64),
+        warmup_steps=extra[WARMUP_STEPS].astype(np.int64),
         seconds=seconds,
         settings=NUTSSettings(
             model_name=model_name,
