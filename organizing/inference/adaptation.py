@@ -39,6 +39,7 @@ adaptation on the same posterior.
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 
 import jax.numpy as jnp
@@ -114,6 +115,16 @@ def fisher_inverse_mass(state):
     return 0.5 * (inverse_mass + inverse_mass.T)
 
 
+def welford_inverse_mass(state):
+    """The draws' covariance with Stan's regularization (NumPyro's and Stan's estimate):
+    :math:`\frac{n}{n+5} C_θ + 10^{-3} \frac{5}{n+5} I`."""
+    _, m2_z, _, _, n = state
+    n = jnp.maximum(n, 2).astype(m2_z.dtype)
+    cov = (n / (n + 5.0)) * m2_z / (n - 1)
+    shrinkage = 1e-3 * 5.0 / (n + 5.0)
+    return cov + shrinkage * (1.0 if cov.ndim == 1 else jnp.identity(cov.shape[-1]))
+
+
 def _factors(inverse_mass):
     """``(inverse_mass, mass_matrix_sqrt, mass_matrix_sqrt_inv)`` as NumPyro keeps them."""
     if inverse_mass.ndim == 1:
@@ -134,13 +145,16 @@ def _blocks(value, inverse_mass):
 
 def gradient_warmup_adapter(num_adapt_steps, find_reasonable_step_size=None,
                             adapt_step_size=True, adapt_mass_matrix=True, dense_mass=False,
-                            target_accept_prob=0.8, regularize_mass_matrix=True):
+                            target_accept_prob=0.8, regularize_mass_matrix=True, *,
+                            last_from_draws: bool = False):
     """NumPyro's ``warmup_adapter`` with the draws-and-gradients estimator of the mass matrix.
 
     Same signature, schedule, step-size adaptation and state (``HMCAdaptState``) as
     ``numpyro.infer.hmc_util.warmup_adapter``; only the mass matrix estimated at the
-    end of each window differs (:func:`fisher_inverse_mass`). ``regularize_mass_matrix``
-    is accepted for the signature; the estimator is bounded by its own rules.
+    end of each window differs (:func:`fisher_inverse_mass`). With
+    ``last_from_draws``, the last window's estimate, the one the draws are made with,
+    is the draws' covariance (:func:`welford_inverse_mass`) instead. ``regularize_mass_matrix``
+    is accepted for the signature; the estimators are bounded by their own rules.
     """
     del regularize_mass_matrix
     if find_reasonable_step_size is None:
@@ -155,11 +169,16 @@ def gradient_warmup_adapter(num_adapt_steps, find_reasonable_step_size=None,
                     for names, m in inverse_mass.items()}
         return _moments_init(inverse_mass.shape[-1], inverse_mass.ndim == 2)
 
-    def final(mm_state):
+    def estimate(state, last):
+        if not last_from_draws:
+            return fisher_inverse_mass(state)
+        return jnp.where(last, welford_inverse_mass(state), fisher_inverse_mass(state))
+
+    def final(mm_state, last):
         if isinstance(mm_state, dict):
-            parts = {names: _factors(fisher_inverse_mass(s)) for names, s in mm_state.items()}
+            parts = {names: _factors(estimate(s, last)) for names, s in mm_state.items()}
             return tuple({names: part[i] for names, part in parts.items()} for i in range(3))
-        return _factors(fisher_inverse_mass(mm_state))
+        return _factors(estimate(mm_state, last))
 
     def update_moments(z, g, mm_state, inverse_mass):
         z_blocks, g_blocks = _blocks(z, inverse_mass), _blocks(g, inverse_mass)
@@ -180,8 +199,8 @@ def gradient_warmup_adapter(num_adapt_steps, find_reasonable_step_size=None,
 
     def window_end(z_info, rng_key_ss, state):
         step_size, inverse_mass, sqrt, sqrt_inv, ss_state, mm_state, window, rng_key = state
-        if adapt_mass_matrix:
-            inverse_mass, sqrt, sqrt_inv = final(mm_state)
+        if adapt_mass_matrix:  # ``window`` is already the next one: the last is the end buffer
+            inverse_mass, sqrt, sqrt_inv = final(mm_state, window == num_windows - 1)
             mm_state = moments_init(inverse_mass)
         if adapt_step_size:
             step_size = find_reasonable_step_size(step_size, inverse_mass, z_info, rng_key_ss)
@@ -236,9 +255,16 @@ class GradientAdaptedNUTS(NUTS):
     """NumPyro's NUTS whose warm-up adapts the mass matrix by :func:`gradient_warmup_adapter`.
 
     NumPyro builds its warm-up adapter when the kernel is initialised (``init``); this
-    kernel swaps in its own for that call only, so other kernels are unaffected.
+    kernel swaps in its own for that call only, so other kernels are unaffected. With
+    ``last_from_draws`` the final mass matrix is the draws' covariance.
     """
 
+    def __init__(self, *args, last_from_draws: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._last_from_draws = last_from_draws
+
     def init(self, rng_key, num_warmup, init_params, model_args, model_kwargs):
-        with _adapter(gradient_warmup_adapter):
+        adapter = functools.partial(gradient_warmup_adapter,
+                                    last_from_draws=self._last_from_draws)
+        with _adapter(adapter):
             return super().init(rng_key, num_warmup, init_params, model_args, model_kwargs)

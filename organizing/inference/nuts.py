@@ -107,9 +107,10 @@ from organizing.models.numpyro_models import (  # noqa: E402
 
 CHAIN_METHODS = ("parallel", "sequential", "vectorized")
 #: How the warm-up estimates the mass matrix: from the draws' covariance (NumPyro's and
-#: Stan's "welford") or from the draws and their gradients (nutpie's, "gradient";
-#: :mod:`organizing.inference.adaptation`).
-ADAPTATIONS = ("welford", "gradient")
+#: Stan's "welford"), from the draws and their gradients (nutpie's, "gradient";
+#: :mod:`organizing.inference.adaptation`), or from draws and gradients in every window
+#: but the last, which uses the draws' covariance ("gradient-then-welford").
+ADAPTATIONS = ("welford", "gradient", "gradient-then-welford")
 DEFAULT_ADAPTATION = "welford"
 
 
@@ -118,9 +119,12 @@ def _kernel(model_name: str, target_accept: float, max_tree_depth: int, dense_ma
     from organizing.inference.adaptation import GradientAdaptedNUTS
 
     mass = dense_mass if isinstance(dense_mass, bool) else [tuple(g) for g in dense_mass]
-    kind = GradientAdaptedNUTS if adaptation == "gradient" else NUTS
-    return kind(MODELS[model_name], target_accept_prob=target_accept,
-                max_tree_depth=max_tree_depth, dense_mass=mass)
+    settings = dict(target_accept_prob=target_accept, max_tree_depth=max_tree_depth,
+                    dense_mass=mass)
+    if adaptation == "welford":
+        return NUTS(MODELS[model_name], **settings)
+    return GradientAdaptedNUTS(MODELS[model_name], **settings,
+                               last_from_draws=adaptation == "gradient-then-welford")
 #: Sites whose mass matrix NUTS adapts as one dense block (see the module docstring).
 DENSE_MASS: tuple[tuple[str, ...], ...] = (("beta_group",),)
 
