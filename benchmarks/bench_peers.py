@@ -10,8 +10,9 @@ The same posterior, four samplers, one after another on the same machine:
 * **pymc**: PyMC's own NUTS (``pm.sample``), chains in ``--cores`` processes;
 * **nutpie**: the same PyMC model compiled by nutpie (its gradient-based mass-matrix
   adaptation; ``--nutpie-low-rank`` adds a run with its low-rank-corrected one);
-* **stan**: Stan through rstan (Debian's ``r-cran-rstan`` and ``Rscript``), skipped
-  with a one-line note where ``Rscript`` or rstan is absent.
+* **stan**: Stan through rstan (Debian's ``r-cran-rstan``, which also needs
+  ``r-cran-bh`` to compile a model, and ``Rscript``), skipped with a one-line note
+  where they are absent.
 
 **The model** (the package's ``headline`` model, :mod:`organizing.models.numpyro_models`),
 written out below for PyMC (:func:`pymc_model`) and Stan (:data:`STAN_MODEL`) so that a
@@ -205,7 +206,7 @@ STAN_MODEL = """
 data {
   int<lower=1> R; int<lower=1> S; int<lower=1> Q; int<lower=1> P;
   matrix[S, Q] site_x; matrix[R, P] worker_x;
-  int<lower=1, upper=S> site[R]; int<lower=0> trials[R]; int<lower=0> signed[R];
+  int<lower=1, upper=S> site[R]; int<lower=0> trials[R]; int<lower=0> signers[R];
   real alpha_loc; real alpha_scale; real group_scale; real site_scale_prior;
   real mean_scale; real individual_scale;
 }
@@ -227,7 +228,7 @@ model {
   beta_individual_mean ~ normal(0, mean_scale);
   beta_individual_scale ~ normal(0, individual_scale);
   to_vector(beta_individual_raw) ~ std_normal();
-  signed ~ binomial_logit(trials, alpha + site_term[site] + rows_dot_product(worker_x, b[site]));
+  signers ~ binomial_logit(trials, alpha + site_term[site] + rows_dot_product(worker_x, b[site]));
 }
 """
 
@@ -259,12 +260,13 @@ writeLines(sprintf('{"wall": %f, "cpu": %f, "compile": %f}', used[3], cpu, compi
 
 def stan_missing() -> str | None:
     """Why Stan cannot run here (None when ``Rscript`` with rstan and jsonlite is present)."""
+    install = "Debian: apt-get install r-cran-rstan r-cran-bh"
     if shutil.which("Rscript") is None:
-        return "Rscript not found (Debian: apt-get install r-cran-rstan)"
-    done = subprocess.run(["Rscript", "-e", "library(rstan); library(jsonlite)"],
+        return f"Rscript not found ({install})"
+    done = subprocess.run(["Rscript", "-e", "library(rstan); library(jsonlite); library(BH)"],
                           capture_output=True, text=True)
     if done.returncode != 0:
-        return "R packages rstan or jsonlite missing (Debian: apt-get install r-cran-rstan)"
+        return f"R packages rstan, jsonlite or BH missing ({install})"
     return None
 
 
@@ -309,14 +311,18 @@ def run_stan(folder: Path, options) -> None:
         "site_x": data["site_x"].tolist(), "worker_x": data["worker_x"].tolist(),
         "site": (data["site_index"] + 1).astype(int).tolist(),
         "trials": data["trials"].astype(int).tolist(),
-        "signed": data["signed"].astype(int).tolist(),
+        "signers": data["signed"].astype(int).tolist(),
         "alpha_loc": prior.alpha_loc, "alpha_scale": prior.alpha_scale,
         "group_scale": prior.group_scale, "site_scale_prior": prior.site_scale,
         "mean_scale": prior.mean_scale, "individual_scale": prior.individual_scale}
     (folder / "stan_data.json").write_text(json.dumps(stan_data))
-    subprocess.run(["Rscript", str(folder / "driver.R"), str(folder), str(options.chains),
-                    str(options.warmup), str(options.samples), str(options.cores),
-                    str(options.target_accept)], check=True, capture_output=True, text=True)
+    done = subprocess.run(["Rscript", str(folder / "driver.R"), str(folder),
+                           str(options.chains), str(options.warmup), str(options.samples),
+                           str(options.cores), str(options.target_accept)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise RuntimeError("rstan failed: " + " | ".join(lines[-4:]))
     timing = json.loads((folder / "stan_time.json").read_text())
     draws = _stan_parameters(pd.read_csv(folder / "stan_draws.csv"), options.chains, data)
     steps = pd.read_csv(folder / "stan_steps.csv").to_numpy().T  # (chains, draws)
