@@ -238,6 +238,11 @@ args <- commandArgs(trailingOnly = TRUE)
 folder <- args[1]; chains <- as.integer(args[2]); warmup <- as.integer(args[3])
 samples <- as.integer(args[4]); cores <- as.integer(args[5]); adapt <- as.numeric(args[6])
 data <- jsonlite::fromJSON(file.path(folder, "stan_data.json"))
+# Debian's r-cran-bh installs Boost's headers in /usr/include, where rstan does not look
+if (!file.exists(rstan_options("boost_lib"))) {
+  headers <- system.file("include", package = "BH")
+  rstan_options(boost_lib = if (nzchar(headers)) headers else "/usr/include")
+}
 start <- proc.time()
 model <- stan_model(file.path(folder, "headline.stan"))
 compiled <- proc.time() - start
