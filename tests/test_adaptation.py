@@ -116,3 +116,16 @@ def test_the_warm_up_steps_are_recorded(fits):
         assert result.warmup_steps.shape == (4, 400)
         assert np.all(result.warmup_steps >= 1) and np.all(result.warmup_steps <= 1023)
         assert result.total_steps == result.warmup_steps.sum() + result.num_steps.sum()
+
+
+def test_the_schedule_is_numpyros_with_stans_sizes_and_starts_earlier_by_default():
+    from numpyro.infer.hmc_util import build_adaptation_schedule
+
+    for steps in (10, 30, 150, 300, 1000, 2000):
+        stan = adaptation.adaptation_schedule(steps, start_buffer=75, first_window=25)
+        assert [tuple(w) for w in stan] == [tuple(w) for w in build_adaptation_schedule(steps)]
+        ours = adaptation.adaptation_schedule(steps)
+        assert ours[0].start == 0 and ours[-1].end == steps - 1  # the windows tile warm-up
+        assert all(b.start == a.end + 1 for a, b in zip(ours, ours[1:], strict=False))
+    assert [tuple(w) for w in adaptation.adaptation_schedule(1000)][:3] == [
+        (0, 24), (25, 49), (50, 99)]

@@ -29,10 +29,11 @@ the draws' covariance :math:`C_θ` and the inverse of the gradients' covariance
 
 which equals :math:`Σ` for a Gaussian posterior, where :math:`C_g = Σ^{-1}`.
 :func:`gradient_warmup_adapter` is NumPyro's ``warmup_adapter`` (Stan's windows:
-75 iterations of step size only, then windows of 25, 50, 100, ... draws at whose ends
+iterations of step size only, then windows of 25, 50, 100, ... draws at whose ends
 the mass matrix is re-estimated, then 50 of step size only; dual averaging of the
 step size to the target acceptance) with this estimator in place of the Welford
-covariance. The estimate only shapes the sampler; the draws after warm-up are
+covariance, and a first window that starts after 25 iterations instead of 75
+(:data:`START_BUFFER`). The estimate only shapes the sampler; the draws after warm-up are
 exact NUTS draws whatever :math:`M` is, which the tests check against the Welford
 adaptation on the same posterior.
 """
@@ -48,17 +49,52 @@ from jax.scipy.linalg import solve_triangular
 from numpyro.infer import NUTS
 from numpyro.infer import hmc as _hmc
 from numpyro.infer.hmc_util import (
+    AdaptWindow,
     HMCAdaptState,
     _initialize_mass_matrix,
-    build_adaptation_schedule,
     dual_averaging,
 )
 from numpyro.util import cond, identity
 
+#: Warm-up iterations before the first mass-matrix window, and the first window's length
+#: (Stan's and NumPyro's: 75 and 25). Until the first window ends NUTS runs with the unit
+#: mass matrix, and on the headline model those first 100 iterations cost 250-400
+#: leapfrog steps each, half of the whole warm-up; the draws-and-gradients estimator
+#: needs fewer draws for a usable first estimate, so its windows start earlier.
+START_BUFFER, FIRST_WINDOW = 25, 25
 #: Bounds on a diagonal element of the inverse mass matrix (nutpie uses 1e-20..1e20).
 VARIANCE_LIMITS = (1e-10, 1e10)
 #: Pseudo-draws of shrinkage of a dense estimate toward its diagonal (Stan's 5).
 SHRINKAGE_DRAWS = 5.0
+
+
+def adaptation_schedule(num_steps: int, start_buffer: int = START_BUFFER,
+                        first_window: int = FIRST_WINDOW, end_buffer: int = 50):
+    """Stan's warm-up windows with another start: ``start_buffer`` iterations of step
+    size only, mass-matrix windows of ``first_window``, twice that, ... (the last one
+    stretched to the end buffer), then ``end_buffer`` iterations of step size only.
+
+    NumPyro's ``build_adaptation_schedule`` with the three sizes as arguments (and the
+    same fallback for a short warm-up: 15% / 75% / 10%).
+    """
+    if num_steps < 20:
+        return [AdaptWindow(0, num_steps - 1)]
+    if start_buffer + end_buffer + first_window > num_steps:
+        start_buffer, end_buffer = int(0.15 * num_steps), int(0.1 * num_steps)
+        first_window = num_steps - start_buffer - end_buffer
+    schedule = [AdaptWindow(0, start_buffer - 1)]
+    end_start = num_steps - end_buffer
+    size, start = first_window, start_buffer
+    while start < end_start:
+        current = size
+        if 3 * current <= end_start - start:
+            size = 2 * current
+        else:
+            current = end_start - start
+        schedule.append(AdaptWindow(start, start + current - 1))
+        start += current
+    schedule.append(AdaptWindow(end_start, num_steps - 1))
+    return schedule
 
 
 def _moments_init(size, dense: bool):
@@ -160,7 +196,7 @@ def gradient_warmup_adapter(num_adapt_steps, find_reasonable_step_size=None,
     if find_reasonable_step_size is None:
         find_reasonable_step_size = identity
     ss_init, ss_update = dual_averaging()
-    schedule = jnp.asarray(build_adaptation_schedule(num_adapt_steps))
+    schedule = jnp.asarray(adaptation_schedule(num_adapt_steps))
     num_windows = len(schedule)
 
     def moments_init(inverse_mass):
