@@ -401,11 +401,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--target-accept", type=float, default=0.9)
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--keep", metavar="DIR",
+                        help="write the data and every sampler's draws to DIR (kept)")
+    parser.add_argument("--report", nargs="+", metavar="DIR",
+                        help="only print the table for the draws already kept in these DIRs")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.child:
         RUNNERS[options.child](Path(options.folder), options)
+        return
+    if options.report:
+        rows, features = [], None
+        for name in options.report:
+            folder = Path(name)
+            features = json.loads((folder / "shape.json").read_text())["site_features"]
+            for peer in [*PEERS, "nutpie-low-rank"]:
+                if (folder / f"{peer}.json").exists():
+                    rows.append(summarize(folder, peer))
+                    _print_row(rows[-1])
+        _print_comparison(rows, features)
         return
 
     from organizing.data import locate_data
@@ -416,9 +431,12 @@ def main(argv: list[str] | None = None) -> None:
     except DataError:
         print("peer_skipped all: the campaign's data files were not found")
         return
-    with tempfile.TemporaryDirectory() as name:
+    with tempfile.TemporaryDirectory() as temporary:
+        name = options.keep or temporary
         folder = Path(name)
+        folder.mkdir(parents=True, exist_ok=True)
         shape = write_data(folder, options.design)
+        (folder / "shape.json").write_text(json.dumps(shape))
         print(f"peer_data design {options.design} workers {shape['workers']} rows "
               f"{shape['rows']} sites {shape['sites']} worksite columns "
               f"{len(shape['site_features'])} chains {options.chains} warmup {options.warmup} "
@@ -440,22 +458,29 @@ def main(argv: list[str] | None = None) -> None:
                 last = (done.stderr.strip().splitlines() or ["no message"])[-1]
                 print(f"peer_failed {peer}: {last}", flush=True)
                 continue
-            row = summarize(folder, peer)
-            rows.append(row)
-            print(f"peer {peer}: wall {row['wall']:.1f} s, CPU {row['cpu']:.1f} s, "
-                  f"steps/draw {row['steps']:.1f}, min bulk ESS {row['min_ess']:.0f}, "
-                  f"max R-hat {row['max_rhat']:.3f}, ESS/CPU-s {row['ess_per_cpu']:.2f} "
-                  f"({row['note']})", flush=True)
-        own = next((r for r in rows if r["peer"] == "numpyro"), None)
-        for row in rows:
-            if own is not None and row is not own:
-                print(f"peer_ratio numpyro/{row['peer']}: ESS per CPU-s "
-                      f"{own['ess_per_cpu'] / row['ess_per_cpu']:.1f}x, wall "
-                      f"{row['wall'] / own['wall']:.1f}x faster, steps/draw "
-                      f"{own['steps']:.0f} vs {row['steps']:.0f}")
-        if len(rows) > 1:
-            for line in agreement(rows, shape["site_features"]):
-                print(line)
+            rows.append(summarize(folder, peer))
+            _print_row(rows[-1])
+        _print_comparison(rows, shape["site_features"])
+
+
+def _print_row(row: dict) -> None:
+    print(f"peer {row['peer']}: wall {row['wall']:.1f} s, CPU {row['cpu']:.1f} s, "
+          f"steps/draw {row['steps']:.1f}, min bulk ESS {row['min_ess']:.0f}, "
+          f"max R-hat {row['max_rhat']:.3f}, ESS/CPU-s {row['ess_per_cpu']:.2f} "
+          f"({row['note']})", flush=True)
+
+
+def _print_comparison(rows: list[dict], site_features: list[str]) -> None:
+    own = next((r for r in rows if r["peer"] == "numpyro"), None)
+    for row in rows:
+        if own is not None and row is not own:
+            print(f"peer_ratio numpyro/{row['peer']}: ESS per CPU-s "
+                  f"{own['ess_per_cpu'] / row['ess_per_cpu']:.1f}x, wall "
+                  f"{row['wall'] / own['wall']:.1f}x faster, steps/draw "
+                  f"{own['steps']:.0f} vs {row['steps']:.0f}")
+    if len(rows) > 1:
+        for line in agreement(rows, site_features):
+            print(line)
 
 
 def _missing(peer: str) -> str | None:
