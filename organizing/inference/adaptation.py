@@ -287,6 +287,21 @@ def _adapter(adapter):
         _hmc.warmup_adapter = saved
 
 
+@contextmanager
+def adapting(kind: str):
+    """Within this block, NumPyro's HMC/NUTS kernels initialised (``hmc``'s
+    ``init_kernel``) adapt their mass matrix as ``kind`` says: ``"welford"`` (NumPyro's
+    own), ``"gradient"`` or ``"gradient-then-welford"`` (:func:`gradient_warmup_adapter`)."""
+    if kind == "welford":
+        yield
+        return
+    if kind not in ("gradient", "gradient-then-welford"):
+        raise ValueError(f"unknown adaptation {kind!r}")
+    with _adapter(functools.partial(gradient_warmup_adapter,
+                                    last_from_draws=kind == "gradient-then-welford")):
+        yield
+
+
 class GradientAdaptedNUTS(NUTS):
     """NumPyro's NUTS whose warm-up adapts the mass matrix by :func:`gradient_warmup_adapter`.
 
@@ -300,7 +315,6 @@ class GradientAdaptedNUTS(NUTS):
         self._last_from_draws = last_from_draws
 
     def init(self, rng_key, num_warmup, init_params, model_args, model_kwargs):
-        adapter = functools.partial(gradient_warmup_adapter,
-                                    last_from_draws=self._last_from_draws)
-        with _adapter(adapter):
+        kind = "gradient-then-welford" if self._last_from_draws else "gradient"
+        with adapting(kind):
             return super().init(rng_key, num_warmup, init_params, model_args, model_kwargs)
