@@ -48,7 +48,10 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# The benchmarks, with the peers' samplers (the `bench` extra: PyMC, nutpie). Stan runs
+# where Debian's r-cran-rstan is installed (apt-get install r-cran-rstan), else is skipped.
 bench: setup
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/run.py
 
 clean:

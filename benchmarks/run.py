@@ -13,6 +13,8 @@ import importlib.util
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+#: Chain methods compared on the headline model (parallel devices, a loop, vmap).
+METHODS = ["parallel", "sequential", "vectorized"]
 
 
 def _load(name: str):
@@ -23,10 +25,14 @@ def _load(name: str):
 
 
 def main() -> None:
-    for name in ("bench_model", "bench_nuts", "bench_calibration", "bench_clustering",
-                 "bench_planning", "bench_report"):
-        print(f"# {name}", flush=True)
-        _load(name).main([])
+    # The pipeline's quick and full profiles run last, the full one at the very end.
+    runs = (("bench_model", []), ("bench_nuts", ["--methods", *METHODS]),
+            ("bench_peers", []), ("bench_calibration", []), ("bench_clustering", []),
+            ("bench_planning", []), ("bench_report", ["--profile", "quick"]),
+            ("bench_report", ["--profile", "full"]))
+    for name, argv in runs:
+        print(f"# {name} {' '.join(argv)}".rstrip(), flush=True)
+        _load(name).main(argv)
 
 
 if __name__ == "__main__":  # NUTS starts worker processes: keep this guard

@@ -282,7 +282,7 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
         within_between,
         worksite_folds,
     )
-    from organizing.inference.diagnostics import diagnose, psis_loo
+    from organizing.inference.diagnostics import diagnose, result_psis_loo
     from organizing.inference.nuts import run_nuts
     from organizing.inference.svi import fit_svi, guide_draw, posterior_draws
     from organizing.models.logits import complete_draws, logits, sigmoid
@@ -365,10 +365,10 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
             design = designs[key]
             draws = complete_draws(name, result.pooled_draws())
             nuts_draws[model] = draws
-            loglik = result.log_likelihood(design.site_x, design.worker_x[train],
-                                           design.site_index[train], design.signed[train])
             diagnostics = diagnose(result)
-            loo = psis_loo(loglik)
+            # block by block: the (draws × workers) log-likelihood never exists whole
+            loo = result_psis_loo(result, design.site_x, design.worker_x[train],
+                                  design.site_index[train], design.signed[train])
             posteriors[model] = Posterior(
                 model=model, method="NUTS",
                 coefficients=coefficient_tables(draws, design.worker_features,

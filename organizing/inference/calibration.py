@@ -29,10 +29,13 @@ Each replication here (:func:`simulation_based_calibration`):
    :func:`organizing.models.numpyro_models.headline` is drawn from its prior and
    ``y`` from its likelihood by running the model itself (``y=None``) under a seed
    handler: the calibrated code is the book's model, not a copy.
-3. **Posterior.** One NUTS chain on the simulated ``y``: ``warmup`` iterations
-   adapting the step size (target acceptance ``target_accept``) and a diagonal mass
-   matrix, then ``samples`` draws; initial values uniform on (-2, 2) in the
-   unconstrained space (NumPyro's default, as in :func:`~organizing.inference.nuts.run_nuts`).
+3. **Posterior.** One NUTS chain on the simulated ``y`` with the book's sampler
+   settings (:func:`~organizing.inference.nuts.run_nuts`): ``warmup`` iterations
+   adapting the step size (target acceptance ``target_accept``) and the mass matrix
+   (a dense block for the worksite coefficients, :data:`~organizing.inference.nuts.DENSE_MASS`,
+   estimated as :data:`~organizing.inference.nuts.DEFAULT_ADAPTATION` says), then
+   ``samples`` draws; initial values uniform on (-2, 2) in the unconstrained space
+   (NumPyro's default).
 4. **Ranks and coverage** of :func:`monitored_parameters` (:func:`calibration_tables`).
 
 **Thinning.** Ranks are over near-independent draws: every ``thin``-th of the
@@ -85,7 +88,8 @@ from scipy import stats
 
 # Importing nuts asks XLA for one CPU device per core (before JAX's backend starts;
 # importing jax does not start it).
-from organizing.inference import nuts as _nuts  # noqa: F401
+from organizing.inference import nuts as _nuts
+from organizing.inference.adaptation import adapting
 from organizing.models.numpyro_models import headline
 
 #: Share of workers with the binary worker feature (feature 0) in the simulated design.
@@ -407,6 +411,7 @@ def _replication_function(
     max_tree_depth: int,
     devices: int,
     dtype_name: str,
+    adaptation: str = _nuts.DEFAULT_ADAPTATION,
 ):
     """A compiled function running ``devices`` replications side by side.
 
@@ -459,16 +464,19 @@ def _replication_function(
         args = (site_x, worker_x, site_index, y)
         # The potential energy -log p(θ, y) of the unconstrained latent values
         # (Jacobians of the log transforms included), as NUTS in NumPyro's MCMC uses it.
+        # The book's sampler: its mass-matrix blocks and its adaptation (nuts.run_nuts).
         init_kernel, sample_kernel = hmc(
             potential_fn=functools.partial(potential_energy, headline, args, {}), algo="NUTS"
         )
-        state = init_kernel(
-            init,
-            warmup,
-            target_accept_prob=target_accept,
-            max_tree_depth=max_tree_depth,
-            rng_key=key_nuts,
-        )
+        with adapting(adaptation):
+            state = init_kernel(
+                init,
+                warmup,
+                target_accept_prob=target_accept,
+                max_tree_depth=max_tree_depth,
+                dense_mass=[tuple(block) for block in _nuts.DENSE_MASS],
+                rng_key=key_nuts,
+            )
 
         def constrain(unconstrained):
             return constrain_fn(headline, args, {}, unconstrained, return_deterministic=True)

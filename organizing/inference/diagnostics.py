@@ -235,39 +235,24 @@ def _relative_efficiency(posterior: Mapping[str, np.ndarray], draws: int) -> flo
     return float(np.nanmean(values) / draws)
 
 
-def psis_loo(
-    log_lik: np.ndarray,
-    *,
-    posterior: Mapping[str, np.ndarray] | None = None,
-    reff: float | None = None,
-    constant_tol: float = 1e-6,
-) -> Loo:
-    """PSIS-LOO from a pointwise log-likelihood shaped (chains, samples, n), in float64.
+#: Observations per block of :func:`psis_loo` (bounds its working memory; no effect on
+#: the result, which is computed observation by observation).
+LOO_BLOCK = 1024
 
-    ``reff`` (relative efficiency of the draws, which sets the length of the
-    Pareto tail) is taken from ``posterior`` as ArviZ does when given, else 1.
-    A column whose range over all draws is at most ``constant_tol`` gets
-    elpd_i = log mean exp(log_lik) (exact to within that range) and k = 0.
-    """
-    log_lik = np.asarray(log_lik, dtype=np.float64)
-    if log_lik.ndim != 3:
-        raise ValueError("log_lik must be shaped (chains, samples, n)")
-    chains, samples, n = log_lik.shape
-    draws = chains * samples
-    if reff is None:
-        reff = 1.0 if posterior is None or chains == 1 else _relative_efficiency(posterior, draws)
+
+def _pointwise_loo(log_lik: np.ndarray, reff: float, constant_tol: float):
+    """elpd_i, Pareto k_i, lppd_i and the exact flags of a block (draws, n_block)."""
+    draws, n = log_lik.shape
     pointwise = np.empty(n)
     pareto_k = np.zeros(n)
-    lppd = np.empty(n)
-    flat = log_lik.reshape(draws, n)
-    exact = np.ptp(flat, axis=0) <= constant_tol
+    exact = np.ptp(log_lik, axis=0) <= constant_tol
     # log mean_s exp(ℓ_s) = m + log1p(mean_s expm1(ℓ_s - m)), m = max_s ℓ_s: keeps
     # log-likelihoods of -1e-40 that log-sum-exp would round away against log(draws).
-    top = flat.max(axis=0)
-    lppd[:] = top + np.log1p(np.mean(np.expm1(flat - top), axis=0))
+    top = log_lik.max(axis=0)
+    lppd = top + np.log1p(np.mean(np.expm1(log_lik - top), axis=0))
     pointwise[exact] = lppd[exact]
     if np.any(~exact):
-        data = az.from_dict(log_likelihood={"y": log_lik[:, :, ~exact]})
+        data = az.from_dict(log_likelihood={"y": log_lik[None, :, ~exact]})
         with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
             warnings.simplefilter("ignore", UserWarning)  # k above the threshold: counted
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -278,10 +263,64 @@ def psis_loo(
     # (a worker predicted with near certainty; seen at ranges of 1e-26 to 2e-3). Their
     # importance weights 1/p are equal to within that range, so plain importance
     # sampling is exact enough and stable: elpd_i = −log mean_s exp(−log p(y_i | θ_s)).
-    failed = ~np.isfinite(pointwise) & (np.ptp(flat, axis=0) <= NEARLY_CONSTANT_RANGE)
-    pointwise[failed] = -(special.logsumexp(-flat[:, failed], axis=0) - np.log(draws))
+    failed = ~np.isfinite(pointwise) & (np.ptp(log_lik, axis=0) <= NEARLY_CONSTANT_RANGE)
+    pointwise[failed] = -(special.logsumexp(-log_lik[:, failed], axis=0) - np.log(draws))
     pareto_k[failed] = 0.0
-    exact = exact | failed
+    return pointwise, pareto_k, lppd, exact | failed
+
+
+def psis_loo(
+    log_lik,
+    *,
+    posterior: Mapping[str, np.ndarray] | None = None,
+    reff: float | None = None,
+    constant_tol: float = 1e-6,
+    n: int | None = None,
+    block: int = LOO_BLOCK,
+) -> Loo:
+    """PSIS-LOO from a pointwise log-likelihood shaped (chains, samples, n), in float64.
+
+    ``reff`` (relative efficiency of the draws, which sets the length of the
+    Pareto tail) is taken from ``posterior`` as ArviZ does when given, else 1.
+    A column whose range over all draws is at most ``constant_tol`` gets
+    elpd_i = log mean exp(log_lik) (exact to within that range) and k = 0.
+
+    Each observation's elpd_i and k_i depend on its own column only, so the columns
+    are processed ``block`` at a time: the working memory is that of one block, not
+    several copies of the whole matrix. ``log_lik`` may also be a function
+    ``(start, stop) -> (chains, samples, stop - start)`` giving the columns of
+    observations start..stop-1, with ``n`` their number; then the whole matrix never
+    exists (:func:`result_psis_loo`).
+    """
+    if callable(log_lik):
+        if n is None:
+            raise ValueError("psis_loo needs n, the number of observations, with a function")
+        columns = log_lik
+    else:
+        array = np.asarray(log_lik, dtype=np.float64)
+        if array.ndim != 3:
+            raise ValueError("log_lik must be shaped (chains, samples, n)")
+        n = array.shape[2]
+
+        def columns(start, stop):
+            return array[:, :, start:stop]
+
+    pointwise, pareto_k, lppd, exact = (np.empty(n), np.empty(n), np.empty(n),
+                                        np.empty(n, dtype=bool))
+    draws = chains = None
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        part = np.asarray(columns(start, stop), dtype=np.float64)
+        if part.ndim != 3 or part.shape[2] != stop - start:
+            raise ValueError("log_lik must be shaped (chains, samples, n)")
+        if draws is None:
+            chains, draws = part.shape[0], part.shape[0] * part.shape[1]
+            if reff is None:
+                reff = (1.0 if posterior is None or chains == 1
+                        else _relative_efficiency(posterior, draws))
+        (pointwise[start:stop], pareto_k[start:stop], lppd[start:stop],
+         exact[start:stop]) = _pointwise_loo(part.reshape(draws, stop - start), reff,
+                                             constant_tol)
     if not np.all(np.isfinite(pointwise)):
         raise FloatingPointError("PSIS-LOO gave a non-finite pointwise elpd")
     k_threshold = float(min(1.0 - 1.0 / np.log10(draws), 0.7))
@@ -307,3 +346,22 @@ def loo_difference(a: Loo, b: Loo) -> LooDifference:
         raise ValueError(f"the models were scored on different observations ({a.n} vs {b.n})")
     diff = a.pointwise - b.pointwise
     return LooDifference(float(diff.sum()), float(np.sqrt(a.n * np.var(diff))))
+
+
+def result_psis_loo(result: NUTSResult, site_x, worker_x, site_index, y, *,
+                    block: int | None = None):
+    """PSIS-LOO of a NUTS fit on these workers (:func:`psis_loo`), equal to
+    ``psis_loo(result.log_likelihood(...))`` but computed ``block`` workers at a time, so
+    the (draws × workers) log-likelihood matrix never exists whole (4,000 draws × 13,068
+    workers are 418 MB in float64)."""
+    from organizing.inference.nuts import release_memory
+
+    site_index, y = np.asarray(site_index), np.asarray(y)
+
+    def columns(start, stop):
+        return result.log_likelihood(site_x, worker_x[start:stop], site_index[start:stop],
+                                     y[start:stop])
+
+    loo = psis_loo(columns, n=len(y), block=block or LOO_BLOCK)
+    release_memory()
+    return loo

@@ -6,26 +6,32 @@ Stan, initial values uniform on (-2, 2) in the unconstrained space and a maximum
 tree depth of 10) and returns a :class:`NUTSResult` of numpy arrays: draws of
 every sample and deterministic site shaped (chains, samples, ...), and per draw
 the sampler's energy (for E-BFMI), divergence flag, leapfrog steps and
-acceptance probability. :meth:`NUTSResult.log_likelihood` gives the pointwise
-log-likelihood (chains, samples, N) from the numpy logits, for PSIS-LOO with
-:func:`organizing.inference.diagnostics.psis_loo`.
+acceptance probability, and the leapfrog steps of every warm-up iteration.
+:meth:`NUTSResult.log_likelihood` gives the pointwise log-likelihood (chains,
+samples, N) from the numpy logits, and :meth:`NUTSResult.psis_loo` PSIS-LOO
+(:func:`organizing.inference.diagnostics.psis_loo`) computed a block of workers at
+a time, without that whole matrix.
 
-Three choices make it fast; ``benchmarks/bench_nuts.py`` measures them.
+These choices make it fast; ``benchmarks/bench_nuts.py`` measures them.
 
 * **Workers with identical rows are merged**
   (:func:`~organizing.models.numpyro_models.group_workers`): workers of
   one worksite with the same features share a logit, so their Bernoulli terms add
   up to one Binomial term. On the campaign 13,068 training workers become 4,454
-  rows. This is exact (the log density changes by a constant), and the tests
-  prove it.
+  rows. This is exact: the term is written without the Binomial's constant
+  (:class:`~organizing.models.numpyro_models.GroupedBernoulli`), so it equals the
+  workers' Bernoulli sum, and a gradient skips three log-gamma functions per row
+  (0.136 against 0.111 CPU ms per gradient of the headline model).
 * **Chains run side by side**, one JAX CPU device per chain. JAX sees one CPU
   device unless told otherwise before its backend starts, so importing this
   module asks XLA for :data:`HOST_DEVICES` devices (the number of cores, at least
   :data:`DEFAULT_CHAINS`), unless ``XLA_FLAGS`` already sets a device count.
-  ``chain_method="parallel"`` (four devices sharing two cores) was the fastest
-  on a 2-core machine; "vectorized" makes every chain wait for the longest
-  trajectory, "sequential" uses one core. If JAX had already started with too
-  few devices, the chains run "sequential".
+  ``chain_method="parallel"`` (four devices sharing two cores) is the fastest
+  on a 2-core machine: the same chains cost the same CPU run "sequential" (88.6
+  CPU-s either way for the headline model, 4 × (1,000 + 1,000)), which uses one
+  core, while "vectorized" cost 220 CPU-s, 2.5× more, since every chain's step
+  waits for the longest trajectory of the four. If JAX had already started with
+  too few devices, the chains run "sequential".
 * **float32 by default.** On the campaign the float32 and float64 posteriors of
   the headline model agree to Monte Carlo error (differences of posterior means
   beyond two Monte Carlo standard errors for 2-5% of the quantities, as chance
@@ -40,7 +46,11 @@ Three choices make it fast; ``benchmarks/bench_nuts.py`` measures them.
   not constants inside it, so fits on other data of the same shape (the
   held-out-worksite folds, padded with empty rows by ``pad_rows``) reuse it.
   Only a run with a progress bar on a terminal uses NumPyro's own loop, which
-  draws the bars and compiles for that call.
+  draws the bars and compiles for that call. A compilation of the headline
+  sampler costs about 17 CPU-s, as much as a quarter of its run; JAX's on-disk
+  cache (``pipeline.enable_compilation_cache``) keeps it between runs.
+* **Freed memory goes back to the system** after each run (:func:`release_memory`):
+  without it every compiled sampler left a few hundred MB of resident memory.
 
 * **A dense mass matrix for the worksite coefficients** (:data:`DENSE_MASS`). The
   worksite features are nearly collinear: mean degree is defined as edges per
@@ -54,7 +64,30 @@ Three choices make it fast; ``benchmarks/bench_nuts.py`` measures them.
   run under the same load: step size 0.09 against 0.06, 60 leapfrog steps per draw
   against 74, minimum bulk ESS 1,170 against 949, 93 s against 99 s wall on 2 busy
   cores. (A dense block over all global parameters cut the steps as much but gave
-  a lower ESS per second.)
+  a lower ESS per second.) The block already absorbs the exact collinearity of
+  ``Log(Mean degree)`` with ``Log(No. edges) − Log(No. workers discovered)``: without
+  that column the steps per draw are the same (61 against 58; diagonal only: 63 at
+  step size 0.058 and minimum bulk ESS 728), since what limits the step size is not
+  that direction. The corrected model (every one-hot level kept) takes 63 steps per
+  draw with this block.
+* **The warm-up** (:data:`ADAPTATIONS`). With NumPyro's (Stan's) adaptation the
+  warm-up costs more leapfrog steps than the draws: 80 per iteration against 52-61
+  per draw on the headline model, half of them in the first 100 iterations, which
+  run with the unit mass matrix (250-400 steps each). nutpie's estimator of the mass
+  matrix from draws and gradients (:mod:`organizing.inference.adaptation`) needs
+  only 31 steps per draw, but its draws are less independent (minimum bulk ESS 358
+  against 1,086, as nutpie itself gave 335 on this posterior): fewer effective
+  draws per gradient. ``"gradient-then-welford"`` uses it for the warm-up's windows,
+  starting after 25 iterations instead of 75, and the draws' covariance for the last
+  window, with which the draws are made. On the headline model (without
+  ``Log(Mean degree)``, 4 × (1,000 + 1,000), one run each under the same load): 52
+  warm-up steps per iteration against 80, 55 steps per draw against 52, 107,000
+  gradients per chain against 132,000, minimum bulk ESS 1,249 against 1,081; of the
+  877 latent quantities' posterior means, 0.3% differ by more than two Monte Carlo
+  standard errors (at most 2.6). But on a small simulated campaign (20 worksites ×
+  50 workers, 4 × (400 + 400); ``tests/test_adaptation.py``) it gave 50 divergent
+  transitions and R-hat 1.025 for τ_β where NumPyro's adaptation gave none, so it is
+  not the default until that is understood.
 
 Centered worksite intercepts did not change the step size; centered worker slopes
 were far slower. Pyro's NUTS on the same model costs about 30× more CPU per
@@ -106,6 +139,30 @@ from organizing.models.numpyro_models import (  # noqa: E402
 )
 
 CHAIN_METHODS = ("parallel", "sequential", "vectorized")
+#: How the warm-up estimates the mass matrix: from the draws' covariance (NumPyro's and
+#: Stan's "welford"), from the draws and their gradients (nutpie's, "gradient";
+#: :mod:`organizing.inference.adaptation`), or from draws and gradients in every window
+#: but the last, which uses the draws' covariance ("gradient-then-welford").
+ADAPTATIONS = ("welford", "gradient", "gradient-then-welford")
+#: The default (see the module docstring): NumPyro's own. "gradient-then-welford" was
+#: cheaper on the headline model but diverged on a small simulated funnel.
+DEFAULT_ADAPTATION = "welford"
+
+
+def _kernel(model, target_accept: float, max_tree_depth: int, dense_mass,
+            adaptation: str) -> NUTS:
+    """NUTS for the model function ``model`` with the mass-matrix adaptation named."""
+    from organizing.inference.adaptation import GradientAdaptedNUTS
+
+    mass = dense_mass if isinstance(dense_mass, bool) else [tuple(g) for g in dense_mass]
+    settings = dict(target_accept_prob=target_accept, max_tree_depth=max_tree_depth,
+                    dense_mass=mass)
+    if adaptation == "welford":
+        return NUTS(model, **settings)
+    return GradientAdaptedNUTS(model, **settings,
+                               last_from_draws=adaptation == "gradient-then-welford")
+
+
 #: Sites whose mass matrix NUTS adapts as one dense block (see the module docstring).
 DENSE_MASS: tuple[tuple[str, ...], ...] = (("beta_group",),)
 
@@ -134,7 +191,8 @@ class NUTSResult:
     (chains, samples, *site shape). Per draw, (chains, samples): ``energy`` (the
     Hamiltonian, for E-BFMI), ``diverging`` (bool), ``num_steps`` (leapfrog steps)
     and ``accept_prob``. ``step_size`` is the adapted step size per chain.
-    ``seconds`` is the wall time of the whole run, compilation included.
+    ``warmup_steps`` (chains, warm-up iterations) are the leapfrog steps of the
+    warm-up. ``seconds`` is the wall time of the whole run, compilation included.
     """
 
     draws: dict[str, np.ndarray]
@@ -145,6 +203,12 @@ class NUTSResult:
     step_size: np.ndarray
     seconds: float
     settings: NUTSSettings
+    warmup_steps: np.ndarray
+
+    @property
+    def total_steps(self) -> int:
+        """Leapfrog steps of the whole run, warm-up included (gradient evaluations)."""
+        return int(self.warmup_steps.sum() + self.num_steps.sum())
 
     @property
     def model_name(self) -> str:
@@ -178,6 +242,24 @@ class NUTSResult:
         )
 
 
+def release_memory() -> None:
+    """Hand freed heap memory back to the operating system (glibc's ``malloc_trim``).
+
+    Compiling and running a sampler allocates and frees hundreds of MB in XLA's
+    threads; glibc keeps freed blocks in per-thread arenas, so without a trim the
+    process's resident memory grows with every compiled sampler (measured: three
+    compilations of the headline sampler, +860 MB; with a trim after each, +410 MB).
+    Does nothing where there is no ``malloc_trim`` (macOS, musl, Windows).
+    """
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 def _chain_method(requested: str | None, chains: int) -> str:
     devices = jax.local_device_count()
     if requested is None:
@@ -191,6 +273,26 @@ def _chain_method(requested: str | None, chains: int) -> str:
 
 #: Sampler statistics kept per draw (the step size's last value is the adapted one).
 EXTRA_FIELDS = ("energy", "diverging", "num_steps", "accept_prob", "adapt_state.step_size")
+
+
+#: Name of the warm-up's leapfrog steps among the fields :func:`_warmup_then_sample` returns.
+WARMUP_STEPS = "warmup.num_steps"
+
+
+def _warmup_then_sample(mcmc: MCMC, key, data, trials, *, group_by_chain: bool, **model_kwargs):
+    """Warm-up (its leapfrog steps recorded), then the draws from where it ended.
+
+    Returns ``(samples, fields)``: the draws' sites and :data:`EXTRA_FIELDS`, plus the
+    warm-up's steps under :data:`WARMUP_STEPS`. Runs inside a JAX trace as well as
+    eagerly (NumPyro's own loop). ``model_kwargs`` (the size moderator) go to the model.
+    """
+    mcmc.warmup(key, *data, trials=trials, **model_kwargs, extra_fields=("num_steps",),
+                collect_warmup=True)
+    warm = mcmc.get_extra_fields(group_by_chain=group_by_chain)["num_steps"]
+    mcmc.run(mcmc.post_warmup_state.rng_key, *data, trials=trials, **model_kwargs,
+             extra_fields=EXTRA_FIELDS)
+    fields = mcmc.get_extra_fields(group_by_chain=group_by_chain)
+    return mcmc.get_samples(group_by_chain=group_by_chain), {**fields, WARMUP_STEPS: warm}
 
 
 def sampler_data(site_x, worker_x, site_index, y, *, group: bool = True,
@@ -260,7 +362,8 @@ def model_function(model_name: str, priors=None):
 @functools.lru_cache(maxsize=32)
 def compiled_sampler(model_name: str, chains: int, warmup: int, samples: int,
                      target_accept: float, max_tree_depth: int, method: str,
-                     dense_mass, x64: bool, priors=None, moderated: bool = False):
+                     dense_mass, x64: bool, adaptation: str = DEFAULT_ADAPTATION,
+                     priors=None, moderated: bool = False):
     """A NUTS sampler compiled once per model and settings, with the data as arguments.
 
     Returns ``sample(keys, site_x, worker_x, site_index, y, trials) -> (draws,
@@ -276,19 +379,16 @@ def compiled_sampler(model_name: str, chains: int, warmup: int, samples: int,
     ``moderator`` (S,); ``priors`` replaces the headline model's prior constants.
     """
     del x64
-    mass = dense_mass if isinstance(dense_mass, bool) else [tuple(g) for g in dense_mass]
     model = model_function(model_name, priors)
 
     def one_chain(key, site_x, worker_x, site_index, y, trials, *moderator):
         TRACES[model_name] = TRACES.get(model_name, 0) + 1  # Python runs only when JAX traces
-        kernel = NUTS(model, target_accept_prob=target_accept,
-                      max_tree_depth=max_tree_depth, dense_mass=mass)
+        kernel = _kernel(model, target_accept, max_tree_depth, dense_mass, adaptation)
         mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=1,
                     progress_bar=False)
+        data = (site_x, worker_x, site_index, y)
         extra = {"moderator": moderator[0]} if moderator else {}
-        mcmc.run(key, site_x, worker_x, site_index, y, trials=trials, **extra,
-                 extra_fields=EXTRA_FIELDS)
-        return mcmc.get_samples(), mcmc.get_extra_fields()
+        return _warmup_then_sample(mcmc, key, data, trials, group_by_chain=False, **extra)
 
     axes = (0, None, None, None, None, None) + ((None,) if moderated else ())
     if method == "parallel" and chains > 1:
@@ -315,6 +415,7 @@ def run_nuts(
     x64: bool = False,
     group: bool = True,
     dense_mass: bool | Sequence[tuple[str, ...]] = DENSE_MASS,
+    adaptation: str = DEFAULT_ADAPTATION,
     progress: bool = False,
     label: str | None = None,
     pad_rows: int | None = None,
@@ -345,6 +446,8 @@ def run_nuts(
         raise KeyError(f"no NumPyro model {model_name!r}; expected one of {sorted(MODELS)}")
     if y is None:
         raise ValueError("NUTS needs the observed outcomes y")
+    if adaptation not in ADAPTATIONS:
+        raise ValueError(f"adaptation must be one of {ADAPTATIONS}, not {adaptation!r}")
     # Set the precision on every call: it is a process-wide JAX switch that other stages
     # (simulation-based calibration) turn on, and a run must not depend on what ran before.
     jax.config.update("jax_enable_x64", bool(x64))
@@ -364,10 +467,7 @@ def run_nuts(
         print(f"{label or 'NUTS ' + model_name}: {chains} chain(s), {warmup} warmup + "
               f"{samples} draws each", file=sys.stderr, flush=True)
         mcmc = MCMC(
-            NUTS(model, target_accept_prob=target_accept,
-                 max_tree_depth=max_tree_depth,
-                 dense_mass=dense_mass if isinstance(dense_mass, bool)
-                 else [tuple(g) for g in dense_mass]),
+            _kernel(model, target_accept, max_tree_depth, dense_mass, adaptation),
             num_warmup=warmup,
             num_samples=samples,
             num_chains=chains,
@@ -375,20 +475,20 @@ def run_nuts(
             progress_bar=True,
         )
         extra = {"moderator": data[5]} if moderator is not None else {}
-        mcmc.run(jax.random.PRNGKey(seed), *data[:4], trials=data[4], **extra,
-                 extra_fields=EXTRA_FIELDS)
-        sampled = mcmc.get_samples(group_by_chain=True)
-        fields = mcmc.get_extra_fields(group_by_chain=True)
+        sampled, fields = _warmup_then_sample(mcmc, jax.random.PRNGKey(seed), data[:4], data[4],
+                                              group_by_chain=True, **extra)
     else:
         sampler = compiled_sampler(
             model_name, chains, warmup, samples, float(target_accept), max_tree_depth, method,
-            _hashable_mass(dense_mass), bool(jax.config.jax_enable_x64), priors,
+            _hashable_mass(dense_mass), bool(jax.config.jax_enable_x64), adaptation, priors,
             moderator is not None,
         )
         sampled, fields = sampler(chain_keys(seed, chains), *data)
     draws = {k: np.asarray(v, dtype=np.float64) for k, v in sampled.items()}
     extra = {k: np.asarray(v) for k, v in fields.items()}
+    del sampled, fields
     seconds = time.perf_counter() - start
+    release_memory()
     return NUTSResult(
         draws=draws,
         energy=extra["energy"].astype(np.float64),
@@ -396,6 +496,7 @@ def run_nuts(
         num_steps=extra["num_steps"].astype(np.int64),
         accept_prob=extra["accept_prob"].astype(np.float64),
         step_size=extra["adapt_state.step_size"][:, -1].astype(np.float64),
+        warmup_steps=extra[WARMUP_STEPS].astype(np.int64),
         seconds=seconds,
         settings=NUTSSettings(
             model_name=model_name,

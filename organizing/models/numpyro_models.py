@@ -11,8 +11,9 @@ gives the pointwise log-likelihood. With ``y=None`` a model samples ``y``, which
 makes it a prior or posterior predictive sampler through
 :class:`numpyro.infer.Predictive`. With the keyword ``trials``, each row stands
 for ``trials[r]`` workers with identical features at one worksite and ``y[r]``
-counts the signers (a Binomial term; see :func:`group_workers`), which NUTS uses
-to evaluate the likelihood on a third of the rows.
+counts the signers (a Binomial term without its constant, :class:`GroupedBernoulli`,
+so the log density is exactly the workers' Bernoulli sum; see :func:`group_workers`),
+which NUTS uses to evaluate the likelihood on a third of the rows.
 
 The tests prove each mirror's log joint equal to the Pyro model's at random
 points, so a NUTS posterior here is a posterior of the Pyro model.
@@ -44,12 +45,31 @@ from organizing.models.priors import (
 )
 
 
+class GroupedBernoulli(dist.BinomialLogits):
+    r"""Binomial(trials, logit⁻¹ ℓ) whose log density is the sum of its workers' Bernoulli terms.
+
+    .. math::
+
+        \log p(k \mid n, ℓ) = k ℓ - n \log(1 + e^{ℓ}),
+
+    the Binomial log density without its constant :math:`\log\binom{n}{k}`: exactly
+    :math:`\sum_i [y_i ℓ - \log(1 + e^{ℓ})]` over the row's n workers, k of whom signed.
+    Leaving out the constant (three log-gamma functions per row, which NUTS would
+    evaluate at every leapfrog step since the data are arguments of the compiled
+    sampler) makes a gradient about a sixth cheaper. Samples as the Binomial.
+    """
+
+    def log_prob(self, value):
+        return value * self.logits - self.total_count * jax.nn.softplus(self.logits)
+
+
 def _observe(logit, y, trials) -> jnp.ndarray:
-    """One Bernoulli term per worker; or, with ``trials``, one Binomial term per row."""
+    """One Bernoulli term per worker; or, with ``trials``, one term per row of identical
+    workers (:class:`GroupedBernoulli`)."""
     with numpyro.plate("worker", logit.shape[-1]):
         if trials is None:
             return numpyro.sample("y", dist.Bernoulli(logits=logit), obs=y)
-        return numpyro.sample("y", dist.Binomial(total_count=trials, logits=logit), obs=y)
+        return numpyro.sample("y", GroupedBernoulli(logits=logit, total_count=trials), obs=y)
 
 
 def corrected(site_x, worker_x, site_index, y=None, *, trials=None):
@@ -201,9 +221,9 @@ class GroupedWorkers:
     """Workers with identical features at the same worksite, merged into one row each.
 
     Row r stands for ``trials[r]`` workers, ``signed[r]`` of whom signed; rows are
-    sorted by worksite. Exact for inference: the workers' Bernoulli terms sum to
+    sorted by worksite. Exact: the workers' Bernoulli terms sum to
     ``signed·ℓ - trials·log(1 + e^ℓ)``, the Binomial log density without its
-    constant log C(trials, signed).
+    constant log C(trials, signed) (:class:`GroupedBernoulli`).
     """
 
     worker_x: np.ndarray  # (R, P)
