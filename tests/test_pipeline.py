@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from organizing import evaluation, pipeline
+from organizing.claims import NOT_IDENTIFIED, VERDICTS
 from organizing.cli import main
 from organizing.config import load_config
 from organizing.data import load_campaign
@@ -18,6 +19,7 @@ from organizing.features import (
     headline_design,
     site_means,
     study_split,
+    within_between,
     worksite_folds,
 )
 from organizing.models import NUTS_MODELS, ModelId
@@ -58,7 +60,11 @@ def test_design_standardizes_over_all_rows_and_drops_references(campaign):
 
 def test_headline_design_splits_worker_features_within_and_between(campaign):
     reduced = build_design(campaign, drop_reference=True)
-    design = headline_design(campaign)
+    design = within_between(reduced)
+    # The headline design is this split less the worksite columns the others determine.
+    headline = headline_design(campaign)
+    assert headline.aliases and set(design.site_features) - set(headline.site_features) == {
+        alias.name for alias in headline.aliases}
     n_sites, q = campaign.n_sites, len(reduced.site_features)
     means = site_means(reduced.worker_x, reduced.site_index, n_sites)
     # Within worksites: every worksite's deviations sum to zero, column by column.
@@ -160,8 +166,7 @@ def test_run_then_load_from_cache(small_run, monkeypatch, capsys):
     assert summary["headline"]["model"] == "headline"
     worksite = summary["headline"]["coefficients"]["worksite"]
     assert "NDO (Eigen., Pearson)" in worksite
-    assert {c["verdict"] for c in summary["claims"]} <= {"supported", "inconclusive",
-                                                        "contradicted"}
+    assert {c["verdict"] for c in summary["claims"]} <= {*VERDICTS, NOT_IDENTIFIED}
     assert all(set(c["verdict_by_model"]) == {m.value for m in NUTS_MODELS}
                for c in summary["claims"])
 

@@ -241,4 +241,4 @@ def test_a_campaign_at_the_minimums_runs_to_the_end(tmp_path, tiny_config):
                  ["run", "--data", str(data), "--config", str(config), "--quiet"]):
         done = subprocess.run([str(exe), *argv], capture_output=True, text=True, env=env,
                               timeout=900, cwd=tmp_path)
-        assert done.returncode == 0, (argv[0], done.stdout, done.stderr)
+        assert done.returncode == 0, (argv[0], done.stdout, done.stderr[-3000:])

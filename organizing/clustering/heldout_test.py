@@ -200,7 +200,8 @@ def cross_validate(vectors: np.ndarray, settings: ClusterTestSettings) -> pd.Dat
     r"""Cross-validated log predictive density of every (σ, K) inside the training set.
 
     ``vectors``: (D, n, d), D posterior draws of the n training worksites' scaled slopes
-    (:func:`scaled_vectors`). The worksites are split into ``settings.folds`` folds; for
+    (:func:`scaled_vectors`). The worksites are split into ``settings.folds`` folds (one
+    worksite per fold when there are fewer worksites than folds); for
     each fold, draw and σ the mixture is fitted on the other folds and scores the fold
     (:func:`heldout_density`, all draws, folds and σ of one K in one batch). A worksite's
     score is averaged over the D draws and the scores are summed over worksites:
@@ -209,10 +210,10 @@ def cross_validate(vectors: np.ndarray, settings: ClusterTestSettings) -> pd.Dat
     """
     vectors = np.asarray(vectors, dtype=float)
     D, n, d = vectors.shape
-    folds = check_count(settings.folds, "folds", minimum=2)
-    if n < 2 * folds:
-        raise ValueError(f"cross-validation in {folds} folds needs at least {2 * folds} "
-                         f"training worksites, got {n}")
+    if n < 2:
+        raise ValueError(f"cross-validation needs at least 2 training worksites, got {n}")
+    # a campaign with fewer training worksites than folds is cross-validated leaving one out
+    folds = min(check_count(settings.folds, "folds", minimum=2), n)
     parts = _folds(n, folds, np.random.default_rng(settings.seed))
     sigmas = np.asarray(settings.sigmas, dtype=float)
     pointwise = {(s, K): np.empty((D, n)) for s in range(len(sigmas)) for K in settings.Ks}

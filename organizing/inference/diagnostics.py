@@ -351,9 +351,9 @@ def loo_difference(a: Loo, b: Loo) -> LooDifference:
 def result_psis_loo(result: NUTSResult, site_x, worker_x, site_index, y, *,
                     block: int | None = None):
     """PSIS-LOO of a NUTS fit on these workers (:func:`psis_loo`), equal to
-    ``psis_loo(result.log_likelihood(...))`` but computed ``block`` workers at a time, so
-    the (draws × workers) log-likelihood matrix never exists whole (4,000 draws × 13,068
-    workers are 418 MB in float64)."""
+    ``psis_loo(result.log_likelihood(...), posterior=result.draws)`` but computed
+    ``block`` workers at a time, so the (draws × workers) log-likelihood matrix never
+    exists whole (4,000 draws × 13,068 workers are 418 MB in float64)."""
     from organizing.inference.nuts import release_memory
 
     site_index, y = np.asarray(site_index), np.asarray(y)
@@ -362,6 +362,6 @@ def result_psis_loo(result: NUTSResult, site_x, worker_x, site_index, y, *,
         return result.log_likelihood(site_x, worker_x[start:stop], site_index[start:stop],
                                      y[start:stop])
 
-    loo = psis_loo(columns, n=len(y), block=block or LOO_BLOCK)
+    loo = psis_loo(columns, n=len(y), block=block or LOO_BLOCK, posterior=result.draws)
     release_memory()
     return loo

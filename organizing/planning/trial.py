@@ -359,7 +359,10 @@ def _test(data: TrialData, alpha: float) -> tuple[Estimate, Estimate | None]:
     est, low, high, p, df = store_regression(rates, cells["treated"], blocks, level=level)
     test = Estimate(name, est, low, high, level, p, f"{df} df")
     adjusted = None
-    if cells["forecast"].notna().all():
+    # the adjusted analysis needs one store more than the plain one (its covariate's slope);
+    # a trial too small for it reports the plain test alone
+    if cells["forecast"].notna().all() and len(cells) - (cells["block"].nunique()
+                                                         if data.blocked else 1) >= 3:
         x = special.logit(cells["forecast"].to_numpy())
         est, low, high, p, df = store_regression(rates, cells["treated"], blocks, x, level)
         adjusted = Estimate(name + ", adjusted for the logit of the forecast rate", est, low,
