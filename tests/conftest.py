@@ -51,3 +51,13 @@ def tiny_config() -> str:
     """The text of :data:`TINY_CONFIG`, for a ``--config`` file."""
     return TINY_CONFIG
 
+
+
+def pytest_itemcollected(item):
+    """With ``pytest -n 2`` (``make test``), tests run in two processes: each module's tests
+    stay together, so a module's costly fixtures are built once, and every test that
+    reads the quick results runs in one process, the one that computes them (a second
+    would wait on the cache's lock). Marked as each test is collected, before
+    pytest-xdist reads the groups."""
+    group = "quick_results" if "quick_results" in item.fixturenames else item.module.__name__
+    item.add_marker(pytest.mark.xdist_group(group))

@@ -145,16 +145,14 @@ def test_chapters_include_the_shared_setup(chapter):
 
 
 @pytest.fixture(scope="session")
-def book_results(data_dir):
+def book_results(quick_results):
     """The results the chapters load, computed once before any chapter runs.
 
     The book is executed in the quick profile, so that the suite stays within its
     time budget; the code path is the full one. Computing here, not inside a
     kernel, keeps the chapters' own outputs to what they show.
     """
-    from organizing.pipeline import load
-
-    return load(profile="quick", data_dir=data_dir, progress=False, compute=True)
+    return quick_results
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -51,8 +53,17 @@ def test_inputs_are_checked():
         heldout_density(np.zeros((1, 3, 2)), np.zeros((1, 2, 2)), K=1, sigma=-1.0)
     with pytest.raises(ValueError, match="scale"):
         scaled_vectors(np.zeros((2, 5, 3)), np.array([1.0, 0.0, 1.0]), np.arange(3))
-    with pytest.raises(ValueError, match="at least"):
-        cross_validate(np.zeros((2, 4, 3)), FAST)
+    with pytest.raises(ValueError, match="at least 2 training worksites"):
+        cross_validate(np.zeros((2, 1, 3)), FAST)
+
+
+def test_fewer_training_worksites_than_folds_are_left_out_one_at_a_time():
+    """A campaign at validate's minimum (2 training worksites) is cross-validated leaving
+    one out, whatever the configured folds: every worksite is scored once."""
+    rng = np.random.default_rng(4)
+    cv = cross_validate(rng.normal(size=(2, 3, 2)), replace(FAST, folds=5))
+    assert set(cv["K"]) == set(FAST.Ks)
+    assert all(len(p) == 3 and np.isfinite(p).all() for p in cv["cv_lpd_pointwise"])
 
 
 def test_scaled_vectors_centre_on_training_sites_and_divide_by_the_spread():

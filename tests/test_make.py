@@ -22,7 +22,6 @@ import torch
 
 from organizing.inference.svi import fit_svi
 from organizing.pipeline import Stages
-from organizing.simulate import simulate_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
 MAKE = shutil.which("make")
@@ -241,27 +240,3 @@ def test_nuts_bar_is_named_on_a_terminal_and_absent_elsewhere(monkeypatch, capsy
     assert terminal.getvalue().startswith("NUTS corrected, fold 2: 1 chain(s), 20 warmup + 20")
 
 
-@pytest.mark.slow
-def test_a_run_logged_to_a_file_has_one_line_per_stage(tmp_path, tiny_config):
-    """`organizing run` with its output in a file: no bar frames, one line per stage."""
-    simulate_campaign(n_sites=16, n_workers=480, seed=3).write(tmp_path / "data")
-    (tmp_path / "tiny.yml").write_text(tiny_config)
-    log = tmp_path / "run.log"
-    env = {**os.environ, "ORGANIZING_CACHE_DIR": str(tmp_path / "cache")}
-    command = [sys.executable, "-m", "organizing.cli", "run", "--config",
-               str(tmp_path / "tiny.yml"), "--data", str(tmp_path / "data")]
-    with open(log, "w") as handle:
-        done = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=env,
-                              cwd=tmp_path, timeout=1800)
-    text = log.read_text()
-    assert done.returncode == 0, text
-    assert "\r" not in text and "it/s" not in text
-    from organizing.results import cache
-
-    # The run's own entry (not a key recomputed here, which a source edit would change).
-    [entry] = (tmp_path / "cache").glob("*/results.json")
-    results = cache.cached(entry.parent)
-    stages = [name for name in results.meta.timings if name != "total"]
-    stage_lines = [line for line in text.splitlines() if line.startswith("· ")]
-    assert [line[2:].rsplit(":", 1)[0] for line in stage_lines] == stages
-    assert len(text) < 5_000, text

@@ -21,10 +21,8 @@ from organizing.report import figures, labels, narrative, tables
 
 
 @pytest.fixture(scope="module")
-def r(data_dir):
-    from organizing.pipeline import load
-
-    return load(profile="quick", data_dir=data_dir, progress=False, compute=True)
+def r(quick_results):
+    return quick_results
 
 
 # --------------------------------------------------------------------------- tables

@@ -27,10 +27,8 @@ from organizing.report import planning as report_planning
 
 
 @pytest.fixture(scope="module")
-def r(data_dir):
-    from organizing.pipeline import load
-
-    return load(profile="quick", data_dir=data_dir, progress=False, compute=True)
+def r(quick_results):
+    return quick_results
 
 
 #: Every table and figure as a chapter calls it.

@@ -17,10 +17,8 @@ from organizing.report import effect_sizes, figures, labels, narrative, scorecar
 
 
 @pytest.fixture(scope="module")
-def r(data_dir):
-    from organizing.pipeline import load
-
-    return load(profile="quick", data_dir=data_dir, progress=False, compute=True)
+def r(quick_results):
+    return quick_results
 
 
 def _html(label: str) -> str:
