@@ -12,6 +12,7 @@ from organizing.clustering.heldout_test import (
     ClusterTestSettings,
     cluster_test,
     cross_validate,
+    gaussian_heldout_density,
     heldout_density,
     scaled_vectors,
 )
@@ -64,6 +65,44 @@ def test_fewer_training_worksites_than_folds_are_left_out_one_at_a_time():
     cv = cross_validate(rng.normal(size=(2, 3, 2)), replace(FAST, folds=5))
     assert set(cv["K"]) == set(FAST.Ks)
     assert all(len(p) == 3 and np.isfinite(p).all() for p in cv["cv_lpd_pointwise"])
+
+
+def test_one_gaussian_of_any_shape_is_the_reference_posterior_predictive():
+    """The baseline's density equals SciPy's multivariate t with ν = n − d, location x̄ and
+    shape (n + 1) S / (n ν); with too few vectors for a covariance, independent univariate
+    t's with ν = n − 1."""
+    from scipy import stats
+
+    rng = np.random.default_rng(7)
+    train = rng.normal(size=(2, 30, 3)) @ np.array([[1.0, 0.6, 0.0], [0, 1, 0.3], [0, 0, 2]])
+    test = rng.normal(size=(2, 4, 3))
+    got = gaussian_heldout_density(train, test)
+    for b in range(2):
+        n, d = 30, 3
+        centred = train[b] - train[b].mean(axis=0)
+        shape = centred.T @ centred * (n + 1) / (n * (n - d))
+        want = stats.multivariate_t(train[b].mean(axis=0), shape, df=n - d).logpdf(test[b])
+        np.testing.assert_allclose(got[b], want, rtol=1e-9)
+    few = train[:, :3]  # n = 3 ≤ d + 1
+    got = gaussian_heldout_density(few, test)
+    scale = np.sqrt(few.var(axis=1, ddof=1) * 4 / 3)[:, None]
+    want = stats.t(df=2, loc=few.mean(axis=1)[:, None], scale=scale).logpdf(test).sum(axis=-1)
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    with pytest.raises(ValueError, match="at least 2"):
+        gaussian_heldout_density(train[:, :1], test)
+    with pytest.raises(ValueError, match="shaped"):
+        gaussian_heldout_density(train, test[:, :, :2])
+
+
+def test_one_elongated_gaussian_is_not_called_clustered():
+    """Slopes from one strongly correlated Gaussian, which round mixtures can mimic: the
+    held-out test against one Gaussian of any shape does not call clusters."""
+    rng = np.random.default_rng(11)
+    cov = np.array([[1.0, 0.9, 0.0, 0.0], [0.9, 1.0, 0.0, 0.0], [0, 0, 1.0, 0.0],
+                    [0, 0, 0, 0.3]])
+    slopes = rng.multivariate_normal(np.zeros(4), cov, size=(3, 90)) * TAU
+    test = cluster_test(slopes, TAU, np.arange(70), np.arange(70, 90), FAST)
+    assert test.verdict != CLUSTERS_SUPPORTED
 
 
 def test_scaled_vectors_centre_on_training_sites_and_divide_by_the_spread():

@@ -8,11 +8,15 @@ groups. Three things bias a naive answer toward "yes", and this module removes e
   K is then compared with one cluster *once*, on the held-out worksites
   (:func:`cluster_test`).
 * **An isotropic baseline.** Slopes of different features spread differently between
-  worksites (the headline model's :math:`τ_{b,p}`). One isotropic Gaussian cannot fit
-  that, and several can mimic it. The vectors are therefore centred and divided, feature
-  by feature, by the posterior mean of :math:`τ_{b,p}` (:func:`scaled_vectors`): the
-  mixture's single σ is then a per-feature (diagonal) spread, and one cluster is a
-  Gaussian with the model's own spreads.
+  worksites (the headline model's :math:`τ_{b,p}`), and their posterior draws are
+  correlated. Several round Gaussians can mimic one elongated Gaussian, and a mixture
+  whose σ lies on a grid can mimic one Gaussian whose spread falls between grid points.
+  The vectors are centred and divided, feature by feature, by the posterior mean of
+  :math:`τ_{b,p}` (:func:`scaled_vectors`), which sets the scale of the mixture's σ;
+  and one cluster may be *one Gaussian of any shape*, its mean and covariance learned
+  from the training worksites (:func:`gaussian_heldout_density`), beside the mixture's
+  round K = 1. Cross-validation chooses among them as among the mixtures, so clusters
+  are more than one mode, never merely a shape that one round Gaussian fits badly.
 * **Shrunk point estimates.** Posterior means of :math:`b_s` are pulled toward the
   population mean, more for small worksites than for large ones, which can look like a
   tight cluster beside a loose one. The mixture is fitted to posterior *draws* of the
@@ -37,7 +41,7 @@ from math import erf, sqrt
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
+from scipy.special import gammaln, logsumexp
 
 from organizing.clustering.sampler import LOG_2PI, TINY, check_count, check_positive
 from organizing.clustering.selection import (
@@ -73,16 +77,20 @@ class ClusterTest:
 
     ``cv``: one row per (sigma, K): ``cv_lpd``, the cross-validated log predictive
     density summed over the training worksites. ``chosen_K``, ``chosen_sigma``: the
-    cross-validated choice; ``one_sigma``, ``two_sigma``: the best σ for one and for two
-    clusters. ``difference``, ``difference_se``: held-out lpd of the chosen K minus one
-    cluster, paired over held-out worksites (0 when K = 1 is chosen); ``two_difference``,
-    ``two_difference_se``: the same for two clusters, the study's number. ``verdict``:
-    "clusters supported", "inconclusive" or "no clusters" for the chosen K.
+    cross-validated choice; ``one_cluster``: the one-cluster model cross-validation
+    preferred, "round" (the mixture with K = 1 at σ = ``one_sigma``) or "any shape"
+    (:func:`gaussian_heldout_density`); ``one_sigma``, ``two_sigma``: the best σ for one
+    round cluster and for two clusters. ``difference``, ``difference_se``: held-out lpd of
+    the chosen K minus the preferred one-cluster model's, paired over held-out worksites
+    (0 when K = 1 is chosen); ``two_difference``, ``two_difference_se``: the same for two
+    clusters, the study's number. ``verdict``: "clusters supported", "inconclusive" or
+    "no clusters" for the chosen K.
     """
 
     cv: pd.DataFrame
     chosen_K: int
     chosen_sigma: float
+    one_cluster: str
     one_sigma: float
     two_sigma: float
     difference: float
@@ -191,6 +199,49 @@ def heldout_density(x_train: np.ndarray, x_test: np.ndarray, *, K: int, sigma,
     return logsumexp(total.reshape(B, chains, m), axis=1) - np.log(kept)
 
 
+def gaussian_heldout_density(x_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+    r"""Log predictive density of each held-out vector under one Gaussian of any shape.
+
+    ``x_train``: (B, n, d), ``x_test``: (B, m, d); returns (B, m). With the reference prior
+    :math:`p(μ, Σ) ∝ |Σ|^{-(d+1)/2}` the posterior predictive of a new vector given n
+    training vectors with mean :math:`\bar x` and scatter
+    :math:`S = Σ_i (x_i - \bar x)(x_i - \bar x)^\top` is multivariate Student *t*,
+
+    .. math:: x^* \sim t_{ν}\Big(\bar x,\; \frac{n + 1}{n\,ν} S\Big),\qquad ν = n - d
+
+    (Gelman et al., *Bayesian Data Analysis*, §3.6). With n ≤ d + 1 the covariance cannot
+    be learned; the coordinates are then taken as independent, each with the univariate
+    form (ν = n − 1, scale² = (n + 1) s²_p / n; s²_p the sample variance).
+    """
+    x_train = np.asarray(x_train, dtype=float)
+    x_test = np.asarray(x_test, dtype=float)
+    if x_train.ndim != 3 or x_test.ndim != 3 or x_train.shape[::2] != x_test.shape[::2]:
+        raise ValueError("x_train and x_test must be shaped (B, n, d) and (B, m, d)")
+    B, n, d = x_train.shape
+    if n < 2:
+        raise ValueError(f"one Gaussian needs at least 2 training vectors, got {n}")
+    mean = x_train.mean(axis=1, keepdims=True)
+    centred = x_train - mean
+    resid = x_test - mean  # (B, m, d)
+
+    def log_t(z2, nu, log_det, dim):
+        return (gammaln((nu + dim) / 2) - gammaln(nu / 2) - dim / 2 * np.log(nu * np.pi)
+                - log_det / 2 - (nu + dim) / 2 * np.log1p(z2 / nu))
+
+    if n > d + 1:
+        nu = n - d
+        scatter = np.einsum("bni,bnj->bij", centred, centred)
+        # t_ν(x̄, Ψ) with Ψ = (n + 1) S / (n ν), written with ν Ψ = (n + 1) S / n
+        psi = scatter * (n + 1) / (n * nu) + TINY * np.eye(d)
+        chol = np.linalg.cholesky(psi)
+        z = np.linalg.solve(chol[:, None], resid[..., None])[..., 0]
+        log_det = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)[:, None]
+        return log_t((z ** 2).sum(axis=-1), nu, log_det, d)
+    nu = n - 1
+    scale2 = (centred ** 2).sum(axis=1, keepdims=True) / nu * (n + 1) / n + TINY
+    return log_t(resid ** 2 / scale2, nu, np.log(scale2), 1).sum(axis=-1)
+
+
 def _folds(n: int, folds: int, rng: np.random.Generator) -> list[np.ndarray]:
     order = rng.permutation(n)
     return [np.sort(part) for part in np.array_split(order, folds)]
@@ -251,6 +302,21 @@ def cross_validate(vectors: np.ndarray, settings: ClusterTestSettings) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def gaussian_cross_validate(vectors: np.ndarray, settings: ClusterTestSettings) -> float:
+    """``cv_lpd`` of one Gaussian of any shape (:func:`gaussian_heldout_density`) in the
+    folds of :func:`cross_validate` (the same worksites in each fold)."""
+    vectors = np.asarray(vectors, dtype=float)
+    _, n, _ = vectors.shape
+    folds = min(check_count(settings.folds, "folds", minimum=2), n)
+    total = 0.0
+    for held in _folds(n, folds, np.random.default_rng(settings.seed)):
+        rest = np.setdiff1d(np.arange(n), held)
+        if len(rest) < 2:  # a fold whose complement cannot carry a Gaussian: not this model
+            return -np.inf
+        total += gaussian_heldout_density(vectors[:, rest], vectors[:, held]).mean(axis=0).sum()
+    return float(total)
+
+
 def _best_sigma(cv: pd.DataFrame, K: int) -> float:
     rows = cv[cv["K"] == K].sort_values(["cv_lpd", "sigma"], ascending=[False, False])
     return float(rows.iloc[0]["sigma"])
@@ -266,10 +332,12 @@ def cluster_test(slopes: np.ndarray, scale: np.ndarray, train: np.ndarray,
     between-worksite spread of each slope; ``train``, ``heldout``: worksite indices.
 
     1. :func:`cross_validate` on the training worksites picks (K*, σ*) with the highest
-       ``cv_lpd`` (ties to the smaller K), and the best σ for K = 1 and for K = 2.
-    2. On all training worksites, the mixtures K*, 1 and 2 are fitted (per draw) and
-       score the held-out worksites; their lpd, averaged over draws, are compared paired:
-       Δ = Σ_j (lpd_{K,j} − lpd_{1,j}) and its standard error.
+       ``cv_lpd`` (ties to the smaller K), and the best σ for K = 1 and for K = 2; one
+       Gaussian of any shape (:func:`gaussian_cross_validate`) competes as K = 1, and
+       the better of the two one-cluster models is the test's one cluster.
+    2. On all training worksites, the mixtures K* and 2 and that one cluster are fitted
+       (per draw) and score the held-out worksites; their lpd, averaged over draws, are
+       compared paired: Δ = Σ_j (lpd_{K,j} − lpd_{1,j}) and its standard error.
     3. Verdict for K*: "no clusters" when K* = 1 or Φ(Δ/se) ≤ 0.05, "clusters
        supported" when Φ(Δ/se) ≥ :data:`TEST_THRESHOLD`, otherwise "inconclusive".
     """
@@ -284,6 +352,12 @@ def cluster_test(slopes: np.ndarray, scale: np.ndarray, train: np.ndarray,
     chosen_K, chosen_sigma = int(best["K"]), float(best["sigma"])
     one_sigma = _best_sigma(cv, 1)
     two_sigma = _best_sigma(cv, 2) if (cv["K"] == 2).any() else np.nan
+    # one cluster of any shape competes with the round mixtures for the choice
+    any_shape = gaussian_cross_validate(vectors[:, train], settings)
+    round_one = float(cv.loc[cv["K"] == 1, "cv_lpd"].max()) if (cv["K"] == 1).any() else -np.inf
+    one_cluster = "any shape" if any_shape > round_one else "round"
+    if any_shape > float(best["cv_lpd"]):  # one cluster (σ: the round one's, for displays)
+        chosen_K, chosen_sigma = 1, one_sigma
 
     def heldout_lpd(K: int, sigma: float) -> np.ndarray:
         lpd = heldout_density(vectors[:, train], vectors[:, heldout], K=K, sigma=sigma,
@@ -292,7 +366,9 @@ def cluster_test(slopes: np.ndarray, scale: np.ndarray, train: np.ndarray,
                               chains=settings.chains, seed=settings.seed + 7919 * K)
         return lpd.mean(axis=0)
 
-    one = heldout_lpd(1, one_sigma)
+    # the held-out test's one cluster: the one-cluster model cross-validation preferred
+    one = (gaussian_heldout_density(vectors[:, train], vectors[:, heldout]).mean(axis=0)
+           if one_cluster == "any shape" else heldout_lpd(1, one_sigma))
     if chosen_K == 1:
         difference, se = 0.0, 0.0
     else:
@@ -311,7 +387,8 @@ def cluster_test(slopes: np.ndarray, scale: np.ndarray, train: np.ndarray,
     else:
         verdict = INCONCLUSIVE
     return ClusterTest(cv=cv.drop(columns="cv_lpd_pointwise"), chosen_K=chosen_K,
-                       chosen_sigma=chosen_sigma, one_sigma=one_sigma, two_sigma=two_sigma,
+                       chosen_sigma=chosen_sigma, one_cluster=one_cluster,
+                       one_sigma=one_sigma, two_sigma=two_sigma,
                        difference=float(difference), difference_se=float(se),
                        two_difference=float(two_difference), two_difference_se=float(two_se),
                        verdict=verdict, n_train=len(train), n_heldout=len(heldout),

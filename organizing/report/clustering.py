@@ -29,11 +29,22 @@ def _test(clustering):
 def choice_sentence(clustering) -> str:
     """What cross-validation inside the training stores chose."""
     t = _test(clustering)
+    if t.chosen_K == 1 and t.one_cluster == "any shape":
+        chosen = "one cluster, a Gaussian of any shape (its mean and covariance learned)"
+    else:
+        chosen = (f"K = {fmt.count(t.chosen_K)} (σ = {fmt.number(t.chosen_sigma, 2)} in units "
+                  f"of each slope's spread)")
     return (f"cross-validation in {fmt.count(t.folds)} folds of the "
             f"{fmt.count(t.n_train)} training stores, each of "
             f"{fmt.count(t.draws)} posterior draws of the slopes clustered separately, chose "
-            f"K = {fmt.count(t.chosen_K)} (σ = {fmt.number(t.chosen_sigma, 2)} in units of "
-            f"each slope's spread)")
+            f"{chosen}")
+
+
+def _one(t) -> str:
+    """The one-cluster model the test compared with, in words."""
+    if t.one_cluster == "any shape":
+        return "a Gaussian of any shape, its mean and covariance learned from the training stores"
+    return f"round, σ = {fmt.number(t.one_sigma, 2)}"
 
 
 def test_sentence(clustering) -> str:
@@ -43,7 +54,8 @@ def test_sentence(clustering) -> str:
         return ("one cluster scored best inside the training stores, so there is nothing to "
                 f"test on the {fmt.count(t.n_heldout)} held-out stores: *{t.verdict}*")
     return (f"on the {fmt.count(t.n_heldout)} held-out stores, the chosen mixture's log "
-            f"predictive density exceeds one cluster's by {fmt.number(t.difference, 1)} "
+            f"predictive density minus that of one cluster ({_one(t)}) is "
+            f"{fmt.number(t.difference, 1)} "
             f"(standard error of the paired difference {fmt.number(t.difference_se, 1)}): "
             f"*{t.verdict}*")
 
@@ -53,8 +65,8 @@ def two_clusters_sentence(clustering) -> str:
     t = _test(clustering)
     if not np.isfinite(t.two_difference):
         return "two clusters were not in the grid"
-    return (f"two clusters (σ = {fmt.number(t.two_sigma, 2)}) against one (σ = "
-            f"{fmt.number(t.one_sigma, 2)}) differ by {fmt.number(t.two_difference, 1)} in "
+    return (f"two clusters (σ = {fmt.number(t.two_sigma, 2)}) against one ({_one(t)}) "
+            f"differ by {fmt.number(t.two_difference, 1)} in "
             f"held-out log predictive density (standard error "
             f"{fmt.number(t.two_difference_se, 1)})")
 

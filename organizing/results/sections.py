@@ -408,6 +408,7 @@ class ClusterTestResult:
     cv: pd.DataFrame
     chosen_K: int
     chosen_sigma: float
+    one_cluster: str
     one_sigma: float
     two_sigma: float
     difference: float
