@@ -108,17 +108,24 @@ def cv_table(clustering) -> GT:
     best = (cv.sort_values(["K", "cv_lpd"], ascending=[True, False]).groupby("K").head(1)
             .sort_values("K").reset_index(drop=True))
     one = float(best.loc[best["K"] == 1, "cv_lpd"].iloc[0])
+    t = clustering.test
+    any_shape = t.chosen_K == 1 and t.one_cluster == "any shape"
     frame = best.assign(diff=best["cv_lpd"] - one,
-                        chosen=np.where(best["K"] == clustering.test.chosen_K, "chosen", ""))
+                        chosen=np.where((best["K"] == t.chosen_K) & (not any_shape),
+                                        "chosen", ""))
     frame["K"] = frame["K"].astype(int).astype(str)
-    return (
+    table = (
         new_table(frame[["K", "sigma", "cv_lpd", "diff", "chosen"]])
         .cols_label(K="K", sigma="Best σ", cv_lpd="Cross-validated lpd",
                     diff="Difference from K = 1", chosen="")
         .fmt_number(columns="sigma", decimals=2)
         .fmt_number(columns=["cv_lpd", "diff"], decimals=1)
-        .pipe(house_style)
     )
+    if any_shape:
+        table = table.tab_source_note(
+            "Chosen: one Gaussian of any shape (its mean and covariance learned), which "
+            "scored higher inside the training stores than every mixture in the table.")
+    return table.pipe(house_style)
 
 
 @styled

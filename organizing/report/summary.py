@@ -134,7 +134,8 @@ def summary(results: Results) -> dict:
         "two_clusters_difference": _number(test.two_difference, 3),
         "two_clusters_se": _number(test.two_difference_se, 3),
         "heldout_difference": _number(test.difference, 3),
-        "heldout_difference_se": _number(test.difference_se, 3)})
+        "heldout_difference_se": _number(test.difference_se, 3),
+        "one_cluster": test.one_cluster})
     rates = results.error_rates.summary
     planning = results.planning
     return {
