@@ -251,3 +251,17 @@ def test_cluster_rule_states_the_thresholds_of_the_verdict():
     rule = narrative.cluster_rule()
     assert f"more than {SUPPORTED_SE:.0f} standard errors" in rule
     assert f"at most {NO_CLUSTERS_SE:.0f}" in rule and "*inconclusive*" in rule
+
+
+@pytest.mark.parametrize(("false", "se", "detection", "kept", "power"), [
+    (0.05, 0.05, 0.8, "within the 10%", "more often than not"),
+    (0.15, 0.08, 0.0, "within two Monte Carlo", "says little"),
+    (0.30, 0.05, 0.8, "could not be trusted", "more often than not"),
+])
+def test_the_reading_of_the_rates_follows_the_measured_rates(false, se, detection, kept, power):
+    from types import SimpleNamespace
+
+    rates = SimpleNamespace(summary={"false_cluster_rate": false, "false_cluster_se": se,
+                                     "detection_rate": detection})
+    reading = cw.calibration_reading(rates)
+    assert kept in reading and power in reading

@@ -84,6 +84,37 @@ def calibration_sentence(error_rates) -> str:
             f"{fmt.share(s['detection_rate'], 0)} ({fmt.share(s['detection_se'], 0)})")
 
 
+#: The false-cluster rate the book allows its clustering test.
+ALLOWED_FALSE_CLUSTERS = 0.10
+#: The detection rate below which the test is said to have little power here.
+LOW_DETECTION = 0.5
+
+
+def calibration_reading(error_rates) -> str:
+    """What the measured rates allow the verdict to say: whether the test kept its false
+    clusters to :data:`ALLOWED_FALSE_CLUSTERS` (within two Monte Carlo standard errors)
+    and whether it could find planted clusters at all."""
+    s = error_rates.summary
+    false, se = s["false_cluster_rate"], s["false_cluster_se"]
+    if false <= ALLOWED_FALSE_CLUSTERS:
+        kept = (f"the false-cluster rate is within the {fmt.share(ALLOWED_FALSE_CLUSTERS, 0)} "
+                "the book allows")
+    elif false - 2 * se <= ALLOWED_FALSE_CLUSTERS:
+        kept = (f"the false-cluster rate is above the {fmt.share(ALLOWED_FALSE_CLUSTERS, 0)} "
+                "the book allows, though within two Monte Carlo standard errors of it, so a "
+                "*clusters supported* verdict would need more simulations to be trusted")
+    else:
+        kept = (f"the false-cluster rate is above the {fmt.share(ALLOWED_FALSE_CLUSTERS, 0)} "
+                "the book allows, so a *clusters supported* verdict could not be trusted")
+    if s["detection_rate"] < LOW_DETECTION:
+        power = ("and the test rarely finds clusters that are there: with the slopes as "
+                 "uncertain as this campaign leaves them, an *inconclusive* or *no clusters* "
+                 "verdict says little about whether the stores fall into groups")
+    else:
+        power = "and the test finds planted clusters more often than not"
+    return f"{kept}, {power}"
+
+
 def settings_sentence(error_rates) -> str:
     """The NUTS settings of the simulations, and how far the real campaign's verdicts move
     at those settings."""

@@ -168,7 +168,7 @@ GUIDES = {
 
 #: Display labels of the sensitivity analyses (keys as in organizing.sensitivity.VARIANTS).
 SENSITIVITY_LABELS = {
-    "centrality": "centrality as an outside-network indicator and an inside log",
+    "centrality": "with centrality as an outside-network indicator and an inside log",
     "no_notes": "without No. Notes",
     "all_workers": "fitted on all workers",
     "size_interaction": "with slopes that change with store size",
