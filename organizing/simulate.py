@@ -147,6 +147,20 @@ def _workers(rng: np.random.Generator, site_ids: np.ndarray, sizes: np.ndarray) 
     return frame
 
 
+def _worksite_sizes(rng: np.random.Generator, n_sites: int, n_workers: int,
+                    tau_beta: float, tau_b: float) -> np.ndarray:
+    """Checked arguments, then worksite sizes in proportion to a log-normal draw, each at
+    least five workers, summing to ``n_workers``."""
+    if n_sites < 2:
+        raise ValueError("n_sites must be at least 2")
+    if n_workers < 5 * n_sites:
+        raise ValueError("n_workers must be at least 5 per worksite")
+    if tau_beta <= 0 or tau_b <= 0:
+        raise ValueError("tau_beta and tau_b must be positive")
+    weights = rng.lognormal(0, 0.8, n_sites)
+    return 5 + rng.multinomial(n_workers - 5 * n_sites, weights / weights.sum())
+
+
 def simulate_campaign(
     *,
     n_sites: int = 40,
@@ -161,16 +175,8 @@ def simulate_campaign(
     Worksite sizes are drawn in proportion to a log-normal, so that every
     worksite has at least five workers and the total is ``n_workers``.
     """
-    if n_sites < 2:
-        raise ValueError("n_sites must be at least 2")
-    if n_workers < 5 * n_sites:
-        raise ValueError("n_workers must be at least 5 per worksite")
-    if tau_beta <= 0 or tau_b <= 0:
-        raise ValueError("tau_beta and tau_b must be positive")
     rng = np.random.default_rng(seed)
-    weights = rng.lognormal(0, 0.8, n_sites)
-    extra = rng.multinomial(n_workers - 5 * n_sites, weights / weights.sum())
-    sizes = 5 + extra
+    sizes = _worksite_sizes(rng, n_sites, n_workers, tau_beta, tau_b)
     worksites = _worksites(rng, sizes)
     workers = _workers(rng, worksites["Worksite ID"].to_numpy(), sizes)
 
@@ -247,15 +253,8 @@ def simulate_records(*, n_sites: int = 30, n_workers: int = 1500, alpha: float =
     partly unknown and variously capitalized, some workers never contacted,
     ties recorded twice, campaign lengths in whole weeks (so that some tie).
     """
-    if n_sites < 2:
-        raise ValueError("n_sites must be at least 2")
-    if n_workers < 5 * n_sites:
-        raise ValueError("n_workers must be at least 5 per worksite")
-    if tau_beta <= 0 or tau_b <= 0:
-        raise ValueError("tau_beta and tau_b must be positive")
     rng = np.random.default_rng(seed)
-    weights = rng.lognormal(0, 0.8, n_sites)
-    sizes = 5 + rng.multinomial(n_workers - 5 * n_sites, weights / weights.sum())
+    sizes = _worksite_sizes(rng, n_sites, n_workers, tau_beta, tau_b)
 
     store_ids = [f"store-{k:03d}" for k in rng.choice(1000, n_sites, replace=False)]
     zip_codes = sorted({f"{z:05d}" for z in rng.integers(1000, 99999, max(2, n_sites - 3))})

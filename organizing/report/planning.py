@@ -218,16 +218,7 @@ def power_table(planning) -> GT:
                      for p, se in zip(frame["power"], frame["mc_se"], strict=True)]
     frame["effect"] = [("none (type-I error)" if e == 0 else f"{points(e, 0)} points")
                        for e in frame["effect"]]
-    wide = frame.pivot_table(index=["design", "effect"], columns="n_sites", values="cell",
-                             aggfunc="first", sort=False).reset_index()
-    wide.columns = [str(c) for c in wide.columns]
-    sizes = [c for c in wide.columns if c not in ("design", "effect")]
-    return (
-        GT(wide, groupname_col="design", rowname_col="effect")
-        .tab_spanner(label="stores in the trial (total, both arms)", columns=sizes)
-        .tab_stubhead(label="effect")
-        .pipe(house_style)
-    )
+    return _by_stores(frame, "effect", "stores in the trial (total, both arms)", "effect")
 
 
 def minimum_detectable_effects(planning) -> GT:
@@ -262,15 +253,22 @@ def design_options(planning) -> GT:
     frame["cell"] = [("not reached" if not np.isfinite(m)
                       else f"{fmt.number(100 * m, 1)} ± {fmt.number(100 * se, 1)}")
                      for m, se in zip(frame["mde"], frame["mc_se"], strict=True)]
-    wide = frame.pivot_table(index=["design", "option"], columns="n_sites", values="cell",
+    return _by_stores(frame, "option",
+                      "minimum detectable effect (points) at this many stores in total",
+                      "design option")
+
+
+def _by_stores(frame: pd.DataFrame, row: str, spanner: str, stubhead: str) -> GT:
+    """``frame``'s ``cell`` texts with one column per number of stores, grouped by design
+    and labelled by ``row``."""
+    wide = frame.pivot_table(index=["design", row], columns="n_sites", values="cell",
                              aggfunc="first", sort=False).reset_index()
     wide.columns = [str(c) for c in wide.columns]
-    sizes = [c for c in wide.columns if c not in ("design", "option")]
+    sizes = [c for c in wide.columns if c not in ("design", row)]
     return (
-        GT(wide, groupname_col="design", rowname_col="option")
-        .tab_spanner(label="minimum detectable effect (points) at this many stores in total",
-                     columns=sizes)
-        .tab_stubhead(label="design option")
+        GT(wide, groupname_col="design", rowname_col=row)
+        .tab_spanner(label=spanner, columns=sizes)
+        .tab_stubhead(label=stubhead)
         .pipe(house_style)
     )
 
