@@ -49,7 +49,7 @@ the base rate (:func:`organizing.evaluation.accuracy_gain`). The size claims res
 size interaction λ of the headline model's size variant
 (:func:`organizing.models.numpyro_models.headline`). The two-cluster claim takes the
 clustering chapter's held-out comparison of two clusters with one
-(:mod:`organizing.clustering.test`), with P(claimed) = Φ(Δ/se).
+(:mod:`organizing.clustering.heldout_test`), with P(claimed) = Φ(Δ/se).
 
 The threshold's error rate over the whole scorecard is measured on campaigns
 simulated with every tested effect zero (:mod:`organizing.error_rates`).
@@ -303,8 +303,8 @@ _QUANTITIES = {
              "of the comparable, identified worksite features",
     SPREAD: "root mean square over worker features of the between-worksite sd of their "
             f"slopes (log-odds per SD), claimed below {LITTLE_SPREAD}",
-    CLUSTERING: "held-out log density of two clusters minus one (paired over held-out "
-                "worksites)",
+    CLUSTERING: "held-out log marginal likelihood of two clusters minus one (paired over "
+                "held-out worksites)",
     MODEL_FIT: "held-out accuracy of the study's model as its code predicts, minus the "
                "base-rate accuracy",
 }
@@ -775,9 +775,9 @@ def _clustering(model, claim, clustering) -> dict:
     d, se = float(clustering.two_difference), float(clustering.two_difference_se)
     prob = _normal_cdf(d / se) if se > 0 else float(d > 0)
     return _row(model, claim, quantity, d, d - 1.645 * se, d + 1.645 * se, prob,
-                reason="held-out comparison of two clusters with one (σ chosen by "
-                       "cross-validation inside the training worksites); P is the normal "
-                       "approximation Φ(Δ/se), not a posterior probability")
+                reason="held-out comparison of two clusters with one (the one-cluster "
+                       "model chosen by cross-validation inside the training worksites); P "
+                       "is the normal approximation Φ(Δ/se), not a posterior probability")
 
 
 def evaluate_claims(model: ModelId, draws: Mapping[str, np.ndarray], design, *,
@@ -792,7 +792,7 @@ def evaluate_claims(model: ModelId, draws: Mapping[str, np.ndarray], design, *,
     ``design``: the model's design restricted to the workers it was fitted on (its
     ``aliases`` name the columns left out). ``accuracy``: the held-out accuracy table of
     :func:`organizing.evaluation.accuracy_gain` (for the model-fit claim);
-    ``clustering``: the clustering test (:class:`organizing.clustering.test.ClusterTest`);
+    ``clustering``: the clustering test (:class:`organizing.clustering.heldout_test.ClusterTest`);
     ``size_fit``: (draws, design, priors) of the size-interaction variant, whose λ the
     size claims rest on; ``priors``: the model's priors (:meth:`Priors.of` by default).
     A claim whose inputs are missing is "not evaluated", with the reason. Returns one row

@@ -182,11 +182,9 @@ class ClusteringConfig(_Section):
     K_grid: tuple[Annotated[Count, Field(ge=1)], ...] = Field(min_length=1)
     sigma_grid_points: Count = Field(ge=5, json_schema_extra=_why(
         "the grid holds the study's four sigmas and more"))
-    coefficient_draws: Count = Field(gt=0)
-    test_sigmas: tuple[Annotated[Number, Field(gt=0)], ...] = Field(min_length=1)
     cv_folds: Count = Field(ge=2)
-    test_draws: Count = Field(gt=0)
-    test_eta: Number = Field(gt=0)
+    test_restarts: Count = Field(gt=0)
+    test_iterations: Count = Field(gt=0)
 
     @model_validator(mode="after")
     def _burn_in(self):
@@ -270,13 +268,6 @@ class Config(_Section):
     error_rates: ErrorRatesConfig
     planning: PlanningConfig
     disclosure: DisclosureConfig
-
-    @model_validator(mode="after")
-    def _across_sections(self):
-        if self.clustering.coefficient_draws > self.posterior.draws:
-            raise _rule(f"clustering.coefficient_draws must not exceed posterior.draws "
-                        f"(got {self.clustering.coefficient_draws} > {self.posterior.draws})")
-        return self
 
     @property
     def values(self) -> dict:

@@ -31,7 +31,7 @@ probabilities move (:func:`stability`), so the rates describe the rule the book 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,11 @@ from organizing.claims import (
     evaluate_claims,
     site_column,
 )
-from organizing.clustering.heldout_test import ClusterTestSettings, cluster_test
+from organizing.clustering.heldout_test import (
+    ClusterTestSettings,
+    cluster_test,
+    headline_likelihoods,
+)
 from organizing.clustering.selection import CLUSTERS_SUPPORTED
 from organizing.models import HEADLINE_MODEL
 
@@ -154,8 +158,6 @@ class Fitter:
 
     def fit(self, y: np.ndarray, seed: int, *, size: bool = True):
         """Posterior draws of the headline model (and of its size variant) on ``y``."""
-        from dataclasses import replace
-
         from organizing.inference.nuts import run_nuts
         from organizing.models.logits import complete_draws
 
@@ -172,15 +174,14 @@ class Fitter:
                 moderator=self.moderator, **common).pooled_draws())
         return fitted, headline, moderated
 
-    def clusters(self, draws: dict, seed: int):
-        scale = np.asarray(draws["beta_individual_scale"], dtype=float).mean(axis=0)
-        return cluster_test(np.asarray(draws["beta_individual"]), scale, self.train_sites,
-                            self.heldout_sites,
-                            ClusterTestSettings(**{**self.test_settings.__dict__, "seed": seed}))
+    def clusters(self, fitted, draws: dict, seed: int):
+        """The clustering test on a fitted campaign (``fitted``: the rows it was fitted to)."""
+        return cluster_test(headline_likelihoods(fitted, draws), self.train_sites,
+                            self.heldout_sites, replace(self.test_settings, seed=seed))
 
     def scorecard(self, y: np.ndarray, seed: int) -> tuple[pd.DataFrame, object]:
         fitted, headline, moderated = self.fit(y, seed)
-        test = self.clusters(headline, seed)
+        test = self.clusters(fitted, headline, seed)
         table = evaluate_claims(HEADLINE_MODEL, headline, fitted, clustering=test,
                                 size_fit=(moderated, fitted, Priors.of(HEADLINE_MODEL)),
                                 seed=seed)
@@ -207,8 +208,8 @@ def run_campaigns(fitter: Fitter, draws: dict, size: np.ndarray, *, null_campaig
             else:
                 truth = planted_truth(draws, fitter.design, size, rng)
                 y = simulate_signing(fitter.design, truth, rng)
-                _, headline, _ = fitter.fit(y, run_seed, size=False)
-                test = fitter.clusters(headline, run_seed)
+                fitted, headline, _ = fitter.fit(y, run_seed, size=False)
+                test = fitter.clusters(fitted, headline, run_seed)
                 wrong, two = [], ""
             rows.append({"kind": kind, "replication": r, "false_verdicts": len(wrong),
                          "false_tests": "; ".join(wrong), "cluster_verdict": test.verdict,

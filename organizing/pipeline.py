@@ -547,8 +547,7 @@ def run(campaign: Campaign, config: Config, *, cache_key: str = "",
     # 6. The study's mixture, and the calibrated test of clusters.
     with stages.stage("clustering"):
         clustering = _clustering(campaign, config, one_draw["beta_individual"],
-                                 nuts_draws[HEADLINE_MODEL], headline_design.worker_features,
-                                 progress)
+                                 nuts_draws[HEADLINE_MODEL], headline_design.subset(train))
 
     # 7. Sensitivity analyses: the headline model refitted on each variant.
     with stages.stage("sensitivity fits"):
@@ -642,10 +641,8 @@ def cluster_test_settings(config: Config):
     from organizing.clustering.heldout_test import ClusterTestSettings
 
     c = config.clustering
-    return ClusterTestSettings(sigmas=tuple(c.test_sigmas), Ks=tuple(c.K_grid), folds=c.cv_folds,
-                        draws=c.test_draws, eta=c.test_eta, alpha0=c.alpha0,
-                        iterations=c.iterations, burn_in=c.burn_in, chains=c.chains,
-                        seed=config.seed)
+    return ClusterTestSettings(Ks=tuple(c.K_grid), folds=c.cv_folds, restarts=c.test_restarts,
+                               iterations=c.test_iterations, seed=config.seed)
 
 
 def heldout_sites(n_sites: int, train_sites: int) -> tuple[np.ndarray, np.ndarray]:
@@ -656,12 +653,18 @@ def heldout_sites(n_sites: int, train_sites: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _clustering(campaign: Campaign, config: Config, published_vectors: np.ndarray,
-                headline_draws: dict, worker_features, progress: bool):
+                headline_draws: dict, fitted):
     """The study's mixture replicated on its own vectors (σ and K chosen again on them, as
     the study proposed), and the calibrated test of clusters of the headline model's
-    slopes (:mod:`organizing.clustering.heldout_test`)."""
+    slopes (:mod:`organizing.clustering.heldout_test`) on ``fitted``, the rows the headline
+    model was fitted to."""
     from organizing import clustering
-    from organizing.clustering.heldout_test import cluster_test, scaled_vectors
+    from organizing.clustering.deconvolution import (
+        DIAGONAL,
+        component_means,
+        responsibilities,
+    )
+    from organizing.clustering.heldout_test import cluster_test, fit, headline_likelihoods
     from organizing.clustering.summaries import withhold_small_clusters
     from organizing.results.sections import (
         ClusteringResults,
@@ -697,55 +700,35 @@ def _clustering(campaign: Campaign, config: Config, published_vectors: np.ndarra
         samples=clustering.gibbs_mixture(published_vectors, K=verdict.K, sigma=verdict.sigma,
                                          eta=settings["eta"], **common))}
 
-    # The headline model's slopes: the calibrated test, on posterior draws scaled by the
-    # slopes' between-worksite spreads.
-    b = np.asarray(headline_draws["beta_individual"])
-    scale = np.asarray(headline_draws["beta_individual_scale"], dtype=float).mean(axis=0)
+    # The headline model's slopes: the calibrated test on each store's likelihood for its
+    # slopes, then the chosen mixture fitted to every store, for the displays.
+    likelihoods = headline_likelihoods(fitted, headline_draws)
     test_settings = cluster_test_settings(config)
-    test = cluster_test(b, scale, train, held, test_settings)
-    test_section = ClusterTestResult(**{**test.__dict__, "folds": test_settings.folds})
-    rng = np.random.default_rng(config.seed)
-    picks = rng.choice(len(b), min(settings["coefficient_draws"], len(b)), replace=False)
-    over = clustering.mixture_over_draws(scaled_vectors(b[picks], scale, train), K=test.chosen_K,
-                                         sigma=test.chosen_sigma, eta=test_settings.eta,
-                                         burn_in=burn_in, **common)
-    mean_vectors = scaled_vectors(b.mean(axis=0)[None], scale, train)[0]
-    samples = clustering.gibbs_mixture(mean_vectors, K=test.chosen_K, sigma=test.chosen_sigma,
-                                       eta=test_settings.eta, **common)
-    runs["headline"] = ClusteringRun(
-        vectors="headline", selection=test.cv, comparison=_cv_by_K(test.cv),
-        verdict=test.verdict, K=test.chosen_K, sigma=test.chosen_sigma, eta=test_settings.eta,
-        heldout_lpd=np.nan, samples=samples)
-    probabilities = over.pooled_assignment_probabilities
+    test = cluster_test(likelihoods, train, held, test_settings)
+    covariance = test.one_cluster if test.chosen_K == 1 else DIAGONAL
+    mixture = fit(likelihoods, test.chosen_K, covariance, test_settings)
+    probabilities = responsibilities(likelihoods, mixture)
+    modal = probabilities.argmax(axis=1)
     descriptors = campaign.site_descriptors
-    modal = clustering.modal_assignments(samples, burn_in)
     return ClusteringResults(
         study_samples=study,
         study_heldout_lpd=float(study_lpd),
         study_flawed_score=float(study_score),
         runs=runs,
         assignment_probabilities=probabilities,
-        coassignment=over.coassignment,
+        coassignment=probabilities @ probabilities.T,
         features_by_cluster=withhold_small_clusters(clustering.features_by_cluster(
             descriptors.to_numpy(dtype=float), probabilities,
             feature_names=list(descriptors)), config.disclosure.min_count),
-        cluster_means=clustering.cluster_mean_summary(
-            samples.mu[:, burn_in:].reshape(-1, *samples.mu.shape[2:]),
-            feature_names=list(worker_features)),
-        sklearn_ari=(clustering.sklearn_crosscheck(mean_vectors, modal, test.chosen_K,
-                                                   seed=config.seed)
+        cluster_means=component_means(likelihoods, mixture,
+                                      feature_names=list(fitted.worker_features)),
+        sklearn_ari=(clustering.sklearn_crosscheck(likelihoods.expansion, modal,
+                                                   test.chosen_K, seed=config.seed)
                      if test.chosen_K > 1 else float("nan")),
+        slope_vectors=likelihoods.expansion,
         train_sites=n_train,
-        test=test_section,
+        test=ClusterTestResult(**{**test.__dict__, "folds": test_settings.folds}),
     )
-
-
-def _cv_by_K(cv: pd.DataFrame) -> pd.DataFrame:
-    """The cross-validation table's best σ per K: K, sigma, cv_lpd, diff_vs_one."""
-    best = (cv.sort_values(["K", "cv_lpd", "sigma"], ascending=[True, False, False])
-            .groupby("K", sort=True).head(1).reset_index(drop=True))
-    one = float(best.loc[best["K"] == 1, "cv_lpd"].iloc[0]) if (best["K"] == 1).any() else np.nan
-    return best.assign(diff_vs_one=best["cv_lpd"] - one)[["K", "sigma", "cv_lpd", "diff_vs_one"]]
 
 
 def _planning(config: Config, headline_draws: dict, design, campaign: Campaign):

@@ -38,7 +38,7 @@ posterior: {draws: 100}
 nuts: {chains: 2, warmup: 100, samples: 100}
 evaluation: {worksite_folds: 2, ppc_draws: 50}
 clustering: {iterations: 60, burn_in: 30, chains: 2, sigma_grid_points: 5, K_grid: [1, 2],
-             coefficient_draws: 2, test_sigmas: [0.5, 1.0], test_draws: 2, cv_folds: 2}
+             cv_folds: 2, test_restarts: 2, test_iterations: 100}
 error_rates: {null_campaigns: 1, planted_campaigns: 1, warmup: 100, samples: 100}
 sbc: {replications: 2, sites: 8, workers_per_site: 10, warmup: 100, samples: 100}
 planning: {sims: 100, effects: [0.05, 0.1], sites_grid: [10, 20], option_sites: [10, 20],

@@ -1,7 +1,7 @@
 """The clustering chapter's tables, figures and sentences, built from real cached results.
 
 The quick results may fit one cluster; a constructed K = 2 variant (the real section
-with its headline run, assignments and cluster means replaced) exercises the figures
+with its test's choice, assignments and cluster means replaced) exercises the figures
 that only make sense with several clusters.
 """
 
@@ -25,7 +25,7 @@ def r(quick_results):
 
 
 def _with_K(clustering, K: int):
-    """The clustering section with the headline run's K, assignments and means set to K."""
+    """The clustering section with the test's K, assignments and means set to K."""
     n = clustering.coassignment.shape[0]
     modal = np.arange(n) % K
     probabilities = np.where(modal[:, None] == np.arange(K), 0.9, 0.1 / max(K - 1, 1))
@@ -36,9 +36,8 @@ def _with_K(clustering, K: int):
                       ignore_index=True)
     by_cluster = pd.concat([clustering.features_by_cluster.iloc[[0]]] * K, ignore_index=True)
     by_cluster.index.name = "cluster"
-    runs = {**clustering.runs, "headline": replace(clustering.runs["headline"], K=K,
-                                                   verdict="clusters supported")}
-    return replace(clustering, runs=runs, assignment_probabilities=probabilities,
+    test = replace(clustering.test, chosen_K=K, verdict="clusters supported")
+    return replace(clustering, test=test, assignment_probabilities=probabilities,
                    coassignment=matrix, cluster_means=means, features_by_cluster=by_cluster)
 
 
@@ -60,21 +59,39 @@ def test_cluster_comparison_table_is_the_published_runs(r):
 def test_cross_validation_table_and_sentences(r):
     t = r.clustering.test
     html = cw.cv_table(r.clustering).as_raw_html()
-    any_shape = t.chosen_K == 1 and t.one_cluster == "any shape"
-    assert "Cross-validated lpd" in html and html.count(">chosen<") == (0 if any_shape else 1)
-    assert ("Chosen: one Gaussian of any shape" in html) == any_shape
+    assert "Cross-validated log marginal likelihood" in html
+    assert html.count(">chosen<") == 1
     for K in sorted(t.cv["K"].unique()):
-        assert f">{K}<" in html
-    assert ("a Gaussian of any shape" if any_shape else f"K = {t.chosen_K}") in \
-        cw.choice_sentence(r.clustering)
+        assert f">{K} clusters<" in html if K > 1 else ">1, per-slope spreads<" in html
+    assert ">1, any shape<" in html
+    chosen = (f"{t.chosen_K} clusters" if t.chosen_K > 1
+              else "any shape" if t.one_cluster == "full" else "its own spread")
+    assert chosen in cw.choice_sentence(r.clustering)
     assert t.verdict in cw.test_sentence(r.clustering)
     assert "two clusters" in cw.two_clusters_sentence(r.clustering)
     rates = cw.calibration_sentence(r.error_rates)
     assert "called clusters in" in rates and "found them in" in rates
     assert "chains" in cw.settings_sentence(r.error_rates)
     ax = cw.cv_figure(r.clustering).axes[0]
-    assert ax.get_xscale() == "log"
-    assert len(ax.get_legend().get_texts()) == t.cv["K"].nunique() + 1  # each K and the choice
+    mixtures = t.cv[t.cv["covariance"] == "diagonal"].sort_values("K")
+    line = ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_xdata(), mixtures["K"])
+    np.testing.assert_allclose(line.get_ydata(), mixtures["cv_lpd"] - mixtures["cv_lpd"].iloc[0])
+    assert [x.get_text() for x in ax.get_legend().get_texts()] == [
+        "clusters with per-slope spreads", "one cluster of any shape", "chosen"]
+
+
+def test_the_chosen_model_is_marked_once_whatever_it_is(r):
+    """Each choice the test can make (K clusters; one cluster of either shape) is the one
+    row marked in the table."""
+    t = r.clustering.test
+    for chosen_K, one in ((1, "diagonal"), (1, "full"), (2, "diagonal")):
+        section = replace(r.clustering, test=replace(t, chosen_K=chosen_K, one_cluster=one))
+        frame = cw._cv_frame(section.test)
+        marked = frame[frame["chosen"] == "chosen"]
+        assert len(marked) == 1
+        assert int(marked["K"].iloc[0]) == chosen_K
+        assert marked["covariance"].iloc[0] == (one if chosen_K == 1 else "diagonal")
 
 
 def test_size_interaction_figure_has_a_row_per_worker_feature(r):
@@ -98,13 +115,10 @@ def test_cluster_features_table(two):
 
 def test_logjoint_figure(r):
     burn_in = r.meta.config["clustering"]["burn_in"]
-    axes = figures.clustering_logjoint(r.clustering, burn_in).axes
-    assert len(axes) == 2
-    chains = (r.clustering.study_samples.log_joint.shape[0],
-              r.clustering.runs["headline"].samples.log_joint.shape[0])
-    for ax, n in zip(axes, chains, strict=True):
-        assert ax.get_xlabel() == "Gibbs sweep"
-        assert len(ax.get_lines()) == n + 1  # one per chain and the burn-in line
+    (ax,) = figures.clustering_logjoint(r.clustering, burn_in).axes
+    assert ax.get_xlabel() == "Gibbs sweep"
+    # one line per chain and the burn-in line
+    assert len(ax.get_lines()) == r.clustering.study_samples.log_joint.shape[0] + 1
 
 
 def test_selection_figure_is_the_published_runs(r):
@@ -180,8 +194,8 @@ def test_cluster_verdict_and_shown(r, two):
     assert run.verdict in text and f"K = {run.K}" in text
     only_one = replace(run, comparison=run.comparison[run.comparison["K"] == 1])
     assert "only one cluster" in narrative.cluster_verdict_sentence(only_one)
-    assert "cluster means" in narrative.clusters_shown(two.runs["headline"])
-    assert "paired comparison" in narrative.clusters_shown(replace(run, K=1))
+    assert "cluster means" in narrative.clusters_shown(two.test.chosen_K)
+    assert "paired comparison" in narrative.clusters_shown(1)
 
 
 def test_largest_cluster_mean(r, two):
@@ -193,15 +207,15 @@ def test_largest_cluster_mean(r, two):
 # ------------------------------------------------- what replaces the K >= 2 outputs
 
 
-def _section(K: int, sigma: float = 0.5, eta: float = 2.0):
+def _section(K: int):
     """A constructed clustering section: K clusters over 6 worksites, two features."""
     probabilities = np.eye(K)[np.arange(6) % K] if K > 1 else np.ones((6, 1))
     by_cluster = pd.DataFrame({"Workers discovered": np.linspace(150.0, 2500.0, K),
                                "Percent male": np.linspace(0.41, 0.0, K),
                                "weight": probabilities.sum(axis=0)},
                               index=pd.RangeIndex(K, name="cluster"))
-    run = SimpleNamespace(K=K, sigma=sigma, eta=eta, verdict="clusters supported")
-    return SimpleNamespace(runs={"headline": run}, features_by_cluster=by_cluster,
+    test = SimpleNamespace(chosen_K=K, verdict="clusters supported")
+    return SimpleNamespace(test=test, features_by_cluster=by_cluster,
                            assignment_probabilities=probabilities, sklearn_ari=0.9)
 
 
@@ -225,26 +239,6 @@ def test_features_section_with_clusters_prints_a_captioned_table():
     assert "@tbl-cluster-features" in text and "adjusted Rand index 0.90" in text
 
 
-def test_cluster_mean_pull_is_the_samplers_shrinkage():
-    """The factor the sentence reports is the one by which the Gibbs sampler's conditional
-    mean of a cluster mean shrinks its members' average."""
-    from organizing.clustering import gibbs_mixture
-
-    rng = np.random.default_rng(3)
-    x = 2.0 + rng.standard_normal((12, 3))
-    sigma, eta = 4.0, 0.5  # a strong pull: n/sigma^2 = 0.75 against 1/eta^2 = 4
-    factor = (12 / sigma**2) / (12 / sigma**2 + 1 / eta**2)
-    section = _section(1, sigma=sigma, eta=eta)
-    section.assignment_probabilities = np.ones((12, 1))
-    sentence = narrative.cluster_mean_pull(section.runs["headline"],
-                                           section.assignment_probabilities)
-    assert f"by a factor of {factor:.3f} here" in sentence
-    samples = gibbs_mixture(x, K=1, sigma=sigma, eta=eta, alpha0=1.0, n_iter=4000,
-                            n_chains=1, seed=0)
-    drawn = samples.mu[0, 100:, 0].mean(axis=0)
-    np.testing.assert_allclose(drawn, factor * x.mean(axis=0), atol=0.05)
-
-
 def test_cluster_rule_states_the_thresholds_of_the_verdict():
     from organizing.clustering import NO_CLUSTERS_SE, SUPPORTED_SE
 
@@ -257,11 +251,12 @@ def test_cluster_rule_states_the_thresholds_of_the_verdict():
     (0.05, 0.05, 0.8, "within the 10%", "more often than not"),
     (0.15, 0.08, 0.0, "within two Monte Carlo", "says little"),
     (0.30, 0.05, 0.8, "could not be trusted", "more often than not"),
+    (0.0, 0.0, 0.4, "within the 10%", "rests on 20 stores"),
 ])
 def test_the_reading_of_the_rates_follows_the_measured_rates(false, se, detection, kept, power):
     from types import SimpleNamespace
 
     rates = SimpleNamespace(summary={"false_cluster_rate": false, "false_cluster_se": se,
                                      "detection_rate": detection})
-    reading = cw.calibration_reading(rates)
+    reading = cw.calibration_reading(rates, 20)
     assert kept in reading and power in reading

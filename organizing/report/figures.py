@@ -566,13 +566,10 @@ def _logjoint_panel(ax, samples, burn_in, colour, title):
 
 @styled
 def clustering_logjoint(clustering, burn_in: int) -> Figure:
-    """Log joint of every Gibbs chain: the study's settings, and the run chosen for the headline."""
-    fig, (left, right) = new_figure(1, 2, height=3.4)
-    _logjoint_panel(left, clustering.study_samples, burn_in, model_style(ModelId.PUBLISHED).colour,
+    """Log joint of every Gibbs chain of the study's mixture at the study's settings."""
+    fig, ax = new_figure(height=3.4)
+    _logjoint_panel(ax, clustering.study_samples, burn_in, model_style(ModelId.PUBLISHED).colour,
                     "Published refit's coefficients, study's settings")
-    _logjoint_panel(right, clustering.runs["headline"].samples, burn_in,
-                    model_style(HEADLINE_MODEL).colour,
-                    "Headline model's scaled slopes, the chosen K")
     return fig
 
 

@@ -610,7 +610,7 @@ def coefficient_scale(vectors) -> float:
 def scale_comparison(clustering) -> str:
     """The spread of the clustered vectors: published refit against the headline model."""
     published_scale = coefficient_scale(clustering.study_samples.x)
-    headline_scale = coefficient_scale(clustering.runs["headline"].samples.x)
+    headline_scale = coefficient_scale(clustering.slope_vectors)
     return (f"a pooled standard deviation of {fmt.number(published_scale, 4)}; the headline "
             f"model's posterior-mean vectors have {fmt.number(headline_scale)}, "
             f"{ratio(headline_scale, published_scale, 0)} as much")
@@ -644,9 +644,9 @@ def cluster_verdict_sentence(run) -> str:
             f"the verdict is “{run.verdict}” and the mixture fitted has K = {run.K}")
 
 
-def clusters_shown(run) -> str:
-    """What the clusters figure shows for this run's K."""
-    if run.K >= 2:
+def clusters_shown(K: int) -> str:
+    """What the clusters figure shows for K clusters."""
+    if K >= 2:
         return ("the cluster means with their 90% intervals (left) and the probability that "
                 "two worksites share a cluster (right)")
     return ("the paired comparison of each K against one cluster: with a single cluster "
@@ -695,27 +695,6 @@ CLUSTER_FEATURES_CAPTION = (
     "those few stores' own values.")
 
 
-def cluster_mean_pull(run, assignment_probabilities) -> str:
-    r"""How far the mixture's prior pulls each cluster mean toward zero, in words.
-
-    Given its members, the posterior mean of :math:`\mu_k` is
-    :math:`f_k \bar b_k` with :math:`f_k = (n_k/\sigma^2) / (n_k/\sigma^2 + 1/\eta^2)`,
-    :math:`\bar b_k` the average slope vector of the :math:`n_k` worksites in cluster
-    :math:`k`; :math:`n_k` is taken as the cluster's expected size.
-    """
-    sizes = np.asarray(assignment_probabilities, dtype=float).sum(axis=0)
-    precision = sizes / run.sigma**2
-    factors = precision / (precision + 1.0 / run.eta**2)
-    low, high = float(factors.min()), float(factors.max())
-    span = (fmt.number(low, 3) if fmt.number(low, 3) == fmt.number(high, 3)
-            else f"{fmt.number(low, 3)} to {fmt.number(high, 3)}")
-    return (f"A cluster mean is the average slope of the worksites in that cluster, pulled "
-            f"toward zero by the mixture's prior on cluster means (σ = "
-            f"{fmt.setting(run.sigma)}, η = {fmt.setting(run.eta)}): by a factor of {span} "
-            "here. It is not the headline model's average slope across all worksites "
-            "(@sec-results), and it is not an effect estimated by the regression")
-
-
 def cluster_features_section(clustering) -> str:
     """The chapter's reading of the clusters through worksite features, as Markdown.
 
@@ -724,8 +703,8 @@ def cluster_features_section(clustering) -> str:
     cross-check. With one cluster there is nothing to read or cross-check; the
     paragraph says so and points to the comparison of K values.
     """
-    run = clustering.runs["headline"]
-    if run.K < 2:
+    K = clustering.test.chosen_K
+    if K < 2:
         return ("With one cluster fitted, there are no clusters to read through worksite "
                 "features, as the study did (its Fig. 7), and no cluster assignments to "
                 "cross-check; @fig-clusters shows instead the comparison of K values on "
@@ -737,19 +716,25 @@ def cluster_features_section(clustering) -> str:
     weight = pd.DataFrame([["Worksites (expected number)", *table["weight"]]],
                           columns=wide.columns)
     frame = pd.concat([weight, wide], ignore_index=True)
-    return (f"{cluster_mean_pull(run, clustering.assignment_probabilities)}.\n\n"
+    return ("A cluster mean is the mixture's estimate of the average slopes of the "
+            "worksites in that cluster, in units of each slope's spread between worksites, "
+            "each worksite weighted by how much its workers say about its slopes; its 90% "
+            "interval comes from the curvature of the likelihood. It is not the headline "
+            "model's average slope across all worksites (@sec-results), and it is not an "
+            "effect estimated by the regression.\n\n"
             "The study read its clusters through worksite features (its Fig. 7), and "
             "@tbl-cluster-features does the same: each worksite counts toward each cluster "
             "in proportion to its probability of belonging there. As an independent check, "
             "a maximum-likelihood spherical Gaussian mixture from scikit-learn with the same "
-            "number of components was fitted to the same vectors and compared with the "
-            "Gibbs sampler's most probable clusters by the adjusted Rand index "
-            f"[@hubert1985]: {sklearn_agreement(clustering.sklearn_ari, run.K)}.\n\n"
+            "number of components was fitted to the worksites' posterior-mean slopes (which "
+            "ignores how uncertain each is) and compared with the mixture's most probable "
+            "clusters by the adjusted Rand index "
+            f"[@hubert1985]: {sklearn_agreement(clustering.sklearn_ari, K)}.\n\n"
             f"{_pipe_table(frame)}\n\n: {CLUSTER_FEATURES_CAPTION} {{#tbl-cluster-features}}\n")
 
 
 def sklearn_agreement(ari: float, K: int) -> str:
-    """The adjusted Rand index between the Gibbs clusters and scikit-learn's, in words."""
+    """The adjusted Rand index between the mixture's clusters and scikit-learn's, in words."""
     if K == 1:
         return (f"with a single component both methods put every worksite in one cluster, "
                 f"so their agreement (adjusted Rand index {fmt.number(ari)}) is automatic")

@@ -130,12 +130,13 @@ def summary(results: Results) -> dict:
                          "heldout_lpd": _number(run.heldout_lpd, 3)}
                   for name, run in results.clustering.runs.items()}
     test = results.clustering.test
-    clustering["headline"].update({
+    clustering["headline"] = {
+        "K": test.chosen_K, "verdict": test.verdict,
         "two_clusters_difference": _number(test.two_difference, 3),
         "two_clusters_se": _number(test.two_difference_se, 3),
         "heldout_difference": _number(test.difference, 3),
         "heldout_difference_se": _number(test.difference_se, 3),
-        "one_cluster": test.one_cluster})
+        "one_cluster": test.one_cluster}
     rates = results.error_rates.summary
     planning = results.planning
     return {

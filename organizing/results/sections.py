@@ -400,17 +400,14 @@ class ClusterTestResult:
     """The calibrated test of clusters of the headline model's slopes
     (:func:`organizing.clustering.heldout_test.cluster_test`).
 
-    ``cv``: one row per (sigma, K) with the cross-validated log predictive density inside
-    the training worksites (``cv_lpd``). The rest as
+    ``cv``: one row per model tried (``K``, ``covariance``) with the cross-validated log
+    marginal likelihood of the training worksites' signing (``cv_lpd``). The rest as
     :class:`organizing.clustering.heldout_test.ClusterTest`.
     """
 
     cv: pd.DataFrame
     chosen_K: int
-    chosen_sigma: float
     one_cluster: str
-    one_sigma: float
-    two_sigma: float
     difference: float
     difference_se: float
     two_difference: float
@@ -418,7 +415,6 @@ class ClusterTestResult:
     verdict: str
     n_train: int
     n_heldout: int
-    draws: int
     folds: int
 
 
@@ -448,16 +444,23 @@ class ErrorRates:
 
 @dataclass(frozen=True)
 class ClusteringResults:
-    """The study's mixture replicated, and chosen again for both sets of vectors."""
+    """The study's mixture replicated and chosen again for its vectors (``runs``, keyed
+    "published"), and the calibrated test of the headline model's slopes (``test``) with
+    the mixture it chose fitted to every worksite: ``assignment_probabilities`` (S, K),
+    ``coassignment`` (S, S), ``features_by_cluster``, ``cluster_means``, ``sklearn_ari``
+    (scikit-learn's clusters of the posterior-mean slopes against the mixture's most
+    probable ones) and ``slope_vectors`` (S, P), the posterior-mean slopes in units of
+    their between-worksite spreads."""
 
     study_samples: MixtureSamples  # the study's settings on the published vectors
     study_heldout_lpd: float  # computed correctly
     study_flawed_score: float  # as the study's code computes it
     runs: dict[str, ClusteringRun]
-    assignment_probabilities: np.ndarray  # (S, K) for the headline run
-    coassignment: np.ndarray  # (S, S)
+    assignment_probabilities: np.ndarray
+    coassignment: np.ndarray
     features_by_cluster: pd.DataFrame
     cluster_means: pd.DataFrame
     sklearn_ari: float
+    slope_vectors: np.ndarray
     train_sites: int
     test: ClusterTestResult
