@@ -221,9 +221,24 @@ def run_campaigns(fitter: Fitter, draws: dict, size: np.ndarray, *, null_campaig
     return pd.DataFrame(rows)
 
 
+def upper_bound(hits: int, n: int, confidence: float = 0.95) -> float:
+    r"""One-sided exact (Clopper-Pearson) upper confidence bound of a rate seen ``hits``
+    times in ``n`` trials: the p with :math:`P(\mathrm{Binomial}(n, p) \le \text{hits})
+    = 1 - \text{confidence}`, i.e. the Beta(hits + 1, n − hits) quantile (1 for n = 0;
+    about 3/n when nothing was seen, the "rule of three")."""
+    from scipy.stats import beta
+
+    if not 0 <= hits <= n:
+        raise ValueError(f"hits must lie in [0, n], got {hits} of {n}")
+    if hits == n:
+        return 1.0
+    return float(beta.ppf(confidence, hits + 1, n - hits))
+
+
 def summarize_campaigns(campaigns: pd.DataFrame) -> dict[str, float]:
     """The rates with their Monte Carlo standard errors: mean false verdicts per null
-    campaign, the false-cluster rate (null) and the detection rate (planted)."""
+    campaign, the false-cluster rate (null; with its one-sided 95% upper bound,
+    :func:`upper_bound`) and the detection rate (planted)."""
     null = campaigns[campaigns["kind"] == "null"]
     planted = campaigns[campaigns["kind"] == "planted"]
 
@@ -240,6 +255,8 @@ def summarize_campaigns(campaigns: pd.DataFrame) -> dict[str, float]:
            if len(false) > 1 else np.nan}
     out["false_cluster_rate"], out["false_cluster_se"] = rate(null, "cluster_verdict",
                                                               CLUSTERS_SUPPORTED)
+    out["false_cluster_upper"] = upper_bound(
+        int((null["cluster_verdict"] == CLUSTERS_SUPPORTED).sum()), len(null))
     out["false_two_cluster_rate"], out["false_two_cluster_se"] = rate(null, "two_clusters",
                                                                       "supported")
     out["detection_rate"], out["detection_se"] = rate(planted, "cluster_verdict",

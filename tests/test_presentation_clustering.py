@@ -257,6 +257,7 @@ def test_the_reading_of_the_rates_follows_the_measured_rates(false, se, detectio
     from types import SimpleNamespace
 
     rates = SimpleNamespace(summary={"false_cluster_rate": false, "false_cluster_se": se,
+                                     "false_cluster_upper": false + 2 * se,
                                      "detection_rate": detection})
     reading = cw.calibration_reading(rates, 20)
     assert kept in reading and power in reading

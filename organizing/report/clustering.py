@@ -71,7 +71,8 @@ def calibration_sentence(error_rates) -> str:
             f"model with slopes from one Gaussian (the fitted spreads, the real stores and "
             f"workers), the test called clusters in "
             f"{fmt.share(s['false_cluster_rate'], 0)} (Monte Carlo standard error "
-            f"{fmt.share(s['false_cluster_se'], 0)}); on "
+            f"{fmt.share(s['false_cluster_se'], 0)}; with 95% confidence the rate is at most "
+            f"{fmt.share(s['false_cluster_upper'], 0)}); on "
             f"{fmt.count(s['planted_campaigns'])} campaigns with two clusters of slopes "
             f"planted, split by store size, it found them in "
             f"{fmt.share(s['detection_rate'], 0)} ({fmt.share(s['detection_se'], 0)})")
