@@ -195,7 +195,7 @@ def test_cluster_verdict_and_shown(r, two):
     only_one = replace(run, comparison=run.comparison[run.comparison["K"] == 1])
     assert "only one cluster" in narrative.cluster_verdict_sentence(only_one)
     assert "cluster means" in narrative.clusters_shown(two.test.chosen_K)
-    assert "paired comparison" in narrative.clusters_shown(1)
+    assert "cross-validated comparison" in narrative.clusters_shown(1)
 
 
 def test_largest_cluster_mean(r, two):
@@ -247,17 +247,19 @@ def test_cluster_rule_states_the_thresholds_of_the_verdict():
     assert f"at most {NO_CLUSTERS_SE:.0f}" in rule and "*inconclusive*" in rule
 
 
-@pytest.mark.parametrize(("false", "se", "detection", "kept", "power"), [
-    (0.05, 0.05, 0.8, "within the 10%", "more often than not"),
-    (0.15, 0.08, 0.0, "within two Monte Carlo", "says little"),
-    (0.30, 0.05, 0.8, "could not be trusted", "more often than not"),
-    (0.0, 0.0, 0.4, "within the 10%", "rests on 20 stores"),
+@pytest.mark.parametrize(("false", "se", "upper", "detection", "kept", "power"), [
+    (0.0, 0.0, 0.095, 0.8, "within the 10% the book allows, with 95%", "more often than not"),
+    (0.0, 0.0, 0.78, 0.5, "too few to show", "more often than not"),
+    (0.15, 0.08, 0.3, 0.0, "within two Monte Carlo", "says little"),
+    (0.30, 0.05, 0.4, 0.8, "could not be trusted", "more often than not"),
+    (0.0, 0.0, 0.095, 0.4, "with 95% confidence", "rests on 20 stores"),
 ])
-def test_the_reading_of_the_rates_follows_the_measured_rates(false, se, detection, kept, power):
+def test_the_reading_of_the_rates_follows_the_measured_rates(false, se, upper, detection,
+                                                             kept, power):
     from types import SimpleNamespace
 
     rates = SimpleNamespace(summary={"false_cluster_rate": false, "false_cluster_se": se,
-                                     "false_cluster_upper": false + 2 * se,
+                                     "false_cluster_upper": upper, "null_campaigns": 2,
                                      "detection_rate": detection})
     reading = cw.calibration_reading(rates, 20)
     assert kept in reading and power in reading

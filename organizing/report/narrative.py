@@ -649,9 +649,9 @@ def clusters_shown(K: int) -> str:
     if K >= 2:
         return ("the cluster means with their 90% intervals (left) and the probability that "
                 "two worksites share a cluster (right)")
-    return ("the paired comparison of each K against one cluster: with a single cluster "
-            "fitted, cluster means and co-assignments would show nothing but the population "
-            "mean")
+    return ("the cross-validated comparison of each K with one cluster: with a single "
+            "cluster fitted, cluster means and co-assignments would show nothing but the "
+            "population mean")
 
 
 def cluster_rule() -> str:
