@@ -361,37 +361,7 @@ def test_coassignment_brute_force():
     np.testing.assert_allclose(cl.coassignment(samples, burn_in=2), expected)
 
 
-def test_mixture_over_draws_pools_and_aligns():
-    x, truth = simulate(60, seed=6)
-    rng = np.random.default_rng(0)
-    draws = x[None] + 0.05 * rng.standard_normal((3, 60, 4))
-    x_test_draws = simulate(9, seed=7)[0][None] + np.zeros((3, 1, 1))
-    pooled = cl.mixture_over_draws(
-        draws, K=3, sigma=SPREAD, eta=5.0, n_iter=80, n_chains=2, seed=1, x_test_draws=x_test_draws
-    )
-    assert pooled.coassignment.shape == (60, 60)
-    assert pooled.coassignment_by_draw.shape == (3, 60, 60)
-    np.testing.assert_allclose(pooled.coassignment, pooled.coassignment_by_draw.mean(0))
-    assert pooled.cluster_means.shape == (3, 3, 4)
-    assert np.all(np.isfinite(pooled.heldout_lpd))
-    # The same clusters carry the same labels in every regression draw.
-    assert np.abs(pooled.cluster_means - pooled.cluster_means[0]).max() < 0.3
-    labels = pooled.pooled_assignment_probabilities.argmax(1)
-    assert adjusted_rand_score(truth, labels) > 0.99
-    assert len(set(pooled.seeds.tolist())) == 3
-
-
 # ----------------------------------------------------------------------------- interpretation
-
-
-def test_cluster_mean_summary_intervals(separated):
-    _, _, samples = separated
-    table = cl.cluster_mean_summary(
-        samples.mu[:, 50:].reshape(-1, 3, 4), level=0.9, feature_names=list("abcd")
-    )
-    assert len(table) == 12
-    assert (table["lower"] <= table["mean"]).all() and (table["mean"] <= table["upper"]).all()
-    assert list(table["feature"][:4]) == list("abcd")
 
 
 def test_features_by_cluster():
@@ -404,22 +374,6 @@ def test_features_by_cluster():
     # Ties (row 3) go to the first cluster.
     np.testing.assert_allclose(modal.loc[0, "0"], (1 + 3 + 7) / 3)
     np.testing.assert_allclose(modal.loc[1, "1"], 30.0)
-
-
-def test_coefficient_size_association():
-    rng = np.random.default_rng(3)
-    size = rng.uniform(10, 200, size=50)
-    slope_true = rng.normal(0.01, 0.003, size=200)
-    coef = slope_true[:, None] * size[None] + 0.1 * rng.standard_normal((200, 50))
-    assoc = cl.coefficient_size_association(coef, size)
-    assert assoc.correlation.shape == assoc.slope.shape == (200,)
-    for r in (0, 57, 199):
-        fit = np.polyfit(size, coef[r], 1)
-        assert assoc.slope[r] == pytest.approx(fit[0])
-        assert assoc.correlation[r] == pytest.approx(np.corrcoef(size, coef[r])[0, 1])
-    summary = cl.summarize_draws(assoc.slope, level=0.9)
-    assert summary["lower"] < 0.01 < summary["upper"]
-    assert summary["prob_positive"] > 0.95
 
 
 # ----------------------------------------------------------------------------- bad inputs
@@ -452,12 +406,6 @@ def test_bad_heldout_and_helper_inputs():
         cl.heldout_log_predictive(samples, x_test, burn_in=6)
     with pytest.raises(ValueError, match="NaN"):
         cl.heldout_log_predictive(samples, np.full((2, 2), np.nan), burn_in=1)
-    with pytest.raises(ValueError, match="shape"):
-        cl.coefficient_size_association(np.zeros((4, 5)), np.zeros(6))
-    with pytest.raises(ValueError, match="constant"):
-        cl.coefficient_size_association(np.zeros((4, 5)), np.ones(5))
-    with pytest.raises(ValueError, match="shape"):
-        cl.mixture_over_draws(np.zeros((5, 2)), K=2, sigma=1.0)
     with pytest.raises(ValueError, match="K = 1"):
         cl.cluster_verdict(hand_table({(1.0, 2): [0.0, 1.0]}))
     with pytest.raises(ValueError, match="lacks columns"):

@@ -37,17 +37,11 @@ from organizing.clustering.selection import (
     study_heldout_log_likelihood,
 )
 from organizing.clustering.summaries import (
-    AssociationDraws,
-    MixtureOverDraws,
     assignment_probabilities,
-    cluster_mean_summary,
     coassignment,
-    coefficient_size_association,
     features_by_cluster,
-    mixture_over_draws,
     modal_assignments,
     sklearn_crosscheck,
-    summarize_draws,
 )
 
 __all__ = [
@@ -57,24 +51,19 @@ __all__ = [
     "NO_CLUSTERS_SE",
     "STUDY_SIGMA_SWEEP",
     "SUPPORTED_SE",
-    "AssociationDraws",
     "ClusterVerdict",
     "HeldoutDensity",
-    "MixtureOverDraws",
     "MixtureSamples",
     "StudyHeldoutScore",
     "align_labels",
     "assignment_probabilities",
-    "cluster_mean_summary",
     "cluster_verdict",
     "coassignment",
-    "coefficient_size_association",
     "features_by_cluster",
     "gibbs_mixture",
     "heldout_log_predictive",
     "hungarian_permutations",
     "log_prior",
-    "mixture_over_draws",
     "modal_assignments",
     "paired_difference",
     "permute_labels",
@@ -82,5 +71,4 @@ __all__ = [
     "sigma_grid",
     "sklearn_crosscheck",
     "study_heldout_log_likelihood",
-    "summarize_draws",
 ]
