@@ -659,12 +659,13 @@ def _clustering(campaign: Campaign, config: Config, published_vectors: np.ndarra
     slopes (:mod:`organizing.clustering.heldout_test`) on ``fitted``, the rows the headline
     model was fitted to."""
     from organizing import clustering
-    from organizing.clustering.deconvolution import (
-        DIAGONAL,
-        component_means,
-        responsibilities,
+    from organizing.clustering.deconvolution import component_means, responsibilities
+    from organizing.clustering.heldout_test import (
+        chosen_covariance,
+        cluster_test,
+        fit,
+        headline_likelihoods,
     )
-    from organizing.clustering.heldout_test import cluster_test, fit, headline_likelihoods
     from organizing.clustering.summaries import withhold_small_clusters
     from organizing.results.sections import (
         ClusteringResults,
@@ -705,8 +706,7 @@ def _clustering(campaign: Campaign, config: Config, published_vectors: np.ndarra
     likelihoods = headline_likelihoods(fitted, headline_draws)
     test_settings = cluster_test_settings(config)
     test = cluster_test(likelihoods, train, held, test_settings)
-    covariance = test.one_cluster if test.chosen_K == 1 else DIAGONAL
-    mixture = fit(likelihoods, test.chosen_K, covariance, test_settings)
+    mixture = fit(likelihoods, test.chosen_K, chosen_covariance(test), test_settings)
     probabilities = responsibilities(likelihoods, mixture)
     modal = probabilities.argmax(axis=1)
     descriptors = campaign.site_descriptors
@@ -727,7 +727,7 @@ def _clustering(campaign: Campaign, config: Config, published_vectors: np.ndarra
                      if test.chosen_K > 1 else float("nan")),
         slope_vectors=likelihoods.expansion,
         train_sites=n_train,
-        test=ClusterTestResult(**{**test.__dict__, "folds": test_settings.folds}),
+        test=ClusterTestResult(**test.__dict__),
     )
 
 

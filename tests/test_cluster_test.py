@@ -4,6 +4,7 @@ it fits to each worksite's likelihood for its slopes (organizing.clustering.deco
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from organizing.clustering.deconvolution import (
 )
 from organizing.clustering.heldout_test import (
     ClusterTestSettings,
+    chosen_covariance,
     cluster_test,
     cross_validate,
 )
@@ -162,8 +164,10 @@ def test_bad_mixture_inputs_are_rejected_with_readable_messages():
         fit_mixture(lik, 1, covariance="spherical")
     with pytest.raises(ValueError, match="at least 4 worksites"):
         fit_mixture(lik, 4)
-    with pytest.raises(ValueError, match="K must be a positive integer"):
+    with pytest.raises(ValueError, match="K must be at least 1"):
         fit_mixture(lik, 0)
+    with pytest.raises(ValueError, match="K must be an integer"):
+        fit_mixture(lik, 1.5)
     with pytest.raises(ValueError, match="level"):
         component_means(lik, fit_mixture(lik, 1), level=1.5)
 
@@ -187,6 +191,10 @@ def test_fewer_training_worksites_than_folds_leave_one_out():
     cv = cross_validate(lik, replace(FAST, folds=5))
     assert np.isfinite(cv.loc[cv["K"] == 1, "cv_lpd"]).all()
     assert (cv.loc[cv["K"] == 3, "cv_lpd"] == -np.inf).all()  # 2 worksites cannot carry 3
+    # the test reports the folds it used, not the folds asked for
+    more = _measured(np.random.default_rng(9), np.zeros((5, 2)), np.ones(5))
+    assert cluster_test(more, np.arange(3), np.arange(3, 5), replace(FAST, folds=5)).folds == 3
+    assert cluster_test(more, np.arange(3), np.arange(3, 5), replace(FAST, folds=2)).folds == 2
 
 
 def test_one_elongated_gaussian_is_not_called_clustered():
@@ -221,6 +229,12 @@ def test_false_cluster_and_detection_rates_on_small_simulated_sets():
                               settings).verdict == CLUSTERS_SUPPORTED
     assert false == 0
     assert found >= 4
+
+
+def test_the_chosen_model_s_covariance():
+    one = SimpleNamespace(chosen_K=1, one_cluster=FULL)
+    assert chosen_covariance(one) == FULL
+    assert chosen_covariance(SimpleNamespace(chosen_K=3, one_cluster=FULL)) == DIAGONAL
 
 
 def test_the_one_cluster_models_are_both_tried_and_named():

@@ -215,6 +215,17 @@ def test_store_regression_matches_a_hand_computed_paired_t_test():
     assert high - estimate == pytest.approx(stats.t.ppf(0.975, 2) * se)
 
 
+def test_a_regression_with_no_degrees_of_freedom_left_says_so():
+    """Four stores in two pairs: the paired test has one degree of freedom, and the
+    forecast's slope would take it."""
+    rates = np.array([0.30, 0.20, 0.25, 0.22])
+    treated = np.array([True, False, True, False])
+    blocks = np.array([0, 0, 1, 1])
+    assert trial.store_regression(rates, treated, blocks)[4] == 1
+    with pytest.raises(trial.TooFewStores, match="too few stores"):
+        trial.store_regression(rates, treated, blocks, np.array([0.1, -0.2, 0.3, 0.05]))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("design", "effect"), [("worksite", 0.15), ("worker", 0.0)])
 def test_the_analysis_recovers_a_planted_effect_and_stays_undecided_on_a_null_trial(

@@ -44,6 +44,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logsumexp
 
+from organizing.clustering.sampler import check_count
+
 #: A weak inverse-gamma prior on every component variance (in units of τ_b²): ``weight``
 #: pseudo-worksites with variance ``variance``. It keeps a component that holds a few
 #: worksites from collapsing onto them.
@@ -81,10 +83,6 @@ class Mixture:
     means: np.ndarray
     covariances: np.ndarray
     log_likelihood: float
-
-    @property
-    def K(self) -> int:
-        return len(self.weights)
 
 
 def slope_likelihoods(worker_x: np.ndarray, site_index: np.ndarray, signed: np.ndarray,
@@ -186,8 +184,7 @@ def fit_mixture(lik: SlopeLikelihoods, K: int, *, covariance: str = DIAGONAL,
     """
     if covariance not in (DIAGONAL, FULL):
         raise ValueError(f"covariance must be {DIAGONAL!r} or {FULL!r}, got {covariance!r}")
-    if not isinstance(K, (int, np.integer)) or K < 1:
-        raise ValueError(f"K must be a positive integer, got {K!r}")
+    K = check_count(K, "K")
     S = len(lik)
     if S < K:
         raise ValueError(f"{K} components need at least {K} worksites, got {S}")

@@ -29,10 +29,10 @@ normal approximation :math:`P = Φ(Δ/\operatorname{se})` with the scorecard's t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import erf, sqrt
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr
 
 from organizing.clustering.deconvolution import (
     DIAGONAL,
@@ -79,6 +79,8 @@ class ClusterTest:
     chosen K minus the one-cluster model's, paired over held-out worksites (0 when K = 1
     is chosen); ``two_difference``, ``two_difference_se``: the same for two clusters, the
     study's number. ``verdict``: "clusters supported", "inconclusive" or "no clusters".
+    ``folds``: the cross-validation folds used (fewer than asked when the training
+    worksites are fewer).
     """
 
     cv: pd.DataFrame
@@ -91,6 +93,18 @@ class ClusterTest:
     verdict: str
     n_train: int
     n_heldout: int
+    folds: int
+
+
+def chosen_covariance(test) -> str:
+    """The covariance of the model a test (:class:`ClusterTest` or its results section)
+    chose: its one-cluster model's when K = 1, diagonal for a mixture."""
+    return test.one_cluster if test.chosen_K == 1 else DIAGONAL
+
+
+def _fold_count(n: int, settings: ClusterTestSettings) -> int:
+    # a campaign with fewer training worksites than folds is cross-validated leaving one out
+    return min(check_count(settings.folds, "folds", minimum=2), n)
 
 
 def headline_likelihoods(design, draws: dict) -> SlopeLikelihoods:
@@ -109,10 +123,6 @@ def headline_likelihoods(design, draws: dict) -> SlopeLikelihoods:
     offset = means["alpha"] + design.site_x[s] @ means["beta_group"] + means["site_effect"][s]
     return slope_likelihoods(design.worker_x, s, design.signed, offset,
                              means["beta_individual"], means["beta_individual_scale"])
-
-
-def _normal_cdf(z: float) -> float:
-    return 0.5 * (1 + erf(z / sqrt(2)))
 
 
 def _folds(n: int, folds: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -145,9 +155,7 @@ def cross_validate(lik: SlopeLikelihoods, settings: ClusterTestSettings) -> pd.D
     n = len(lik)
     if n < 2:
         raise ValueError(f"cross-validation needs at least 2 training worksites, got {n}")
-    # a campaign with fewer training worksites than folds is cross-validated leaving one out
-    folds = min(check_count(settings.folds, "folds", minimum=2), n)
-    parts = _folds(n, folds, np.random.default_rng(settings.seed))
+    parts = _folds(n, _fold_count(n, settings), np.random.default_rng(settings.seed))
     rows = []
     for K, covariance in _models(settings):
         total = 0.0
@@ -200,12 +208,12 @@ def cluster_test(lik: SlopeLikelihoods, train: np.ndarray, heldout: np.ndarray,
         difference, se = 0.0, 0.0
     else:
         difference, se = paired_difference(heldout_lpd(chosen_K), one)
-    if (cv["K"] == 2).any() and len(train) >= 2:
+    if (cv["K"] == 2).any():
         two_difference, two_se = ((difference, se) if chosen_K == 2
                                   else paired_difference(heldout_lpd(2), one))
     else:
         two_difference, two_se = np.nan, np.nan
-    p = _normal_cdf(difference / se) if se > 0 else 0.5
+    p = float(ndtr(difference / se)) if se > 0 else 0.5
     if chosen_K == 1 or p <= 1 - TEST_THRESHOLD:
         verdict = NO_CLUSTERS
     elif p >= TEST_THRESHOLD:
@@ -215,4 +223,5 @@ def cluster_test(lik: SlopeLikelihoods, train: np.ndarray, heldout: np.ndarray,
     return ClusterTest(cv=cv, chosen_K=chosen_K, one_cluster=one_cluster,
                        difference=float(difference), difference_se=float(se),
                        two_difference=float(two_difference), two_difference_se=float(two_se),
-                       verdict=verdict, n_train=len(train), n_heldout=len(heldout))
+                       verdict=verdict, n_train=len(train), n_heldout=len(heldout),
+                       folds=_fold_count(len(train), settings))

@@ -304,6 +304,10 @@ class TrialAnalysis:
         return out
 
 
+class TooFewStores(ValueError):
+    """A trial has too few stores for a regression's parameters (no degrees of freedom)."""
+
+
 def store_regression(rates, treated, blocks=None, covariate=None, level: float = 0.95
                      ) -> tuple[float, float, float, float, int]:
     r"""One trial's least-squares regression of store rates on the arm (module docstring).
@@ -311,7 +315,8 @@ def store_regression(rates, treated, blocks=None, covariate=None, level: float =
     :math:`\hat p_s = \mu_{b(s)} + \tau T_s [+ \gamma x_s] + \varepsilon_s` with any
     block labels (blocks may differ in size); blocks with a single store are merged
     into none (they only fit themselves). Returns (τ̂, lower, upper, p, df) with a
-    ``level`` *t* interval on :math:`n - \operatorname{rank}(X)` df.
+    ``level`` *t* interval on :math:`n - \operatorname{rank}(X)` df; :class:`TooFewStores`
+    when that is below one.
     """
     y = np.asarray(rates, dtype=float)
     arm = np.asarray(treated, dtype=float)
@@ -325,7 +330,7 @@ def store_regression(rates, treated, blocks=None, covariate=None, level: float =
     coef, _, rank, _ = np.linalg.lstsq(X, y, rcond=None)
     df = y.size - rank
     if df < 1:
-        raise ValueError("too few stores for the regression's parameters")
+        raise TooFewStores("too few stores for the regression's parameters")
     residual = y - X @ coef
     sigma2 = residual @ residual / df
     cov = sigma2 * np.linalg.pinv(X.T @ X)
@@ -359,12 +364,12 @@ def _test(data: TrialData, alpha: float) -> tuple[Estimate, Estimate | None]:
     est, low, high, p, df = store_regression(rates, cells["treated"], blocks, level=level)
     test = Estimate(name, est, low, high, level, p, f"{df} df")
     adjusted = None
-    # the adjusted analysis needs one store more than the plain one (its covariate's slope);
-    # a trial too small for it reports the plain test alone
-    if cells["forecast"].notna().all() and len(cells) - (cells["block"].nunique()
-                                                         if data.blocked else 1) >= 3:
+    if cells["forecast"].notna().all():
         x = special.logit(cells["forecast"].to_numpy())
-        est, low, high, p, df = store_regression(rates, cells["treated"], blocks, x, level)
+        try:
+            est, low, high, p, df = store_regression(rates, cells["treated"], blocks, x, level)
+        except TooFewStores:  # the covariate's slope takes the last degree of freedom:
+            return test, None  # the plain test alone
         adjusted = Estimate(name + ", adjusted for the logit of the forecast rate", est, low,
                             high, level, p, f"{df} df")
     return test, adjusted

@@ -14,6 +14,7 @@ import pandas as pd
 from great_tables import GT
 from matplotlib.figure import Figure
 
+from organizing.clustering.heldout_test import chosen_covariance
 from organizing.clustering.selection import CLUSTERS_SUPPORTED
 from organizing.models import HEADLINE_MODEL
 from organizing.report import formatting as fmt
@@ -87,8 +88,9 @@ RARE_DETECTION, LOW_DETECTION = 0.25, 0.5
 
 def calibration_reading(error_rates, n_heldout: int) -> str:
     """What the measured rates allow the verdict to say: whether the test kept its false
-    clusters to :data:`ALLOWED_FALSE_CLUSTERS` (within two Monte Carlo standard errors)
-    and how often it found planted clusters (``n_heldout``: the held-out stores its
+    clusters to :data:`ALLOWED_FALSE_CLUSTERS` (the rate's one-sided 95% upper bound below
+    it; else the rate itself, or within two Monte Carlo standard errors of it) and how
+    often it found planted clusters (``n_heldout``: the held-out stores its
     comparison rests on)."""
     s = error_rates.summary
     false, se = s["false_cluster_rate"], s["false_cluster_se"]
@@ -148,7 +150,7 @@ def _cv_frame(t) -> pd.DataFrame:
     names = [f"{K} clusters" if K > 1 else ("1, any shape" if cov == "full"
                                              else "1, per-slope spreads")
              for K, cov in zip(cv["K"], cv["covariance"], strict=True)]
-    chosen = (cv["K"] == t.chosen_K) & ((t.chosen_K > 1) | (cv["covariance"] == t.one_cluster))
+    chosen = (cv["K"] == t.chosen_K) & (cv["covariance"] == chosen_covariance(t))
     return cv.assign(model=names, diff=cv["cv_lpd"] - base,
                      chosen=np.where(chosen, "chosen", ""))
 
