@@ -253,8 +253,8 @@ class DisclosureConfig(_Section):
 
 
 class Config(_Section):
-    """Validated settings: ``config.svi.lr``; ``values`` is the plain dict (hashed for
-    the cache key); ``section(name)`` returns one block as a dict."""
+    """Validated settings, read by attribute (``config.svi.lr``); ``values`` is the plain
+    dict (hashed for the cache key and kept with the results)."""
 
     profile: str = Field(default="full", exclude=True)
     seed: Seed
@@ -273,9 +273,6 @@ class Config(_Section):
     def values(self) -> dict:
         """Every setting as plain JSON values (lists, not tuples); no profile name."""
         return self.model_dump(mode="json")
-
-    def section(self, name: str) -> dict:
-        return dict(self.values[name])
 
 
 # --------------------------------------------------------------------------- YAML

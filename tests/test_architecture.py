@@ -1,4 +1,5 @@
-"""The package's imports flow one way: no cycle, and no stage imports a later one."""
+"""The package's imports flow one way (no cycle, no layer imports a later one), and the
+pipeline's declared stages read only what earlier stages computed."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from pathlib import Path
 
 import yaml
 
+from organizing import LAYERS as STAGES
+from organizing.pipeline import STAGES as PIPELINE
+from organizing.pipeline.context import Context
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "organizing"
 
-#: Stages in the order data flows. A module may import its own stage or an earlier one.
-STAGES = ("config", "data", "features", "models", "inference", "evaluation", "clustering",
-          "planning", "audit", "effects", "claims", "error_rates", "results", "sensitivity",
-          "pipeline", "report", "simulate", "cli", "_entry")
 
 
 def _module_name(path: Path) -> str:
@@ -26,7 +27,14 @@ def import_graph() -> dict[str, set[str]]:
     graph = {}
     for name, path in modules.items():
         targets = set()
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        # imports for type checkers only never run: not an arrow between modules
+        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                       and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+                       for statement in block.body for n in ast.walk(statement)}
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
                     "organizing"):
                 for alias in node.names:
@@ -79,7 +87,9 @@ def test_results_and_report_load_without_modelling_libraries():
     import subprocess
     import sys
 
-    code = ("import sys; import organizing.results.sections, organizing.report.summary; "
+    report = sorted(p.stem for p in (PACKAGE / "report").glob("*.py") if p.stem != "__init__")
+    code = ("import sys, importlib; import organizing.results.sections, organizing.pipeline; "
+            f"[importlib.import_module('organizing.report.' + m) for m in {report!r}]; "
             "heavy = {'torch', 'pyro', 'jax', 'numpyro', 'arviz'} & set(sys.modules); "
             "print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -95,3 +105,42 @@ def test_publishing_workflow_runs_the_readme_command():
     assert any(u.startswith("quarto-dev/quarto-actions/publish@") for u in uses)
     runs = " ".join(s.get("run", "") for s in steps)
     assert "make report" in runs and "make report" in (ROOT / "README.md").read_text()
+
+
+#: Context fields that are not products of a stage: the data and the settings.
+INPUTS = {"campaign", "config", "progress", "designs", "train", "test"}
+#: Properties of the context and the product they read.
+DERIVED = {"headline_draws": "nuts"}
+
+
+def _context_reads(function) -> set[str]:
+    """The context fields a stage function reads (``ctx.<field>`` anywhere in its body)."""
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    names = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+             and isinstance(node.value, ast.Name) and node.value.id == "ctx"}
+    return {DERIVED.get(name, name) for name in names} - INPUTS
+
+
+def test_pipeline_stages_are_declared_in_order():
+    from dataclasses import fields
+
+    products = {f.name for f in fields(Context)} - INPUTS
+    # every product is filled by exactly one stage, and every stage has a unique name
+    assert sorted(stage.field for stage in PIPELINE) == sorted(products)
+    assert len({stage.name for stage in PIPELINE}) == len(PIPELINE)
+    filled = set()
+    for stage in PIPELINE:
+        assert set(stage.reads) <= filled, (stage.name, set(stage.reads) - filled)
+        # a stage reads only the products it declares (never another stage's locals)
+        assert _context_reads(stage.compute) <= set(stage.reads), stage.name
+        filled.add(stage.field)
+
+
+def test_the_stage_check_catches_an_undeclared_read():
+    def stage(ctx):
+        return ctx.nuts.draws, ctx.headline_draws, ctx.config.seed
+
+    assert _context_reads(stage) == {"nuts"}

@@ -19,13 +19,12 @@ def write(tmp_path, text: str, name: str = "settings.yml"):
 
 def test_defaults_reproduce_the_study_settings():
     config = load_config(profile="full")
-    assert config.section("split") == {"test_size": 0.2, "random_state": 42}
-    svi = config.section("svi")
-    assert (svi["lr"], svi["lr_decay"]) == (0.015, 0.9995)
-    clustering = config.section("clustering")
-    assert (clustering["K"], clustering["sigma"], clustering["eta"], clustering["alpha0"],
-            clustering["iterations"], clustering["train_sites"]) == (2, 1e-4, 0.1, 1.0, 400, 100)
-    assert config.section("posterior")["draws"] >= 1000
+    assert (config.split.test_size, config.split.random_state) == (0.2, 42)
+    assert (config.svi.lr, config.svi.lr_decay) == (0.015, 0.9995)
+    clustering = config.clustering
+    assert (clustering.K, clustering.sigma, clustering.eta, clustering.alpha0,
+            clustering.iterations, clustering.train_sites) == (2, 1e-4, 0.1, 1.0, 400, 100)
+    assert config.posterior.draws >= 1000
 
 
 def test_svi_settings_follow_the_report_and_the_code():
@@ -68,8 +67,8 @@ def test_svi_optimizer_settings_are_checked(tmp_path, text, message):
 
 def test_quick_profile_only_lowers_effort():
     full, quick = load_config(profile="full"), load_config(profile="quick")
-    assert quick.section("svi")["max_steps"] < full.section("svi")["max_steps"]
-    assert quick.section("svi")["lr"] == full.section("svi")["lr"]
+    assert quick.svi.max_steps < full.svi.max_steps
+    assert quick.svi.lr == full.svi.lr
     assert quick.values != full.values
     assert (quick.profile, full.profile) == ("quick", "full")
 
@@ -97,7 +96,7 @@ def test_new_sections_and_their_quick_overrides():
 def test_attribute_access_values_and_sections_agree():
     config = load_config(profile="quick")
     assert isinstance(config, Config)
-    assert config.svi.lr == config.values["svi"]["lr"] == config.section("svi")["lr"]
+    assert config.svi.lr == config.values["svi"]["lr"]
     assert config.seed == config.values["seed"] == 0
     assert "profile" not in config.values  # the cache key hashes values, not the name
     json.dumps(config.values, allow_nan=False)  # plain JSON values (lists, no tuples)
@@ -198,11 +197,11 @@ def test_duplicate_key_names_both_lines(tmp_path):
 def test_user_file_wins_over_the_profile(tmp_path):
     path = write(tmp_path, "svi: {max_steps: 777}\nnuts: {samples: 150}\n")
     config = load_config(path, profile="quick")
-    assert config.section("svi")["max_steps"] == 777
+    assert config.svi.max_steps == 777
     assert config.nuts.samples == 150
     quick = load_config(profile="quick")
     assert (config.nuts.chains, config.nuts.warmup) == (quick.nuts.chains, quick.nuts.warmup)
-    assert config.section("svi")["min_steps"] == quick.section("svi")["min_steps"]
+    assert config.svi.min_steps == quick.svi.min_steps
 
 
 def test_user_file_replaces_lists_whole(tmp_path):
@@ -218,7 +217,7 @@ def test_invalid_values_are_caught_under_every_profile(tmp_path, profile):
 
 
 def test_numbers_written_in_scientific_notation_are_accepted(tmp_path):
-    assert load_config(write(tmp_path, "svi: {rtol: 1e-4}\n")).section("svi")["rtol"] == 1e-4
+    assert load_config(write(tmp_path, "svi: {rtol: 1e-4}\n")).svi.rtol == 1e-4
 
 
 def test_empty_user_file_means_defaults(tmp_path):

@@ -288,13 +288,14 @@ def test_paths_resolve_against_the_project_root_never_the_working_folder(
 def test_reading_commands_never_compute(monkeypatch, tmp_path, data_dir, capsys):
     """summary and plan read the cache: without the profile's results they name what is
     cached and the command that computes the rest, and exit 3 without fitting."""
-    from organizing import pipeline
     from organizing.cli import NOT_COMPUTED, main
+    from organizing import pipeline
+    from organizing.pipeline import stages
     from organizing.config import load_config
     from organizing.results import cache
 
     monkeypatch.setenv("ORGANIZING_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(pipeline, "run", lambda *a, **k: pytest.fail("computed unasked"))
+    monkeypatch.setattr(stages, "run", lambda *a, **k: pytest.fail("computed unasked"))
     campaign = load_campaign(data_dir)
     quick = cache.entry_path(cache.cache_key(campaign.checksums, load_config(profile="quick")))
     quick.mkdir(parents=True)  # as if `organizing run --profile quick` had run

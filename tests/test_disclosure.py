@@ -26,7 +26,7 @@ from organizing.data.splits import study_split
 from organizing.evaluation import calibration_table, site_rate_check
 from organizing.features import build_design
 from organizing.models import HEADLINE_MODEL, ModelId
-from organizing.pipeline import describe_data
+from organizing.pipeline.data_summary import describe_data
 from organizing.report import figures, tables
 from organizing.simulate import simulate_campaign
 

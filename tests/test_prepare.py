@@ -248,7 +248,7 @@ def test_contract_table_marks_every_column_required_or_derived_with_its_formula(
 def small_summary(tmp_path_factory):
     from organizing.data import load_campaign
     from organizing.features import build_design
-    from organizing.pipeline import describe_data
+    from organizing.pipeline.data_summary import describe_data
     from organizing.simulate import simulate_campaign
 
     folder = tmp_path_factory.mktemp("small")

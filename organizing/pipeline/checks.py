@@ -1,0 +1,62 @@
+"""Checks of the models themselves: prior predictive simulation, simulation-based
+calibration of the headline model, and the audit of the published specification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from organizing.audit import PublishedAudit
+from organizing.pipeline.context import NUTS_SPECS, Context
+from organizing.results.sections import Calibration, PriorPredictive
+
+
+@dataclass(frozen=True)
+class AuditStage:
+    """The audit of the published specification (from the SVI stage's single guide draw)
+    and every NUTS model's decomposition of the design's variance."""
+
+    published: PublishedAudit
+    variance: pd.DataFrame
+
+
+def check_priors(ctx: Context) -> PriorPredictive:
+    """Signing rates simulated from the priors alone, for the corrected and headline
+    models on the training workers' designs."""
+    from organizing.models.numpyro_models import prior_predictive_rates
+
+    frames = []
+    for name, design in (("corrected", ctx.designs.full), ("headline", ctx.designs.headline)):
+        design = design.subset(ctx.train)
+        rates = prior_predictive_rates(name, design.site_x, design.worker_x, design.site_index,
+                                       seed=ctx.config.seed)
+        frames.append(rates.frame().assign(model=name))
+    return PriorPredictive(table=pd.concat(frames, ignore_index=True))
+
+
+def calibrate_sampler(ctx: Context) -> Calibration:
+    """Simulation-based calibration of the headline model with the book's sampler
+    (:mod:`organizing.inference.calibration`), at the headline design's dimensions."""
+    from organizing.inference.calibration import simulation_based_calibration
+
+    settings, design = ctx.config.sbc, ctx.designs.headline
+    result = simulation_based_calibration(
+        settings.replications, settings.sites, settings.workers_per_site,
+        len(design.site_features), len(design.worker_features),
+        warmup=settings.warmup, samples=settings.samples, seed=ctx.config.seed,
+        progress=ctx.progress)
+    return Calibration(ranks=result.ranks, coverage=result.coverage, draws=result.draws,
+                       sites=result.sites, workers_per_site=result.workers_per_site)
+
+
+def audit_models(ctx: Context) -> AuditStage:
+    """The published audit as the SVI stage found it, and how the variance of each NUTS
+    model's linear predictor splits between worksite and worker terms."""
+    from organizing import audit
+
+    variance = pd.concat([
+        audit.design_variance_decomposition(model, ctx.nuts.draws[model],
+                                            ctx.designs.of(model).subset(ctx.train))
+        for model in NUTS_SPECS], ignore_index=True)
+    return AuditStage(published=ctx.svi.published_audit, variance=variance)
