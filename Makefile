@@ -13,7 +13,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 PROFILE ?= full
 
-.PHONY: setup report results book test lint bench clean
+.PHONY: setup report results book test test-fast lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -44,6 +44,10 @@ report: book
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# The unit layer: every test that neither runs a pipeline nor fits for long (about 2 min).
+test-fast: setup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow and not pipeline and not book"
 
 lint: setup
 	$(BIN)/ruff check .

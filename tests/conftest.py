@@ -53,6 +53,10 @@ def tiny_config() -> str:
 
 
 
+#: Fixtures whose tests run (or read the run of) a whole pipeline.
+PIPELINE_FIXTURES = {"quick_results", "small_run"}
+
+
 def pytest_itemcollected(item):
     """With ``pytest -n 2`` (``make test``), tests run in two processes: each module's tests
     stay together, so a module's costly fixtures are built once, and every test that
@@ -61,3 +65,8 @@ def pytest_itemcollected(item):
     pytest-xdist reads the groups."""
     group = "quick_results" if "quick_results" in item.fixturenames else item.module.__name__
     item.add_marker(pytest.mark.xdist_group(group))
+    # a test that reads the book's quick results, or the small campaign's run of
+    # test_pipeline.py, runs a pipeline (minutes on a cold cache): it is marked, so that
+    # `make test-fast` (-m "not slow and not pipeline and not book") leaves it out
+    if PIPELINE_FIXTURES & set(item.fixturenames):
+        item.add_marker(pytest.mark.pipeline)
