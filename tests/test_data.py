@@ -288,10 +288,10 @@ def test_paths_resolve_against_the_project_root_never_the_working_folder(
 def test_reading_commands_never_compute(monkeypatch, tmp_path, data_dir, capsys):
     """summary and plan read the cache: without the profile's results they name what is
     cached and the command that computes the rest, and exit 3 without fitting."""
-    from organizing.cli import NOT_COMPUTED, main
     from organizing import pipeline
-    from organizing.pipeline import stages
+    from organizing.cli import NOT_COMPUTED, main
     from organizing.config import load_config
+    from organizing.pipeline import stages
     from organizing.results import cache
 
     monkeypatch.setenv("ORGANIZING_CACHE_DIR", str(tmp_path / "cache"))
