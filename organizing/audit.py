@@ -56,6 +56,56 @@ class PublishedAudit:
         """Correlation across worksites of the learned and the applied intercepts."""
         return float(np.corrcoef(self.intercept_train, self.intercept_test)[0, 1])
 
+    @property
+    def mirrored(self) -> bool:
+        """Whether Σ_j z_j over the held-out workers is exactly minus the training one (up
+        to rounding): then every learned intercept changes sign when applied."""
+        return mirrored(self.train_projection, self.test_projection)
+
+    @property
+    def projection_norm(self) -> float:
+        """The length of Σ_j z_j over the training workers."""
+        return float(np.linalg.norm(self.train_projection))
+
+    @property
+    def intercept_sd(self) -> float:
+        """The spread across worksites of the refit's learned intercepts (posterior means)."""
+        return float(np.std(self.intercept_train))
+
+    def coefficient_rms(self, column: str = "one draw") -> float:
+        """Root mean square of the refit's worksite coefficients: its single guide draw
+        (``"one draw"``) or its posterior means (``"posterior mean"``)."""
+        return root_mean_square(self.one_draw[column])
+
+
+#: The audit's findings about a fit of the published specification: each fact of
+#: ``SVIFit.audit_facts`` and the rule by which the finding holds (the worksite term is
+#: zero; every learned intercept changes sign at prediction; held-out workers are ranked
+#: worse than chance; with the training sums they are ranked better than chance).
+FINDING_RULES = {
+    "site_term_max": lambda v: v < 1e-6,
+    "sign_flip_correlation": lambda v: v < -0.99,
+    "heldout_auc": lambda v: v < 0.5,
+    "heldout_auc_as_learned": lambda v: v > 0.5,
+}
+
+
+def findings(facts: dict[str, float]) -> dict[str, bool]:
+    """Whether each of the audit's findings holds on a fit's facts (:data:`FINDING_RULES`)."""
+    return {key: bool(rule(facts[key])) for key, rule in FINDING_RULES.items()}
+
+
+def mirrored(train, test, tol: float = 1e-6) -> bool:
+    """Whether two vectors of column sums are exactly opposite (up to rounding)."""
+    train, test = np.asarray(train, dtype=float), np.asarray(test, dtype=float)
+    return bool(np.allclose(test, -train, rtol=0, atol=tol * max(np.abs(train).max(), 1.0)))
+
+
+def root_mean_square(values) -> float:
+    """The root mean square of some values: the size of draws centred at zero."""
+    values = np.asarray(values, dtype=float)
+    return float(np.sqrt(np.mean(values**2)))
+
 
 def audit_published(
     site_x: np.ndarray,

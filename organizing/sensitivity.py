@@ -201,3 +201,17 @@ def direction_holds(effects: pd.DataFrame, variants: dict[str, Coefficients]) ->
         robust.append(not failed and sign != 0)
         fragile.append("; ".join(failed))
     return effects.assign(robust=robust, fragile_under=fragile)
+
+
+def outside_network_rates(outside: np.ndarray, signed: np.ndarray, *,
+                          min_count: int) -> tuple[float, float]:
+    """The signing rates of the workers outside the network (``outside``, a mask) and of
+    those inside, each NaN when the group is empty or when disclosure control withholds
+    it (fewer than k signers or non-signers, :func:`organizing.data.disclosure.rate_shown`)."""
+    from organizing.data.disclosure import rate_shown
+
+    rates = []
+    for group in (np.asarray(outside, dtype=bool), ~np.asarray(outside, dtype=bool)):
+        n, s = int(group.sum()), float(np.asarray(signed)[group].sum())
+        rates.append(s / n if n and rate_shown(s, n, min_count=min_count) else np.nan)
+    return rates[0], rates[1]

@@ -17,10 +17,11 @@ import pytest
 from organizing.data import load_campaign
 from organizing.data.disclosure import (
     count_text,
-    default_min_count,
     merge_small_bins,
     pooled_rate,
     rate_shown,
+    withhold_site_rates,
+    withhold_small_bins,
 )
 from organizing.data.splits import study_split
 from organizing.evaluation import calibration_table, site_rate_check
@@ -74,12 +75,6 @@ def test_counts_below_k_print_as_fewer_than_k():
     assert count_text(3, min_count=5) == "fewer than 5"
     assert count_text(0, min_count=5) == "0"
     assert count_text(12345, min_count=5) == "12,345"
-
-
-def test_default_threshold_is_the_configuration_s():
-    from organizing.config import load_config
-
-    assert default_min_count() == load_config().disclosure.min_count
 
 
 def test_merged_bins_keep_the_total_and_reach_k():
@@ -164,15 +159,24 @@ def _ppc(campaign):
                            campaign.n_sites)
 
 
-def test_ppc_figure_withholds_observed_rates_below_k(campaign):
-    ppc = _ppc(campaign)
-    signers = np.rint(ppc["observed"] * ppc["workers"])
-    shown = (signers >= K) & (ppc["workers"] - signers >= K)
-    assert (~shown).any()
+def test_withheld_site_rates_never_leave_the_check(campaign):
+    raw = _ppc(campaign)
+    ppc = withhold_site_rates(raw, min_count=K)
+    signers = np.rint(raw["observed"] * raw["workers"])
+    shown = (signers >= K) & (raw["workers"] - signers >= K)
+    assert (~shown).any() and shown.any()
+    assert ppc["shown"].tolist() == shown.tolist()
+    assert ppc.loc[~shown, "observed"].isna().all()  # what the cache holds
+    assert ppc.loc[shown, "observed"].tolist() == raw.loc[shown, "observed"].tolist()
+    assert ppc["inside"].tolist() == raw["inside"].tolist()
+
+
+def test_ppc_figure_draws_only_the_rates_shown(campaign):
+    ppc = withhold_site_rates(_ppc(campaign), min_count=K)
     ax = figures.ppc_worksites(ppc, min_count=K).axes[0]
     drawn = sum(len(line.get_xdata()) for line in ax.lines)
-    assert drawn == shown.sum()
-    figures.ppc_worksites(ppc)  # the configuration's k by default
+    assert drawn == ppc["shown"].sum()
+    assert any(f"fewer than {K} signers" in t.get_text() for t in ax.get_legend().get_texts())
 
 
 def test_reliability_figure_draws_no_bin_below_k(campaign):
@@ -182,20 +186,23 @@ def test_reliability_figure_draws_no_bin_below_k(campaign):
     small = calibration_table((rng.random(36) < p).astype(float), p)
     assert (small["count"] < K).all()
     large = calibration_table((rng.random(90) < 0.3).astype(float), rng.random(90))
-    table = pd.concat([small.head(3), large.tail(4)], ignore_index=True)
+    raw = pd.concat([small.head(3), large.tail(4)], ignore_index=True)
+    table = withhold_small_bins(raw, min_count=K)
+    assert table.loc[~table["shown"], ["observed", "count"]].isna().all().all()
+    assert table["shown"].sum() == int((raw["count"] >= K).sum())
     curves = SimpleNamespace(calibration=table)
     evaluation = SimpleNamespace(curves={HEADLINE_MODEL: curves,
                                          ModelId.POOLED_LOGISTIC: curves})
-    top, bottom = figures.reliability(evaluation, min_count=K).axes
+    top, bottom = figures.reliability(evaluation).axes
     heights = [bar.get_height() for bar in bottom.patches]
     assert heights and min(heights) >= K
-    assert len(heights) == int((table["count"] >= K).sum())
+    assert len(heights) == int((raw["count"] >= K).sum())
 
 
 def test_disclosure_table_reports_what_was_withheld(campaign, summary):
-    ppc = _ppc(campaign)
-    calibration = pd.DataFrame({"predicted": [0.1, 0.5], "observed": [0.0, 0.5],
-                                "count": [3, 40]})
+    ppc = withhold_site_rates(_ppc(campaign), min_count=K)
+    calibration = withhold_small_bins(pd.DataFrame(
+        {"predicted": [0.1, 0.5], "observed": [0.0, 0.5], "count": [3, 40]}), min_count=K)
     fake = SimpleNamespace(
         data=summary,
         evaluation=SimpleNamespace(ppc=ppc, curves={

@@ -47,6 +47,21 @@ def simulate(
 # ------------------------------------------------------------------ convergence rule
 
 
+def test_rule_checks_are_the_stopping_rule_where_it_was_asked():
+    from organizing.inference.svi import rule_checks
+
+    rng = np.random.default_rng(0)
+    losses = 1000 * np.exp(-np.arange(630) / 80) + 500 + rng.normal(0, 1, 630)
+    checks = rule_checks(losses, window=100, min_steps=250, check_every=50)
+    assert checks["step"].tolist() == [250, 300, 350, 400, 450, 500, 550, 600, 630]
+    for t, value in zip(checks["step"], checks["change"], strict=True):
+        assert elbo_converged(losses[:t], 100, value * 1.0001)
+        assert not elbo_converged(losses[:t], 100, value * 0.9999)
+    early = rule_checks(losses[:150], window=100, min_steps=0, check_every=50)
+    assert early["change"].isna().tolist() == [True, True, True]  # fewer than two windows
+    assert rule_checks([], window=100, min_steps=0).empty
+
+
 def test_elbo_converged_on_flat_trace_not_on_falling_trace():
     rng = np.random.default_rng(0)
     noise = rng.normal(scale=5.0, size=1000)

@@ -114,7 +114,7 @@ def test_cluster_features_table(two):
 
 
 def test_logjoint_figure(r):
-    burn_in = r.meta.config["clustering"]["burn_in"]
+    burn_in = r.meta.settings.clustering.burn_in
     (ax,) = figures.clustering_logjoint(r.clustering, burn_in).axes
     assert ax.get_xlabel() == "Gibbs sweep"
     # one line per chain and the burn-in line
@@ -122,7 +122,7 @@ def test_logjoint_figure(r):
 
 
 def test_selection_figure_is_the_published_runs(r):
-    study_sigma = r.meta.config["clustering"]["sigma"]
+    study_sigma = r.meta.settings.clustering.sigma
     (ax,) = figures.clustering_selection(r.clustering, study_sigma).axes
     assert ax.get_title() == labels.CLUSTERING_RUNS["published"]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "symlog"
@@ -166,7 +166,10 @@ def test_formatting_of_settings_and_densities():
 
 
 def test_coefficient_scale_and_scale_comparison(r):
-    assert narrative.coefficient_scale(np.array([[1.0, 5.0], [-1.0, 3.0]])) == pytest.approx(1.0)
+    from organizing.clustering.summaries import pooled_sd
+
+    assert pooled_sd(np.array([[1.0, 5.0], [-1.0, 3.0]])) == pytest.approx(1.0)
+    assert r.clustering.slope_vector_sd == pytest.approx(pooled_sd(r.clustering.slope_vectors))
     assert "×" in narrative.scale_comparison(r.clustering)
     assert "to" in narrative.published_worker_spread()
 
@@ -179,12 +182,23 @@ def test_sklearn_agreement():
 
 
 def test_gibbs_mixing():
-    frozen = SimpleNamespace(z=np.zeros((2, 10, 5), dtype=int),
-                             log_joint=np.array([[-10.0] * 10, [-30.0] * 10]))
+    from organizing.clustering import MixtureSamples
+
+    def samples(z, log_joint):
+        chains, iters, _ = z.shape
+        return MixtureSamples(z=z, mu=np.zeros((chains, iters, 2, 1)),
+                              pi=np.full((chains, iters, 2), 0.5), log_joint=log_joint,
+                              x=np.zeros((z.shape[2], 1)), sigma=1.0, eta=1.0, alpha0=1.0,
+                              seed=0)
+
+    frozen = samples(np.zeros((2, 10, 5), dtype=int),
+                     np.array([[-10.0] * 10, [-30.0] * 10]))
+    assert frozen.reassignments(5) == 0 and frozen.final_log_joint_spread == 20.0
     assert "no worksite ever changes" in narrative.gibbs_mixing(frozen, 5)
     assert "20.0 apart" in narrative.gibbs_mixing(frozen, 5)
-    moving = SimpleNamespace(z=np.tile([0, 1], (2, 5, 1)).transpose(0, 2, 1).reshape(2, 10, 1),
-                             log_joint=np.zeros((2, 10)))
+    moving = samples(np.tile([0, 1], (2, 5, 1)).transpose(0, 2, 1).reshape(2, 10, 1),
+                     np.zeros((2, 10)))
+    assert moving.reassignments(0) == 2  # each chain moves its worksite once, at sweep 5
     assert "still move" in narrative.gibbs_mixing(moving, 0)
 
 

@@ -127,21 +127,17 @@ def test_elbo_traces_draw_every_fit_and_the_threshold(r):
     left, right = figures.elbo_traces(r).axes
     assert left.get_yscale() == "log" and right.get_yscale() == "log"
     assert len(left.get_legend().get_texts()) == len(r.svi)
-    rtol = r.meta.config["svi"]["rtol"]
+    rtol = r.meta.settings.svi.rtol
     assert any(np.allclose(line.get_ydata(), rtol) for line in right.get_lines())
 
 
-def test_convergence_statistic_agrees_with_the_stopping_rule():
-    from organizing.inference.svi import elbo_converged
-
-    rng = np.random.default_rng(0)
-    losses = 1000 * np.exp(-np.arange(600) / 80) + 500 + rng.normal(0, 1, 600)
-    steps, statistic = figures.convergence_statistic(losses, 100)
-    assert steps[0] == 200 and steps[-1] == 600
-    for t in (200, 350, 600):
-        value = statistic[steps == t][0]
-        assert elbo_converged(losses[:t], 100, value * 1.0001)
-        assert not elbo_converged(losses[:t], 100, value * 0.9999)
+def test_the_figure_plots_the_stored_rule_checks(r):
+    """The right panel draws each fit's stored rule checks: what the fit computed."""
+    right = figures.elbo_traces(r).axes[1]
+    drawn = [line.get_ydata() for line in right.get_lines() if len(line.get_ydata()) > 1]
+    for model in r.svi:
+        stored = r.svi[model].rule_checks.dropna()["change"].to_numpy()
+        assert any(np.array_equal(y, stored) for y in drawn), model
 
 
 def test_sign_flip_figure_has_one_point_per_worksite(r):
@@ -191,7 +187,7 @@ def test_sign_flip_sentence_branches():
 
 
 def test_sign_flip_holds_on_the_real_audit(r):
-    assert narrative.mirrored(r.audit.train_projection, r.audit.test_projection)
+    assert r.audit.mirrored
     assert "changes sign" in narrative.sign_flip_sentence(r.audit)
 
 
@@ -209,7 +205,7 @@ def test_published_figures_and_root_mean_square():
     assert narrative.published("heldout_auc") == pytest.approx(0.7688)
     with pytest.raises(KeyError):
         narrative.published("no such figure")
-    assert narrative.root_mean_square([3.0, -4.0]) == pytest.approx(np.sqrt(12.5))
+    assert audit.root_mean_square([3.0, -4.0]) == pytest.approx(np.sqrt(12.5))
 
 
 def test_methods_sentences_on_the_real_results(r):
@@ -232,6 +228,12 @@ def test_diagnostics_sentence_branches(r):
 
     clean = {m: with_flags(m, ()) for m in NUTS_MODELS}
     assert narrative.diagnostics_sentence(clean).startswith("All 3 NUTS posteriors pass")
+    # the thresholds are the rule the runs were checked by: 100 per chain (quick: 2 chains)
+    ess_min = r.posteriors[HEADLINE_MODEL].diagnostics.ess_min
+    assert ess_min == 100 * r.meta.settings.nuts.chains
+    assert f"ESS at least {ess_min:,.0f} and" in narrative.diagnostics_sentence(clean)
+    rule = narrative.diagnostic_rule(r.posteriors[HEADLINE_MODEL].diagnostics)
+    assert "below 100 per chain" in rule and f"({ess_min:,.0f} for" in rule
     one = {**clean, ModelId.CORRECTED: with_flags(ModelId.CORRECTED, ("3 divergences",))}
     text = narrative.diagnostics_sentence(one)
     assert text.startswith("The headline and extended models pass every check")
@@ -251,7 +253,9 @@ def _svi_fit(optimizer, steps, max_steps, converged, facts, **kwargs):
                 {"lr": 0.05, "lr_decay": 0.999, "betas": (0.95, 0.999), "stop_early": False})
     return SVIFit(model="published", guide_kind="normal", losses=np.ones(steps), steps=steps,
                   max_steps=max_steps, converged=converged, seconds=1.0, seed=0,
-                  optimizer=optimizer, audit_facts=facts, **settings, **kwargs)
+                  optimizer=optimizer, audit_facts=facts,
+                  audit_findings=audit.findings(facts), rule_checks=pd.DataFrame(),
+                  **settings, **kwargs)
 
 
 AGREEING = {"site_term_max": 2e-13, "sign_flip_correlation": -1.0, "heldout_auc": 0.27,

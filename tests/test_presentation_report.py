@@ -81,12 +81,13 @@ FIGURES = {
     "worker_effects": lambda r: figures.worker_effects(r.headline),
     "roc_curves": lambda r: figures.roc_curves(r.evaluation),
     "reliability": lambda r: figures.reliability(r.evaluation),
-    "ppc_worksites": lambda r: figures.ppc_worksites(r.evaluation.ppc),
+    "ppc_worksites": lambda r: figures.ppc_worksites(r.evaluation.ppc,
+                                                     r.data.disclosure.min_count),
     "heldout_worksites": lambda r: figures.heldout_worksites(r.evaluation),
     "clustering_logjoint": lambda r: figures.clustering_logjoint(
-        r.clustering, r.meta.config["clustering"]["burn_in"]),
+        r.clustering, r.meta.settings.clustering.burn_in),
     "clustering_selection": lambda r: figures.clustering_selection(
-        r.clustering, r.meta.config["clustering"]["sigma"]),
+        r.clustering, r.meta.settings.clustering.sigma),
     "cv_figure": lambda r: cw.cv_figure(r.clustering),
     "size_figure": lambda r: cw.size_figure(r.sensitivity),
     "variance_decomposition": lambda r: figures.variance_decomposition(r.variance),
@@ -133,7 +134,7 @@ def test_importing_figures_leaves_rcparams_unchanged():
 
 
 def test_figures_apply_the_house_style_inside_their_context(r):
-    fig = figures.ppc_worksites(r.evaluation.ppc)
+    fig = figures.ppc_worksites(r.evaluation.ppc, r.data.disclosure.min_count)
     ax = fig.axes[0]
     assert not ax.spines["top"].get_visible() and not ax.spines["right"].get_visible()
     assert mpl.rcParams["axes.spines.top"]  # the global default is untouched

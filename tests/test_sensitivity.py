@@ -305,6 +305,18 @@ def test_sensitivity_marks_and_tables_show_changed_verdicts():
 def test_outside_network_rates_follow_disclosure_control():
     from types import SimpleNamespace
 
+    from organizing.sensitivity import outside_network_rates
+
+    # 20 workers outside, 2 of them signers: fewer than 5 signers, so withheld
+    outside = np.arange(1000) < 20
+    signed = np.zeros(1000)
+    signed[:2], signed[20:190] = 1, 1
+    hidden, inside = outside_network_rates(outside, signed, min_count=5)
+    assert np.isnan(hidden) and inside == pytest.approx(170 / 980)
+    signed[:10] = 1  # 10 of 20 signed: shown
+    assert outside_network_rates(outside, signed, min_count=5)[0] == 0.5
+    assert np.isnan(outside_network_rates(np.zeros(1000, bool), signed, min_count=5)[0])
+
     def results(share, outside, inside, n=1000):
         return SimpleNamespace(
             sensitivity=SimpleNamespace(outside_cut=-36.04, share_outside=share,
@@ -313,13 +325,10 @@ def test_outside_network_rates_follow_disclosure_control():
 
     shown = narrative.outside_network_sentence(results(0.4, 0.2, 0.15))
     assert "20.0%" in shown and "15.0%" in shown and "withheld" not in shown
-    # 20 workers outside, of whom 2 signed: fewer than 5 signers, so the rate is withheld
-    hidden = narrative.outside_network_sentence(results(0.02, 0.1, 0.17))
-    assert "10.0%" not in hidden and "withheld (fewer than 5 signers" in hidden
-    assert "17.0%" in hidden
+    words = narrative.outside_network_sentence(results(0.02, hidden, inside))
+    assert "withheld (fewer than 5 signers" in words and "17.3%" in words
     nobody = narrative.outside_network_sentence(results(0.0, float("nan"), 0.17))
     assert "nan" not in nobody.lower() and "withheld" in nobody
-
 
 
 def test_an_effect_is_robust_only_if_its_direction_holds_in_every_variant():

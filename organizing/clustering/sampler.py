@@ -104,6 +104,18 @@ class MixtureSamples:
     def n_iter(self) -> int:
         return self.z.shape[1]
 
+    def reassignments(self, burn_in: int) -> int:
+        """How many times, after ``burn_in`` sweeps, a worksite moved to another cluster
+        (over every chain): zero means the chains are stuck where they started."""
+        z = self.z[:, burn_in:]
+        return int((z[:, 1:] != z[:, :-1]).sum())
+
+    @property
+    def final_log_joint_spread(self) -> float:
+        """How far apart the chains' last log joint densities are."""
+        ends = self.log_joint[:, -1]
+        return float(ends.max() - ends.min())
+
 
 # --------------------------------------------------------------------------- validation
 # Checks shared by the package's modules.

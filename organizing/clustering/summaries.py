@@ -140,3 +140,11 @@ def withhold_small_clusters(table: pd.DataFrame, min_count: int) -> pd.DataFrame
     features = [c for c in out.columns if c != "weight"]
     out.loc[small, features] = np.nan
     return out
+
+
+def pooled_sd(vectors: np.ndarray) -> float:
+    """The pooled standard deviation of coefficient vectors (n, d), each column centred:
+    the typical size of one coefficient's departure from its mean."""
+    values = np.asarray(vectors, dtype=float)
+    centred = values - values.mean(axis=0)
+    return float(np.sqrt(np.mean(centred**2)))

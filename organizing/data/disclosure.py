@@ -11,7 +11,10 @@ k = ``disclosure.min_count`` in the configuration:
 - :func:`rate_shown` allows a group's signing rate only when the group has at
   least k signers and at least k non-signers (s ≥ k and n − s ≥ k); the other
   groups are pooled (:func:`pooled_rate`), and the pool's rate is shown only
-  when it passes the same rule.
+  when it passes the same rule;
+- :func:`withhold_site_rates` and :func:`withhold_small_bins` apply the rule to the
+  held-out checks' tables where they are computed, so a withheld rate never reaches
+  the results cache.
 
 Zero counts are allowed in histograms (an empty bin discloses no one), but a
 rate of 0 or 1 is a count of 0 on one side and is withheld: it would say that
@@ -21,13 +24,7 @@ every worker of the group did, or did not, sign.
 from __future__ import annotations
 
 import numpy as np
-
-
-def default_min_count() -> int:
-    """k from the packaged configuration (for report functions called without one)."""
-    from organizing.config import load_config
-
-    return load_config().disclosure.min_count
+import pandas as pd
 
 
 def rate_shown(signed, workers, *, min_count: int) -> np.ndarray:
@@ -51,11 +48,21 @@ def pooled_rate(signed, workers, *, min_count: int) -> float | None:
     return s / n
 
 
-def smallest_count(counts) -> int | None:
-    """The smallest non-zero count (None when all are zero): what the rule bounds."""
-    counts = np.asarray(counts)
-    nonzero = counts[counts != 0]
-    return int(nonzero.min()) if len(nonzero) else None
+def withhold_site_rates(check: pd.DataFrame, *, min_count: int) -> pd.DataFrame:
+    """A per-worksite table of held-out rates (columns ``observed``, a rate, and
+    ``workers``) with each observed rate withheld (NaN) unless the worksite's workers in
+    it include k signers and k non-signers; the column ``shown`` says which were kept."""
+    shown = rate_shown(check["observed"] * check["workers"], check["workers"],
+                       min_count=min_count)
+    return check.assign(observed=check["observed"].where(shown), shown=shown)
+
+
+def withhold_small_bins(table: pd.DataFrame, *, min_count: int) -> pd.DataFrame:
+    """A reliability table (columns ``predicted``, ``observed``, ``count``) with every bin
+    of fewer than k workers withheld: its share and count NaN, ``shown`` False."""
+    shown = table["count"].to_numpy() >= min_count
+    return table.assign(observed=table["observed"].where(shown),
+                        count=table["count"].where(shown), shown=shown)
 
 
 def merge_small_bins(counts: np.ndarray, edges: np.ndarray, *,

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,42 +40,19 @@ with warnings.catch_warnings():  # ArviZ 0.2x announces its 1.0 refactor on impo
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 
+from organizing.inference.convergence import (  # noqa: E402  (the rule and its record)
+    BFMI_MIN,
+    ESS_PER_CHAIN_MIN,
+    R_HAT_MAX,
+    Diagnostics,
+)
+
 if TYPE_CHECKING:
     from organizing.inference.nuts import NUTSResult
 
-R_HAT_MAX = 1.01
-ESS_PER_CHAIN_MIN = 100
-BFMI_MIN = 0.3
 #: Largest range of a column's log-likelihood over draws handled by plain importance
 #: sampling when ArviZ's PSIS fails on it (the weights then differ by at most e^0.1).
 NEARLY_CONSTANT_RANGE = 0.1
-
-
-@dataclass(frozen=True)
-class Diagnostics:
-    """Worst-case convergence diagnostics over every element of every site.
-
-    ``divergences`` counts divergent transitions after warm-up over all chains;
-    ``min_bfmi`` is the lowest E-BFMI of any chain (NaN without energies);
-    ``draws`` is per chain. ``flags`` lists in words each threshold that was
-    missed, naming the worst element (``site[i, j]``); empty means healthy.
-    """
-
-    max_r_hat: float
-    min_ess_bulk: float
-    min_ess_tail: float
-    divergences: int
-    min_bfmi: float
-    chains: int
-    draws: int
-    flags: tuple[str, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not self.flags
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def _as_chains(value) -> np.ndarray:
@@ -178,6 +155,9 @@ def diagnose(
         chains=int(chains),
         draws=int(samples),
         flags=tuple(flags),
+        r_hat_max=float(r_hat_max),
+        ess_min=float(ess_min),
+        bfmi_min=float(bfmi_min),
     )
 
 

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyro
 import torch
 from pyro.infer import SVI, JitTrace_ELBO, Predictive
@@ -74,6 +75,21 @@ def _quiet_jit() -> Iterator[None]:
 # --------------------------------------------------------------------------- SVI
 
 
+#: Steps between two questions to the stopping rule (and between bar updates).
+CHECK_EVERY = 50
+
+
+def _last_two_windows(losses, window: int) -> tuple[float, float] | None:
+    """The mean loss of the ``window`` steps before the last ``window``, and of the last:
+    None with fewer than ``2 * window`` losses or a non-finite one among them."""
+    if window < 1:
+        raise ValueError("window must be positive")
+    values = np.asarray(losses, dtype=float)
+    if values.size < 2 * window or not np.all(np.isfinite(values[-2 * window :])):
+        return None
+    return values[-2 * window : -window].mean(), values[-window:].mean()
+
+
 def elbo_converged(losses: Sequence[float] | np.ndarray, window: int, rtol: float) -> bool:
     r"""Whether the smoothed ELBO loss has stopped changing.
 
@@ -87,14 +103,34 @@ def elbo_converged(losses: Sequence[float] | np.ndarray, window: int, rtol: floa
     estimates; scaling by the loss makes one ``rtol`` serve data sets of any size.
     Fewer than ``2 * window`` losses never count as converged.
     """
-    if window < 1:
-        raise ValueError("window must be positive")
-    values = np.asarray(losses, dtype=float)
-    if values.size < 2 * window or not np.all(np.isfinite(values[-2 * window :])):
+    means = _last_two_windows(losses, window)
+    if means is None:
         return False
-    recent = values[-window:].mean()
-    previous = values[-2 * window : -window].mean()
+    previous, recent = means
     return bool(abs(previous - recent) <= rtol * max(abs(recent), 1.0))
+
+
+def elbo_change(losses: Sequence[float] | np.ndarray, window: int) -> float:
+    r"""The statistic :func:`elbo_converged` compares with ``rtol``:
+    :math:`|\bar L_0 - \bar L_1| / \max(|\bar L_1|, 1)` (NaN where it never converges)."""
+    means = _last_two_windows(losses, window)
+    if means is None:
+        return float("nan")
+    previous, recent = means
+    return float(abs(previous - recent) / max(abs(recent), 1.0))
+
+
+def rule_checks(losses: Sequence[float] | np.ndarray, window: int, min_steps: int,
+                check_every: int = CHECK_EVERY) -> pd.DataFrame:
+    """Where :func:`fit_svi` asked the stopping rule, and its statistic each time: every
+    ``check_every`` steps from ``min_steps`` on, and the last step (where the fit
+    stopped). Columns ``step`` and ``change`` (:func:`elbo_change`)."""
+    n = len(losses)
+    steps = [t for t in range(check_every, n + 1, check_every) if t >= min_steps]
+    if n and (not steps or steps[-1] != n):
+        steps.append(n)
+    return pd.DataFrame({"step": np.asarray(steps, dtype=np.int64),
+                         "change": [elbo_change(losses[:t], window) for t in steps]})
 
 
 @dataclass(frozen=True)
@@ -163,7 +199,7 @@ def fit_svi(
     min_steps: int = 500,
     window: int = 200,
     rtol: float = 1e-3,
-    check_every: int = 50,
+    check_every: int = CHECK_EVERY,
     seed: int = 0,
     progress: bool = True,
     label: str | None = None,

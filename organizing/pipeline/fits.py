@@ -11,7 +11,7 @@ import pandas as pd
 from organizing.audit import PublishedAudit
 from organizing.models import ModelId
 from organizing.pipeline.context import NUTS_SPECS, SVI_SPECS, Context, fit_nuts
-from organizing.results.sections import Coefficients, Diagnostics, Loo, Posterior, SVIFit
+from organizing.results.sections import Coefficients, Loo, Posterior, SVIFit
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,11 @@ def fit_svi_models(ctx: Context) -> SviStage:
     mean-field comparisons; the published specification once more with the optimizer its
     code runs, to show the audit's facts do not depend on the choice."""
     from organizing import audit, evaluation
-    from organizing.inference.svi import fit_svi, guide_draw, posterior_draws
+    from organizing.inference.svi import fit_svi, guide_draw, posterior_draws, rule_checks
     from organizing.models.logits import logits, sigmoid
 
     full, train, test, seed = ctx.designs.full, ctx.train, ctx.test, ctx.config.seed
+    svi = ctx.config.svi
     args = full.subset(train).tensors()
     y_test = full.signed[test]
 
@@ -71,16 +72,20 @@ def fit_svi_models(ctx: Context) -> SviStage:
                         max_steps=settings["max_steps"], converged=fit.converged,
                         seconds=fit.seconds, seed=seed, lr=fit.lr, lr_decay=fit.lr_decay,
                         betas=fit.betas, optimizer=optimizer, stop_early=fit.stop_early,
-                        audit_facts=facts if published else {})
+                        audit_facts=facts if published else {},
+                        audit_findings=audit.findings(facts) if published else {},
+                        # a fit of fixed length never asks the rule
+                        rule_checks=rule_checks(fit.losses if fit.stop_early else [],
+                                                svi.window, svi.min_steps))
         return draws, record, published
 
     fits, all_draws = {}, {}
     for model, (name, guide) in SVI_SPECS.items():
         all_draws[model], fits[model], found = svi_fit(
-            name, guide, ctx.config.svi.fit_settings, "report", f"SVI {model.value}")
+            name, guide, svi.fit_settings, "report", f"SVI {model.value}")
         if model is ModelId.PUBLISHED:
             one_draw, published_audit, probabilities = found
-            code = svi_fit(name, guide, ctx.config.svi.code_fit_settings, "code",
+            code = svi_fit(name, guide, svi.code_fit_settings, "code",
                            f"SVI {model.value} (code's optimizer)")[1]
             fits[model] = replace(fits[model], code_optimizer=code)
     return SviStage(fits=fits, draws=all_draws, one_draw=one_draw,
@@ -108,7 +113,7 @@ def fit_nuts_models(ctx: Context) -> NutsStage:
             coefficients=coefficient_tables(draws, design.worker_features,
                                             design.site_features),
             seconds=float(result.seconds),
-            diagnostics=Diagnostics(**diagnose(result).as_dict()),
+            diagnostics=diagnose(result),
             loo=Loo(**loo.as_dict()),
         )
     full = ctx.designs.full

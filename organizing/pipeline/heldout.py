@@ -31,7 +31,8 @@ BASELINES = (ModelId.POOLED_LOGISTIC, ModelId.GRADIENT_BOOSTING)
 class HeldoutWorkers:
     """The study's held-out workers: each model's metrics, curves and accuracy gains, the
     time each took to fit, each model's held-out probabilities (for the log predictive
-    density), and the posterior predictive check of per-worksite rates."""
+    density), and the posterior predictive check of per-worksite rates (rates and bins
+    below the disclosure threshold withheld)."""
 
     metrics: pd.DataFrame
     curves: dict[ModelId, Curves]
@@ -45,9 +46,11 @@ def evaluate_heldout_workers(ctx: Context) -> HeldoutWorkers:
     """Every model's predictions for the study's held-out workers, and the headline
     model's posterior predictive check of per-worksite rates."""
     from organizing import evaluation
+    from organizing.data.disclosure import withhold_site_rates, withhold_small_bins
     from organizing.models.logits import logits, sigmoid
 
     full, train, test, seed = ctx.designs.full, ctx.train, ctx.test, ctx.config.seed
+    k = ctx.config.disclosure.min_count
     y_train, y_test = full.signed[train], full.signed[test]
     probabilities = {}
     for model, (name, _) in NUTS_SPECS.items():
@@ -74,8 +77,10 @@ def evaluate_heldout_workers(ctx: Context) -> HeldoutWorkers:
         rows.append({"model": model.value, **evaluation.binary_metrics(y_test, p)})
         gains.append({"model": model.value, **evaluation.accuracy_gain(
             y_test, p, full.site_index[test])})
+        # disclosure control here, so no bin of fewer than k workers reaches the cache
         curves[model] = Curves(roc=evaluation.roc_points(y_test, p),
-                               calibration=evaluation.calibration_table(y_test, p))
+                               calibration=withhold_small_bins(
+                                   evaluation.calibration_table(y_test, p), min_count=k))
 
     # Posterior predictive check of per-worksite rates, headline model.
     rng = np.random.default_rng(seed)
@@ -83,8 +88,9 @@ def evaluate_heldout_workers(ctx: Context) -> HeldoutWorkers:
     draws = thin(ctx.headline_draws, ctx.config.evaluation.ppc_draws)
     p_rep = sigmoid(logits(NUTS_SPECS[HEADLINE_MODEL][0], draws, design.site_x,
                            design.worker_x[test], design.site_index[test]))
-    ppc = evaluation.site_rate_check(rng.random(p_rep.shape) < p_rep, y_test,
-                                     design.site_index[test], ctx.campaign.n_sites)
+    ppc = withhold_site_rates(evaluation.site_rate_check(
+        rng.random(p_rep.shape) < p_rep, y_test, design.site_index[test],
+        ctx.campaign.n_sites), min_count=k)
     return HeldoutWorkers(metrics=pd.DataFrame(rows), curves=curves,
                           accuracy=pd.DataFrame(gains), fit_seconds=fit_seconds,
                           probabilities=probabilities, ppc=ppc)

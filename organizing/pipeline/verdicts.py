@@ -17,7 +17,7 @@ from organizing.pipeline.clusters import cluster_test_settings, heldout_sites
 from organizing.pipeline.context import Context, nuts_arguments
 from organizing.pipeline.fits import coefficient_tables
 from organizing.results import cache
-from organizing.results.sections import Claims, Diagnostics, ErrorRates, Posterior, Sensitivity
+from organizing.results.sections import Claims, ErrorRates, Posterior, Sensitivity
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def fit_sensitivity_variants(ctx: Context) -> dict[str, VariantFit]:
             variant=key, n_workers=len(rows), worker_features=design.worker_features,
             site_features=design.site_features,
             coefficients=coefficient_tables(draws, design.worker_features, design.site_features),
-            diagnostics=Diagnostics(**diagnose(result).as_dict()),
+            diagnostics=diagnose(result),
             seconds=float(result.seconds))
         fits[key] = VariantFit(draws=draws, design=fitted,
                                priors=Priors.of(HEADLINE_MODEL, priors), run=run)
@@ -98,7 +98,7 @@ def judge_claims(ctx: Context) -> ClaimsStage:
     claims = claims_section(by_model, ctx.headline_draws, ctx.designs.headline, ctx.campaign)
     sensitivity = sensitivity_section(ctx.campaign, ctx.sensitivity_fits,
                                       ctx.nuts.posteriors[HEADLINE_MODEL], claims.table,
-                                      ctx.config.seed)
+                                      ctx.config.seed, ctx.config.disclosure.min_count)
     claims = replace(claims, effects=direction_holds(
         claims.effects, {key: run.coefficients for key, run in sensitivity.runs.items()}))
     return ClaimsStage(claims=claims, sensitivity=sensitivity)
@@ -120,9 +120,11 @@ def claims_section(by_model: pd.DataFrame, headline_draws: dict, design,
 
 
 def sensitivity_section(campaign: Campaign, fits: dict[str, VariantFit], headline: Posterior,
-                        headline_claims: pd.DataFrame, seed: int) -> Sensitivity:
+                        headline_claims: pd.DataFrame, seed: int,
+                        min_count: int) -> Sensitivity:
     """Each variant's verdicts and coefficients against the headline fit's
-    (:mod:`organizing.sensitivity`)."""
+    (:mod:`organizing.sensitivity`), and the signing rates outside and inside the network
+    (withheld below the disclosure threshold ``min_count``)."""
     from organizing import sensitivity
     from organizing.claims import evaluate_claims
     from organizing.features import (
@@ -142,6 +144,8 @@ def sensitivity_section(campaign: Campaign, fits: dict[str, VariantFit], headlin
         claims[key] = sensitivity.mark_not_evaluated(table, missing)
     log_centrality = campaign.worker_x[:, list(campaign.worker_features).index(CENTRALITY)]
     outside = outside_network(log_centrality)
+    signing_outside, signing_inside = sensitivity.outside_network_rates(
+        outside, campaign.signed, min_count=min_count)
     return Sensitivity(
         runs={key: fit.run for key, fit in fits.items()},
         verdicts=sensitivity.compare_verdicts(headline_claims, claims),
@@ -149,8 +153,8 @@ def sensitivity_section(campaign: Campaign, fits: dict[str, VariantFit], headlin
             headline.coefficients, {k: f.run.coefficients for k, f in fits.items()}),
         outside_cut=OUTSIDE_NETWORK_CUT,
         share_outside=float(outside.mean()),
-        signing_outside=float(campaign.signed[outside].mean()) if outside.any() else np.nan,
-        signing_inside=float(campaign.signed[~outside].mean()) if (~outside).any() else np.nan,
+        signing_outside=signing_outside,
+        signing_inside=signing_inside,
     )
 
 

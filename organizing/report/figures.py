@@ -227,24 +227,10 @@ def _window_means(losses: np.ndarray, window: int) -> np.ndarray:
     return (total[window:] - total[:-window]) / window
 
 
-def convergence_statistic(losses: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Steps and the relative change between the last two windows that the rule compares.
-
-    At step t (t ≥ 2·window) it is |L̄₀ − L̄₁| / max(|L̄₁|, 1), as in
-    :func:`organizing.inference.svi.elbo_converged`.
-    """
-    means = _window_means(np.asarray(losses, dtype=float), window)
-    recent, previous = means[window:], means[:-window]
-    steps = np.arange(2 * window, len(losses) + 1)
-    return steps, np.abs(previous - recent) / np.maximum(np.abs(recent), 1.0)
-
-
 @styled
 def elbo_traces(results) -> Figure:
     """Each SVI fit's smoothed ELBO loss, and its stopping rule's statistic where checked."""
-    svi = results.meta.config["svi"]
-    window, rtol = svi["window"], svi["rtol"]
-    every = svi.get("check_every", 50)  # fit_svi's default: the rule is asked every 50 steps
+    rtol = results.meta.settings.svi.rtol
     fig, (left, right) = new_figure(1, 2, height=3.4)
     for model in labels.model_order(results.svi):
         fit, style = results.svi[model], model_style(model)
@@ -255,11 +241,8 @@ def elbo_traces(results) -> Figure:
                   label=style.label)
         marker = "o" if fit.converged else "x"
         left.plot(steps[-1], smooth[-1], marker=marker, color=style.colour, ms=6)
-        rule_steps, statistic = convergence_statistic(losses, window)
-        checked = (rule_steps >= svi["min_steps"]) & (rule_steps % every == 0)
-        if len(checked):
-            checked[-1] = True  # where the fit stopped
-        rule_steps, statistic = rule_steps[checked], statistic[checked]
+        checks = fit.rule_checks.dropna()  # where the rule was asked, to where it stopped
+        rule_steps, statistic = checks["step"].to_numpy(), checks["change"].to_numpy()
         if len(rule_steps):
             right.plot(rule_steps, statistic, color=style.colour, ls=style.linestyle, lw=1.3)
             right.plot(rule_steps[-1], statistic[-1], marker=marker, color=style.colour, ms=6)
@@ -448,22 +431,16 @@ def roc_curves(evaluation) -> Figure:
 
 
 @styled
-def reliability(evaluation, models=(HEADLINE_MODEL, ModelId.POOLED_LOGISTIC),
-                min_count: int | None = None) -> Figure:
+def reliability(evaluation, models=(HEADLINE_MODEL, ModelId.POOLED_LOGISTIC)) -> Figure:
     """Reliability diagram: observed signing rate against mean prediction, in equal-count bins.
 
-    The first model is drawn with the workers in each bin (lower panel). Disclosure
-    control: a bin holding fewer than k workers (k = ``min_count``, by default the
-    configuration's) is not drawn. The bins group workers by a model's prediction,
-    not by anything a reader can recognize, so the rule for counts applies, not the
-    one for worksites' rates.
+    The first model is drawn with the workers in each bin (lower panel). Bins of fewer
+    than k workers were withheld where the table was computed
+    (:func:`organizing.data.disclosure.withhold_small_bins`) and are not drawn.
     """
-    from organizing.data.disclosure import default_min_count
-
-    k = default_min_count() if min_count is None else min_count
 
     def disclosable(table):
-        return table[table["count"] >= k]
+        return table[table["shown"]]
 
     fig, (top, bottom) = new_figure(2, 1, height=5.0, sharex=True,
                                     gridspec_kw={"height_ratios": [3, 1]})
@@ -483,19 +460,18 @@ def reliability(evaluation, models=(HEADLINE_MODEL, ModelId.POOLED_LOGISTIC),
 
 
 @styled
-def ppc_worksites(ppc, min_count: int | None = None) -> Figure:
+def ppc_worksites(ppc, min_count: int) -> Figure:
     """Per-worksite signing rate of held-out workers against its 90% predictive interval.
 
-    Disclosure control: a worksite's observed rate is drawn only when its held-out
-    workers include at least k signers and k non-signers (k = ``min_count``, by
-    default the configuration's); otherwise only its interval is drawn, in grey.
+    A worksite whose observed rate was withheld where the check was computed (fewer
+    than k = ``min_count`` signers or non-signers among its held-out workers,
+    :func:`organizing.data.disclosure.withhold_site_rates`) is drawn as its interval
+    alone, in grey.
     """
-    from organizing.data.disclosure import default_min_count, rate_shown
-
-    k = default_min_count() if min_count is None else min_count
+    k = min_count
     ppc = ppc.sort_values("q50").reset_index(drop=True)
     x = np.arange(len(ppc))
-    shown = rate_shown(ppc["observed"] * ppc["workers"], ppc["workers"], min_count=k)
+    shown = ppc["shown"].to_numpy(dtype=bool)
     inside = ppc["inside"].to_numpy(dtype=bool)
     colour = model_style(HEADLINE_MODEL).colour
     fig, ax = new_figure(height=3.8)

@@ -89,11 +89,6 @@ def coefficient(posterior, feature: str) -> str:
     return fmt.estimate(row["mean"], row["q5"], row["q95"])
 
 
-def config(results, section: str) -> dict:
-    """One section of the configuration that produced the results."""
-    return results.meta.config[section]
-
-
 # ---------------------------------------------------------------- comparisons
 
 
@@ -357,27 +352,25 @@ def refit_steps_sentence(svi: dict) -> str:
             "loss had converged.")
 
 
-#: What the audit concludes from each fact, and how the book checks it on a fit.
-OPTIMIZER_FACTS = {
-    "site_term_max": ("the worksite term is zero", lambda v: v < 1e-6),
-    "sign_flip_correlation": ("every learned intercept changes sign at prediction",
-                              lambda v: v < -0.99),
-    "heldout_auc": ("held-out workers are ranked worse than chance", lambda v: v < 0.5),
-    "heldout_auc_as_learned": ("with the training sums they are ranked better than chance",
-                               lambda v: v > 0.5),
+#: Each of the audit's findings (:data:`organizing.audit.FINDING_RULES`), in words.
+FINDING_WORDS = {
+    "site_term_max": "the worksite term is zero",
+    "sign_flip_correlation": "every learned intercept changes sign at prediction",
+    "heldout_auc": "held-out workers are ranked worse than chance",
+    "heldout_auc_as_learned": "with the training sums they are ranked better than chance",
 }
 
 
 def optimizer_agreement(svi: dict) -> str:
-    """Whether the audit's conclusions hold under both optimizers, fact by fact."""
+    """Whether the audit's findings hold under both optimizers, finding by finding."""
     refit = svi[ModelId.PUBLISHED]
     code = refit.code_optimizer
     if code is None:
         return "Only the report's optimizer was run."
     same, differ = [], []
-    for key, (claim, holds) in OPTIMIZER_FACTS.items():
-        outcome = {holds(fit.audit_facts[key]) for fit in (refit, code)}
-        (same if len(outcome) == 1 and outcome.pop() else differ).append(claim)
+    for key, words in FINDING_WORDS.items():
+        held = {fit.audit_findings[key] for fit in (refit, code)}
+        (same if held == {True} else differ).append(words)
     if not differ:
         return (f"Under both optimizers {fmt.listing(same)}: the audit's conclusions do not "
                 "depend on the choice.")
@@ -392,8 +385,13 @@ def diagnostics_sentence(posteriors, models=NUTS_MODELS) -> str:
                if posteriors[m].diagnostics.flags}
     passed = [model_label(m) for m in models if m not in flagged]
     if not flagged:
-        return (f"All {fmt.count(len(models))} NUTS posteriors pass every check: R̂ at most "
-                f"1.01, bulk and tail ESS at least 400 and no divergent transition.")
+        rules = {(d.r_hat_max, d.ess_min) for d in (posteriors[m].diagnostics for m in models)}
+        r_hat_max, ess_min = rules.pop() if len(rules) == 1 else (None, None)
+        thresholds = (f"R̂ at most {fmt.number(r_hat_max)}, bulk and tail ESS at least "
+                      f"{fmt.count(ess_min)}" if r_hat_max is not None
+                      else "R̂ and bulk and tail ESS within their thresholds")
+        return (f"All {fmt.count(len(models))} NUTS posteriors pass every check: "
+                f"{thresholds} and no divergent transition.")
     parts = [f"the {model_label(m)} model is flagged ({'; '.join(flags)})"
              for m, flags in flagged.items()]
     head = (f"The {fmt.listing(passed)} {'model passes' if len(passed) == 1 else 'models pass'}"
@@ -404,14 +402,13 @@ def diagnostics_sentence(posteriors, models=NUTS_MODELS) -> str:
         "second decimal is trusted.")
 
 
-def diagnostic_rule(chains: int) -> str:
-    """The thresholds the pipeline flags a NUTS run by, for ``chains`` chains, in words."""
-    from organizing.inference.diagnostics import BFMI_MIN, ESS_PER_CHAIN_MIN, R_HAT_MAX
-
-    return (f"whose largest R̂ exceeds {fmt.number(R_HAT_MAX)}, whose smallest bulk or "
-            f"tail effective sample size is below {fmt.count(ESS_PER_CHAIN_MIN)} per chain "
-            f"({fmt.count(ESS_PER_CHAIN_MIN * chains)} for {fmt.count(chains)} chains), that "
-            f"has any divergent transition, or whose E-BFMI is below {fmt.number(BFMI_MIN, 1)}")
+def diagnostic_rule(diagnostics) -> str:
+    """The thresholds a NUTS run was flagged by (its ``Diagnostics`` record), in words."""
+    d = diagnostics
+    return (f"whose largest R̂ exceeds {fmt.number(d.r_hat_max)}, whose smallest bulk or "
+            f"tail effective sample size is below {fmt.count(d.ess_min / d.chains)} per chain "
+            f"({fmt.count(d.ess_min)} for {fmt.count(d.chains)} chains), that "
+            f"has any divergent transition, or whose E-BFMI is below {fmt.number(d.bfmi_min, 1)}")
 
 
 def pareto_sentence(posterior) -> str:
@@ -435,16 +432,10 @@ def sbc_sentence(calibration) -> str:
     )
 
 
-def mirrored(train, test, tol: float = 1e-6) -> bool:
-    """Whether two vectors of column sums are exactly opposite (up to rounding)."""
-    train, test = np.asarray(train, dtype=float), np.asarray(test, dtype=float)
-    return bool(np.allclose(test, -train, rtol=0, atol=tol * max(np.abs(train).max(), 1.0)))
-
-
 def sign_flip_sentence(audit) -> str:
     """What happens to the worksite intercepts of the published term at prediction time."""
     r = fmt.number(audit.sign_flip_correlation)
-    if mirrored(audit.train_projection, audit.test_projection):
+    if audit.mirrored:
         return (f"every worksite's learned intercept changes sign when it is applied to the "
                 f"held-out workers (correlation {r} across worksites)")
     if audit.sign_flip_correlation < 0:
@@ -462,20 +453,15 @@ def refit_sentence(audit) -> str:
             f"{fmt.number(draw.min())} to {fmt.number(draw.max())}")
 
 
-def root_mean_square(values) -> float:
-    """The root mean square of some values: the size of draws centred at zero."""
-    values = np.asarray(values, dtype=float)
-    return float(np.sqrt(np.mean(values**2)))
-
-
 def published_rms(data) -> str:
     """Root mean square of the published worksite coefficients."""
-    return fmt.number(root_mean_square([published(f) for f in data.site_features]))
+    values = np.asarray([published(f) for f in data.site_features], dtype=float)
+    return fmt.number(float(np.sqrt(np.mean(values**2))))
 
 
 def one_draw_rms(audit, column: str = "one draw") -> str:
     """Root mean square of the refit's worksite coefficients: one draw or posterior means."""
-    return fmt.number(root_mean_square(audit.one_draw[column]))
+    return fmt.number(audit.coefficient_rms(column))
 
 
 def matrix_entries(meta) -> str:
@@ -490,14 +476,9 @@ def scale_against_published(posterior, parameter: str = "beta_individual_scale")
             f"{ratio(mean, published('beta_worker_scale'), 0)} the published value")
 
 
-def projection_norm(audit) -> float:
-    """The length of Σ_j z_j over the training workers."""
-    return float(np.linalg.norm(audit.train_projection))
-
-
 def published_scale_sentence(audit) -> str:
     """What the published worker-coefficient scale means once multiplied by the summed features."""
-    norm = projection_norm(audit)
+    norm = audit.projection_norm
     scale = published("beta_worker_scale")
     return (
         f"a vector of length {fmt.number(norm, 0)} over the training workers, so a coefficient "
@@ -505,7 +486,7 @@ def published_scale_sentence(audit) -> str:
         f"log-odds by one unit. Times that length, the published scale gives the worksite "
         f"intercepts a spread of {fmt.number(scale * norm)} log-odds; the refit's intercepts "
         f"(posterior means) have a standard deviation of "
-        f"{fmt.number(float(np.std(audit.intercept_train)))} across worksites"
+        f"{fmt.number(audit.intercept_sd)} across worksites"
     )
 
 
@@ -600,17 +581,10 @@ def published_worker_spread() -> str:
     return f"{fmt.number(sd.min(), 4)} to {fmt.number(sd.max(), 4)}"
 
 
-def coefficient_scale(vectors) -> float:
-    """Pooled standard deviation of coefficient vectors (n, d), each column centred."""
-    frame = pd.DataFrame(vectors, dtype=float)
-    centred = frame - frame.mean()
-    return float((centred**2).to_numpy().mean() ** 0.5)
-
-
 def scale_comparison(clustering) -> str:
     """The spread of the clustered vectors: published refit against the headline model."""
-    published_scale = coefficient_scale(clustering.study_samples.x)
-    headline_scale = coefficient_scale(clustering.slope_vectors)
+    published_scale = clustering.published_vector_sd
+    headline_scale = clustering.slope_vector_sd
     return (f"a pooled standard deviation of {fmt.number(published_scale, 4)}; the headline "
             f"model's posterior-mean vectors have {fmt.number(headline_scale)}, "
             f"{ratio(headline_scale, published_scale, 0)} as much")
@@ -618,13 +592,11 @@ def scale_comparison(clustering) -> str:
 
 def gibbs_mixing(samples, burn_in: int) -> str:
     """Whether the Gibbs chains still move worksites between clusters after burn-in."""
-    z = samples.z[:, burn_in:]
-    moves = int((z[:, 1:] != z[:, :-1]).sum())
+    moves = samples.reassignments(burn_in)
     if moves:
         return (f"after burn-in the chains still move worksites between clusters "
                 f"({fmt.count(moves)} reassignments), as a mixing sampler should")
-    ends = samples.log_joint[:, -1]
-    spread = float(ends.max() - ends.min())
+    spread = samples.final_log_joint_spread
     different = (f"; the chains end at log joints up to {fmt.log_density(spread)} apart, each "
                  f"stuck where its first sweeps put it" if spread > 1 else "")
     return f"after burn-in no worksite ever changes cluster in any chain{different}"
@@ -851,26 +823,18 @@ def moved_coefficients_sentence(results, variant: str) -> str:
 
 
 def outside_network_sentence(results) -> str:
-    """The outside-network cut and how many workers it puts outside, with signing rates.
+    """The outside-network cut and how many workers it puts outside, with signing rates
+    (a rate disclosure control withheld where it was computed is named as withheld)."""
+    s, k = results.sensitivity, results.data.disclosure.min_count
 
-    Disclosure control: each group's signing rate is given only when the group has at
-    least k signers and k non-signers (:func:`organizing.data.disclosure.rate_shown`).
-    """
-    from organizing.data.disclosure import rate_shown
-
-    s, n, k = results.sensitivity, results.data.n_workers, results.data.disclosure.min_count
-    sizes = {"outside": s.share_outside * n, "inside": (1 - s.share_outside) * n}
-    rates = {"outside": s.signing_outside, "inside": s.signing_inside}
-
-    def rate(group: str) -> str:
-        workers, value = sizes[group], rates[group]
-        if not np.isfinite(value) or not rate_shown(value * workers, workers, min_count=k):
+    def rate(value: float) -> str:
+        if not np.isfinite(value):
             return f"a rate withheld (fewer than {k} signers or non-signers)"
         return fmt.share(value)
 
     return (f"a log centrality below {fmt.number(s.outside_cut)} puts "
             f"{fmt.share(s.share_outside)} of workers outside the network; they signed at "
-            f"{rate('outside')}, against {rate('inside')} of the workers inside")
+            f"{rate(s.signing_outside)}, against {rate(s.signing_inside)} of the workers inside")
 
 
 def sensitivity_diagnostics(results) -> str:

@@ -335,8 +335,7 @@ def disclosure_table(results) -> GT:
     k = data.disclosure.min_count
     withheld = data.disclosure
     ppc = results.evaluation.ppc
-    ppc_shown = disclosure.rate_shown(ppc["observed"] * ppc["workers"], ppc["workers"],
-                                      min_count=k)
+    ppc_shown = ppc["shown"].to_numpy(dtype=bool)
     calibration = results.evaluation.curves[HEADLINE_MODEL].calibration
     pooled = ("" if withheld.pooled_rate is None or not withheld.rates_withheld
               else "; their pooled rate is drawn instead")
@@ -353,7 +352,7 @@ def disclosure_table(results) -> GT:
          f"{count(int(np.sum(~ppc_shown)))} of {count(len(ppc))} worksites' observed rates"),
         ("Reliability diagram (results chapter)",
          f"every bin holds at least {k} workers",
-         f"{count(int(np.sum(calibration['count'] < k)))} of {count(len(calibration))} bins"),
+         f"{count(int(np.sum(~calibration['shown'])))} of {count(len(calibration))} bins"),
         ("Counts in the text and in tables",
          f"a count below {k} prints as \"fewer than {k}\"", "as needed"),
     ]
@@ -466,7 +465,7 @@ def prior_predictive(prior) -> GT:
 
 def svi_fits(results) -> GT:
     """Every SVI fit on the study's split: its guide, steps, stopping reason and final loss."""
-    window = results.meta.config["svi"]["window"]
+    window = results.meta.settings.svi.window
     rows = []
     for model in labels.model_order(results.svi):
         fit = results.svi[model]

@@ -20,6 +20,7 @@ import pandas as pd
 
 from organizing.audit import PublishedAudit
 from organizing.clustering import MixtureSamples
+from organizing.inference.convergence import Diagnostics
 from organizing.models import ModelId
 from organizing.planning.rehearsal import Rehearsal
 
@@ -35,6 +36,14 @@ class Meta:
     n_train: int
     n_test: int
     timings: dict[str, float]
+
+    @property
+    def settings(self):
+        """The run's settings, validated and typed (``settings.nuts.chains``): the
+        :class:`~organizing.config.Config` that ``config`` (its plain values) came from."""
+        from organizing.config import Config
+
+        return Config.model_validate({**self.config, "profile": self.profile})
 
 
 @dataclass(frozen=True)
@@ -106,9 +115,13 @@ class SVIFit:
     computed from this fit's posterior draws: ``site_term_max`` (largest
     |Σ_s x_s·β| over draws), ``sign_flip_correlation`` (learned against applied
     per-worksite intercepts), ``heldout_auc`` (held-out workers, predicted as the
-    study's code predicts) and ``heldout_auc_as_learned`` (with the training sums).
+    study's code predicts) and ``heldout_auc_as_learned`` (with the training sums);
+    ``audit_findings``: whether each finding holds on those facts
+    (:data:`organizing.audit.FINDING_RULES`).
     ``code_optimizer``: on the published refit, its second fit with the code's
-    optimizer (None elsewhere).
+    optimizer (None elsewhere). ``rule_checks``: where the stopping rule was asked and
+    its statistic each time (``step``, ``change``; :func:`organizing.inference.svi.rule_checks`),
+    empty for a fit that ran a fixed number of steps.
     """
 
     model: str
@@ -125,25 +138,9 @@ class SVIFit:
     optimizer: str
     stop_early: bool
     audit_facts: dict[str, float]
+    audit_findings: dict[str, bool]
+    rule_checks: pd.DataFrame
     code_optimizer: SVIFit | None = None
-
-
-@dataclass(frozen=True)
-class Diagnostics:
-    """Convergence diagnostics of one NUTS run (ArviZ: rank-normalized split R-hat, ESS)."""
-
-    max_r_hat: float
-    min_ess_bulk: float
-    min_ess_tail: float
-    divergences: int
-    min_bfmi: float
-    chains: int
-    draws: int  # per chain
-    flags: tuple[str, ...]  # readable reasons; empty when the run passes every check
-
-    @property
-    def ok(self) -> bool:
-        return not self.flags
 
 
 @dataclass(frozen=True)
@@ -464,3 +461,18 @@ class ClusteringResults:
     slope_vectors: np.ndarray
     train_sites: int
     test: ClusterTestResult
+
+    @property
+    def published_vector_sd(self) -> float:
+        """The pooled spread of the vectors the study clustered (the published refit's
+        single guide draw): :func:`organizing.clustering.summaries.pooled_sd`."""
+        from organizing.clustering.summaries import pooled_sd
+
+        return pooled_sd(self.study_samples.x)
+
+    @property
+    def slope_vector_sd(self) -> float:
+        """The pooled spread of the headline model's slope vectors."""
+        from organizing.clustering.summaries import pooled_sd
+
+        return pooled_sd(self.slope_vectors)
