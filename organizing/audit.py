@@ -79,7 +79,7 @@ class PublishedAudit:
 
 
 #: The audit's findings about a fit of the published specification: each fact of
-#: ``SVIFit.audit_facts`` and the rule by which the finding holds (the worksite term is
+#: ``SVIRecord.audit_facts`` and the rule by which the finding holds (the worksite term is
 #: zero; every learned intercept changes sign at prediction; held-out workers are ranked
 #: worse than chance; with the training sums they are ranked better than chance).
 FINDING_RULES = {

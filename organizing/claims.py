@@ -865,15 +865,6 @@ def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
     return {v: int((tests["verdict"] == v).sum()) for v in (*VERDICTS, NOT_IDENTIFIED)}
 
 
-def register_frame(register: tuple[Claim, ...] = REGISTER) -> pd.DataFrame:
-    """The register as a table: id, claim, source, quote, kind, measures, direction,
-    follows, reason."""
-    return pd.DataFrame([{"id": c.id, "claim": c.claim, "source": c.source, "quote": c.quote,
-                          "kind": c.kind, "measures": "; ".join(c.measures),
-                          "direction": {1: "positive", -1: "negative", 0: ""}[c.direction],
-                          "follows": c.follows, "reason": c.reason} for c in register])
-
-
 def claim_row(table: pd.DataFrame, claim_id: str) -> pd.Series:
     """The row of ``table`` for the claim with the stable id ``claim_id``."""
     rows = table[table["id"] == claim_id]

@@ -144,3 +144,55 @@ def test_the_stage_check_catches_an_undeclared_read():
         return ctx.nuts.draws, ctx.headline_draws, ctx.config.seed
 
     assert _context_reads(stage) == {"nuts"}
+
+
+HEAVY = {"torch", "pyro", "jax", "jaxlib", "numpyro", "arviz"}
+
+
+def _imports(path: Path, *, top_level_only: bool) -> set[str]:
+    """The modules a file imports: every import, or only those that run on import (the
+    module body, not inside functions, nor under ``if TYPE_CHECKING``)."""
+    tree = ast.parse(path.read_text())
+    if top_level_only:
+        nodes = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+        nodes += [n for block in tree.body if isinstance(block, ast.With | ast.Try)
+                  for n in ast.walk(block) if isinstance(n, ast.Import | ast.ImportFrom)]
+    else:
+        nodes = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+    names = set()
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+    return names
+
+
+def test_no_report_module_can_load_a_modelling_library():
+    """Whatever a report function imports, even inside a function, loads neither torch nor
+    JAX nor ArviZ: the modules it names, and everything they import on import."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    on_import = {name: _imports(path, top_level_only=True) for name, path in modules.items()}
+
+    def heavy_closure(start: set[str]) -> set[str]:
+        seen, stack, found = set(), list(start), set()
+        while stack:
+            name = stack.pop()
+            if name.split(".")[0] in HEAVY:
+                found.add(name.split(".")[0])
+            targets = [name] if name in modules else []
+            # importing organizing.a.b runs organizing/__init__ and organizing/a/__init__
+            parts = name.split(".")
+            targets += [".".join(parts[:i]) for i in range(1, len(parts))
+                        if ".".join(parts[:i]) in modules]
+            for target in targets:
+                if target not in seen:
+                    seen.add(target)
+                    stack.extend(on_import[target])
+        return found
+
+    loaded = {name: heavy_closure(_imports(path, top_level_only=False))
+              for name, path in modules.items() if name.startswith("organizing.report")}
+    assert {name: found for name, found in loaded.items() if found} == {}
+    # the check sees through a function-level import of a module that loads JAX
+    assert heavy_closure({"organizing.inference.nuts"}) >= {"jax"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -52,11 +53,35 @@ def test_loading_preserves_every_row(data_dir, campaign):
     np.testing.assert_array_equal(campaign.site_ids[campaign.site_index], raw["Worksite ID"])
 
 
-def test_campaign_holds_no_worker_ids(data_dir, campaign):
-    ids = set(pd.read_csv(data_dir / WORKER_FILE)["Worker ID"])
+def _columns(campaign):
+    """Every column the campaign holds: 1-D arrays, the columns of 2-D arrays, and the
+    columns and index of its frames, each named."""
     for name, value in vars(campaign).items():
-        if isinstance(value, np.ndarray) and value.dtype.kind in "iuf" and value.ndim == 1:
-            assert len(ids & set(value.tolist())) < 0.5 * len(ids), name
+        if isinstance(value, pd.DataFrame):
+            yield f"{name}.index", value.index.to_numpy()
+            yield from ((f"{name}[{c!r}]", value[c].to_numpy()) for c in value.columns)
+        elif isinstance(value, np.ndarray) and value.ndim == 1:
+            yield name, value
+        elif isinstance(value, np.ndarray) and value.ndim == 2:
+            yield from ((f"{name}[:, {j}]", value[:, j]) for j in range(value.shape[1]))
+
+
+def _ids_found(values, ids: set[int]) -> set[int]:
+    numbers = pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce").dropna()
+    whole = numbers[numbers == np.round(numbers)].astype(np.int64)
+    return ids & set(whole.tolist())
+
+
+def test_campaign_holds_no_worker_ids(data_dir, campaign):
+    ids = set(pd.read_csv(data_dir / WORKER_FILE)["Worker ID"].astype(np.int64))
+    # a column of small counts or indices meets a few IDs by chance; an ID column meets
+    # all of them: no column may hold even 1% of the campaign's distinct IDs
+    for name, column in _columns(campaign):
+        assert len(_ids_found(column, ids)) < 0.01 * len(ids), name
+    # the check finds an ID column wherever it is hidden
+    leaked = dataclasses.replace(campaign, worker_x=np.column_stack(
+        [campaign.worker_x, sorted(ids)[: campaign.n_workers]]))
+    assert any(len(_ids_found(c, ids)) >= 0.01 * len(ids) for _, c in _columns(leaked))
 
 
 # Each corruption: (description, function(workers, sites) -> None, text the report must show)

@@ -9,7 +9,6 @@ import pyro
 import pytest
 import torch
 
-from organizing.inference.summaries import summarize_draws
 from organizing.inference.svi import SVIFit, elbo_converged, fit_svi, guide_draw, posterior_draws
 from organizing.models.pyro_models import LATENT_SITES, corrected_model
 
@@ -209,16 +208,16 @@ def test_guide_draw_is_one_draw_and_the_fit_pickles(small_args):
 # ------------------------------------------------------------------------ summary
 
 
-def test_summarize_draws_has_one_row_per_element():
-    rng = np.random.default_rng(0)
-    draws = {"a": rng.normal(size=400), "b": rng.normal(2.0, 3.0, size=(400, 2, 3))}
-    table = summarize_draws(draws)
-    assert list(table.columns) == ["site", "index", "mean", "sd", "q5", "q50", "q95"]
-    assert len(table) == 1 + 6
-    row = table[(table["site"] == "b") & (table["index"] == (1, 2))].iloc[0]
-    assert row["mean"] == pytest.approx(draws["b"][:, 1, 2].mean())
-    assert row["q95"] == pytest.approx(np.quantile(draws["b"][:, 1, 2], 0.95))
-    assert (table["q5"] < table["q50"]).all() and (table["q50"] < table["q95"]).all()
+def test_quantile_row_summarizes_one_scalars_draws():
+    from organizing.inference.summaries import quantile_row
+
+    values = np.random.default_rng(0).normal(2.0, 3.0, size=4000)
+    row = quantile_row(values)
+    assert row["mean"] == pytest.approx(values.mean())
+    assert row["sd"] == pytest.approx(values.std(ddof=1))
+    assert row["q95"] == pytest.approx(np.quantile(values, 0.95))
+    assert row["q5"] < row["q50"] < row["q95"]
+    assert row["prob_positive"] == pytest.approx(np.mean(values > 0))
 
 
 # ------------------------------------------------------------------- recovery

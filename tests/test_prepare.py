@@ -273,19 +273,25 @@ def test_feature_table_gives_level_meaning_and_transform_of_every_feature(small_
     assert "Worker features" in text and "Worksite features" in text
 
 
-def test_requirements_table_measures_this_profile_and_cites_the_other(small_summary):
+def test_requirements_table_measures_every_profile_it_shows(small_summary):
     from types import SimpleNamespace
 
     from organizing.data.checks import MIN_PER_CLASS, MIN_SITES
     from organizing.report import tables
 
+    quick = load_config(profile="quick")
+    # this book's own settings, here with more folds than the packaged quick profile
+    own = quick.model_copy(update={"evaluation": quick.evaluation.model_copy(
+        update={"worksite_folds": 9})})
     results = SimpleNamespace(data=small_summary, meta=SimpleNamespace(
-        profile="quick", timings={"total": 123.4}))
+        profile="quick", timings={"total": 123.4}, settings=own))
     text = _text(tables.campaign_requirements(results))
-    assert "2 min 03 s" in text and "measured: this book's own results" in text
-    assert tables.REFERENCE_RUN_SECONDS["full"][1] in text
-    for profile in ("quick", "full"):
-        config = load_config(profile=profile)
-        least = max(MIN_SITES, config.evaluation.worksite_folds, max(config.clustering.K_grid))
-        assert f">{least}<" in text
-    assert f">{MIN_PER_CLASS}<" in text
+    assert "2 min 03 s" in text and "measured while computing this book's results" in text
+    assert "full: not computed" in text
+    assert ">9<" in text  # the minimum follows the settings the results were computed with
+    full = load_config(profile="full")
+    least = max(MIN_SITES, full.evaluation.worksite_folds, max(full.clustering.K_grid))
+    assert f">{least}<" in text and f">{MIN_PER_CLASS}<" in text
+    other = SimpleNamespace(meta=SimpleNamespace(timings={"total": 3725.0}))
+    text = _text(tables.campaign_requirements(results, {"full": other}))
+    assert "62 min 05 s" in text and "full: measured when its results were computed" in text

@@ -133,17 +133,12 @@ def test_selection_figure_is_the_published_runs(r):
 def test_cluster_pair_figure(two):
     left, right = figures.cluster_pair(two).axes[:2]
     assert [t.get_text() for t in left.get_legend().get_texts()] == ["cluster 1", "cluster 2"]
+    assert len(left.get_yticklabels()) == two.cluster_means["feature"].nunique()
     image = np.asarray(right.get_images()[0].get_array())
+    n = two.coassignment.shape[0]
+    assert image.shape == (n, n)
     assert image[0, 0] == 1.0 and image[0, -1] == pytest.approx(0.2)  # ordered by cluster
     assert len(right.get_lines()) == 2  # one boundary, horizontal and vertical
-
-
-def test_cluster_means_and_coassignment_figures(two):
-    ax = figures.cluster_means(two).axes[0]
-    assert len(ax.get_yticklabels()) == two.cluster_means["feature"].nunique()
-    ax = figures.coassignment_heatmap(two).axes[0]
-    n = two.coassignment.shape[0]
-    assert ax.get_images()[0].get_array().shape == (n, n)
 
 
 def test_symlog_ticks():
@@ -210,15 +205,6 @@ def test_cluster_verdict_and_shown(r, two):
     assert "only one cluster" in narrative.cluster_verdict_sentence(only_one)
     assert "cluster means" in narrative.clusters_shown(two.test.chosen_K)
     assert "cross-validated comparison" in narrative.clusters_shown(1)
-
-
-def test_largest_cluster_mean(r, two):
-    assert "in cluster" in narrative.largest_cluster_mean(two.cluster_means)
-    one = two.cluster_means[two.cluster_means["cluster"] == 0]
-    assert "in cluster" not in narrative.largest_cluster_mean(one)
-
-
-# ------------------------------------------------- what replaces the K >= 2 outputs
 
 
 def _section(K: int):

@@ -28,17 +28,58 @@ def r(quick_results):
 # --------------------------------------------------------------------------- tables
 
 
-def test_priors_table_states_every_prior_with_a_reason():
-    html = tables.headline_priors().as_raw_html()
-    for symbol, prior, _ in tables.PRIOR_REASONS.values():
-        assert symbol in html
-        assert prior.split("(")[0] in html
-    assert "{" not in html.split("<tbody")[1]  # every constant was filled in
+def _model_priors(priors) -> dict:
+    """Each prior site of the NumPyro headline model as the sampler sees it: its
+    distribution's name and parameters, read from a trace of the model itself."""
+    import numpyro
+    import numpyro.distributions as dist
+    from jax import random
+
+    from organizing.models.numpyro_models import headline
+
+    rng = np.random.default_rng(0)
+    site_x, worker_x = rng.normal(size=(4, 2)), rng.normal(size=(40, 3))
+    site_index, y = np.repeat(np.arange(4), 10), (rng.random(40) < 0.3).astype(float)
+    with numpyro.handlers.trace() as trace, numpyro.handlers.seed(rng_seed=random.PRNGKey(0)):
+        headline(site_x, worker_x, site_index, y, priors=priors)
+    found = {}
+    for name, site in trace.items():
+        fn = site.get("fn")
+        while isinstance(fn, dist.ExpandedDistribution | dist.Independent):
+            fn = fn.base_dist
+        if isinstance(fn, dist.Normal):
+            found[name] = ("Normal", float(np.ravel(fn.loc)[0]), float(np.ravel(fn.scale)[0]))
+        elif isinstance(fn, dist.HalfNormal):
+            found[name] = ("HalfNormal", float(np.ravel(fn.scale)[0]))
+    return found
+
+
+@pytest.mark.parametrize("factor", [1.0, 2.0])
+def test_priors_table_states_the_priors_the_model_samples(factor):
+    """Every row of the table is the prior of the model's own trace, with its constants
+    and the ranges they imply (not the dict the table was built from)."""
+    from organizing.models.priors import HEADLINE_PRIORS
+
+    priors = HEADLINE_PRIORS.scaled(factor)
+    frame = tables.headline_priors(priors)._tbl_data
+    rows = frame.set_index("symbol")
+    model = _model_priors(priors)
+    for site, (symbol, _, _) in tables.PRIOR_REASONS.items():
+        kind, *params = model[site]
+        stated = rows.loc[symbol, "prior"]
+        expected = (f"Normal({params[0]:g}, {params[1]:g})" if kind == "Normal"
+                    else f"HalfNormal({params[0]:g})")
+        assert stated == expected, (site, stated, expected)
+        if kind == "HalfNormal":  # 95% of a half-normal prior lies below 1.96 scales
+            assert f"{1.959964 * params[0]:.2g}" in rows.loc[symbol, "reason"], site
+    kind, loc, scale = model["alpha"]
+    low = 1 / (1 + np.exp(-(loc - 1.959964 * scale)))
+    assert f"{low:.0%}" in rows.loc["α", "reason"]
 
 
 def test_prior_predictive_table_and_figure(r):
     html = tables.prior_predictive(r.prior_predictive).as_raw_html()
-    for label in tables.PRIOR_SETS.values():
+    for label in labels.PRIOR_SETS.values():
         assert label.replace("'", "&#x27;") in html
     left, right = figures.prior_predictive(r.prior_predictive).axes
     assert "signing rate" in left.get_title().lower()
@@ -246,12 +287,12 @@ def test_diagnostics_sentence_branches(r):
 
 
 def _svi_fit(optimizer, steps, max_steps, converged, facts, **kwargs):
-    from organizing.results.sections import SVIFit
+    from organizing.results.sections import SVIRecord
 
     settings = ({"lr": 0.015, "lr_decay": 0.9995, "betas": (0.9, 0.999), "stop_early": True}
                 if optimizer == "report" else
                 {"lr": 0.05, "lr_decay": 0.999, "betas": (0.95, 0.999), "stop_early": False})
-    return SVIFit(model="published", guide_kind="normal", losses=np.ones(steps), steps=steps,
+    return SVIRecord(model="published", guide_kind="normal", losses=np.ones(steps), steps=steps,
                   max_steps=max_steps, converged=converged, seconds=1.0, seed=0,
                   optimizer=optimizer, audit_facts=facts,
                   audit_findings=audit.findings(facts), rule_checks=pd.DataFrame(),

@@ -284,11 +284,8 @@ def _sensitivity_results():
     return SimpleNamespace(sensitivity=section)
 
 
-def test_sensitivity_marks_and_tables_show_changed_verdicts():
+def test_tables_show_changed_verdicts():
     results = _sensitivity_results()
-    marks = narrative.sensitivity_marks(results)
-    assert marks == {"notes": [narrative.sensitivity_label("centrality")],
-                     "size": [narrative.sensitivity_label("no_notes")]}
     html = tables.sensitivity_verdicts(results).as_raw_html()
     assert html.count(tables.CHANGED_MARK) == 2
     assert f"{tables.CHANGED_MARK} supported (98%)" in html

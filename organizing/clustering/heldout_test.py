@@ -97,8 +97,8 @@ class ClusterTest:
 
 
 def chosen_covariance(test) -> str:
-    """The covariance of the model a test (:class:`ClusterTest` or its results section)
-    chose: its one-cluster model's when K = 1, diagonal for a mixture."""
+    """The covariance of the model a :class:`ClusterTest` chose: its one-cluster model's
+    when K = 1, diagonal for a mixture."""
     return test.one_cluster if test.chosen_K == 1 else DIAGONAL
 
 

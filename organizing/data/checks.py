@@ -101,6 +101,12 @@ MINIMUMS: tuple[Minimum, ...] = (
 )
 
 
+def minimum_sites(config: Config) -> int:
+    """The fewest worksites a campaign needs under ``config``: the clustering's
+    :data:`MIN_SITES`, and at least one worksite per held-out fold and per cluster tried."""
+    return max(MIN_SITES, config.evaluation.worksite_folds, max(config.clustering.K_grid))
+
+
 def check_campaign(campaign_or_frames: Campaign | Mapping[str, pd.DataFrame],
                    config: Config) -> list[Problem]:
     """Every reason why ``campaign_or_frames`` (a Campaign, or validated frames keyed

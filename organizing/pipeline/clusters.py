@@ -8,7 +8,7 @@ import numpy as np
 from organizing.config import Config
 from organizing.data import Campaign
 from organizing.pipeline.context import Context
-from organizing.results.sections import ClusteringResults, ClusteringRun, ClusterTestResult
+from organizing.results.sections import ClusteringResults, ClusteringRun
 
 
 def cluster_worksites(ctx: Context) -> ClusteringResults:
@@ -105,7 +105,7 @@ def cluster(campaign: Campaign, config: Config, published_vectors: np.ndarray,
                      if test.chosen_K > 1 else float("nan")),
         slope_vectors=likelihoods.expansion,
         train_sites=n_train,
-        test=ClusterTestResult(**test.__dict__),
+        test=test,
     )
 
 

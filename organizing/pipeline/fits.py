@@ -11,7 +11,7 @@ import pandas as pd
 from organizing.audit import PublishedAudit
 from organizing.models import ModelId
 from organizing.pipeline.context import NUTS_SPECS, SVI_SPECS, Context, fit_nuts
-from organizing.results.sections import Coefficients, Loo, Posterior, SVIFit
+from organizing.results.sections import Coefficients, LooSummary, Posterior, SVIRecord
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class SviStage:
     audit of that draw, and its held-out probabilities as the code computes them and as
     the model learned them."""
 
-    fits: dict[ModelId, SVIFit]
+    fits: dict[ModelId, SVIRecord]
     draws: dict[ModelId, dict]
     one_draw: dict
     published_audit: PublishedAudit
@@ -68,7 +68,7 @@ def fit_svi_models(ctx: Context) -> SviStage:
                          evaluation.binary_metrics(y_test, as_learned)["auc"]}
             published = one, found, {ModelId.PUBLISHED: as_code,
                                      ModelId.PUBLISHED_AS_LEARNED: as_learned}
-        record = SVIFit(model=name, guide_kind=guide, losses=fit.losses, steps=fit.steps,
+        record = SVIRecord(model=name, guide_kind=guide, losses=fit.losses, steps=fit.steps,
                         max_steps=settings["max_steps"], converged=fit.converged,
                         seconds=fit.seconds, seed=seed, lr=fit.lr, lr_decay=fit.lr_decay,
                         betas=fit.betas, optimizer=optimizer, stop_early=fit.stop_early,
@@ -114,7 +114,7 @@ def fit_nuts_models(ctx: Context) -> NutsStage:
                                             design.site_features),
             seconds=float(result.seconds),
             diagnostics=diagnose(result),
-            loo=Loo(**loo.as_dict()),
+            loo=LooSummary(**loo.as_dict()),
         )
     full = ctx.designs.full
     for model, draws in ctx.svi.draws.items():

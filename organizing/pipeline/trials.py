@@ -70,15 +70,12 @@ def plan_trials(ctx: Context) -> Planning:
                          warmup=trial.warmup, samples=trial.samples)
     summary = planning.size_summary(population)
 
-    def interval(value):
-        return {"mean": value.mean, "q5": value.lower, "q95": value.upper}
-
     return Planning(
         power_curves=curves, mde=mde[["design", "n_sites", "mde", "mc_se"]], options=options,
         mde_equal_sizes=equal[["design", "n_sites", "mde", "mc_se"]],
-        icc=interval(planning.observed_icc(population)),
-        latent_icc=interval(planning.latent_icc(population)),
-        design_effect=interval(planning.design_effect(population)),
+        icc=planning.observed_icc(population),
+        latent_icc=planning.latent_icc(population),
+        design_effect=planning.design_effect(population),
         sizes={"mean": summary.mean, "median": summary.median, "cv": summary.cv,
                "smallest": float(summary.smallest), "largest": float(summary.largest)},
         baseline_rate=planning.baseline_rate(population),

@@ -1,7 +1,7 @@
 """The clustering chapter's calibrated test and size interaction, in words, tables and
 figures.
 
-Presents :class:`~organizing.results.sections.ClusterTestResult` (the test of
+Presents :class:`~organizing.clustering.heldout_test.ClusterTest` (the test of
 :mod:`organizing.clustering.heldout_test`), the error rates of
 :class:`~organizing.results.sections.ErrorRates` and the size interaction λ of the
 ``size_interaction`` sensitivity fit. Nothing here decides anything.

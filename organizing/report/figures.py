@@ -197,9 +197,8 @@ def plate_diagram(data) -> Figure:
     return fig
 
 
-#: The two priors of the prior predictive check: result key, label, colour.
-PRIOR_SETS = (("corrected", "study's priors (HalfCauchy(5) scales)", COLOURS["outside"]),
-              ("headline", "headline model's priors", model_style(HEADLINE_MODEL).colour))
+#: The colours of the prior predictive check's two sets of priors (labels.PRIOR_SETS).
+PRIOR_COLOURS = {"corrected": COLOURS["outside"], "headline": model_style(HEADLINE_MODEL).colour}
 
 
 @styled
@@ -208,7 +207,8 @@ def prior_predictive(prior) -> Figure:
     table = prior.table
     fig, (left, right) = new_figure(1, 2, height=3.3, sharey=True)
     bins = np.linspace(0, 1, 26)
-    for key, label, colour in PRIOR_SETS:
+    for key, label in labels.PRIOR_SETS.items():
+        colour = PRIOR_COLOURS[key]
         rows = table[table["model"] == key]
         if rows.empty:
             continue
@@ -627,23 +627,6 @@ def _draw_coassignment(fig, ax, clustering) -> None:
            xticks=[], yticks=[])
     ax.grid(False)
     fig.colorbar(image, ax=ax, shrink=0.85, label="probability of sharing a cluster")
-
-
-@styled
-def cluster_means(clustering) -> Figure:
-    """Posterior mean of each cluster's worker slopes, with 90% intervals."""
-    features = clustering.cluster_means["feature"].nunique()
-    fig, ax = new_figure(height=0.42 * features + 1.3)
-    _draw_cluster_means(ax, clustering.cluster_means)
-    return fig
-
-
-@styled
-def coassignment_heatmap(clustering) -> Figure:
-    """Posterior probability that two worksites share a cluster, ordered by modal cluster."""
-    fig, ax = new_figure(height=4.2)
-    _draw_coassignment(fig, ax, clustering)
-    return fig
 
 
 @styled

@@ -180,3 +180,8 @@ SENSITIVITY_LABELS = {
 def sensitivity_label(variant: str) -> str:
     """The display label of a sensitivity analysis (its key when it has none)."""
     return SENSITIVITY_LABELS.get(variant, variant)
+
+
+#: The two sets of priors of the prior predictive check, by their key in the results.
+PRIOR_SETS = {"corrected": "study's priors (HalfCauchy(5) scales)",
+              "headline": "headline model's priors"}

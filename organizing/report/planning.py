@@ -46,13 +46,13 @@ def icc(planning, scale: str = "proportion") -> str:
     """The intraclass correlation with its 90% interval, on the proportion scale (the one
     a design effect uses) or the latent log-odds scale."""
     value = planning.icc if scale == "proportion" else planning.latent_icc
-    return fmt.estimate(value["mean"], value["q5"], value["q95"])
+    return fmt.estimate(value.mean, value.lower, value.upper)
 
 
 def design_effect(planning) -> str:
     """The design effect at the campaign's store sizes, with its 90% interval."""
     value = planning.design_effect
-    return fmt.estimate(value["mean"], value["q5"], value["q95"], decimals=1)
+    return fmt.estimate(value.mean, value.lower, value.upper, decimals=1)
 
 
 def store_sizes(planning) -> str:

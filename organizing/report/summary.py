@@ -20,8 +20,10 @@ def _number(value, digits: int = 4):
     return round(value, digits) if math.isfinite(value) else None
 
 
-def _numbers(values: dict) -> dict:
-    return {key: _number(value) for key, value in values.items()}
+def _interval(value) -> dict:
+    """An interval as the summary has always printed it: mean, q5 and q95 (90%)."""
+    return {"mean": _number(value.mean), "q5": _number(value.lower),
+            "q95": _number(value.upper)}
 
 
 def _metrics(row, names) -> dict:
@@ -155,9 +157,9 @@ def summary(results: Results) -> dict:
         "clustering": clustering,
         "error_rates": {key: (int(value) if key.endswith("campaigns") else _number(value))
                         for key, value in rates.items()},
-        "planning": {"icc": _numbers(planning.icc),
-                     "latent_icc": _numbers(planning.latent_icc),
-                     "design_effect": _numbers(planning.design_effect),
+        "planning": {"icc": _interval(planning.icc),
+                     "latent_icc": _interval(planning.latent_icc),
+                     "design_effect": _interval(planning.design_effect),
                      "workers_per_site": {k: _number(v) for k, v in planning.sizes.items()},
                      "baseline_rate": _number(planning.baseline_rate),
                      "baseline_rate_workers": _number(planning.baseline_rate_workers)},

@@ -26,6 +26,7 @@ from organizing.report.formatting import (
     METRIC_DECIMALS,
     RHAT_DECIMALS,
 )
+from organizing.report.narrative.lookups import fold_means
 
 SOURCE = "Source: OUR Walmart campaign data (2010-2015), computed by the organizing package."
 DIVERGING = ["#2166ac", "#f7f7f7", "#b2182b"]
@@ -254,31 +255,14 @@ def data_overview(results) -> GT:
 
 # ------------------------------------------------------ "Your own campaign" appendix
 
-#: Run times measured outside the book, for the profile the book was not computed with.
-#: Each: seconds, and where the figure comes from.
-REFERENCE_RUN_SECONDS: dict[str, tuple[float, str]] = {
-    "quick": (341.0, "measured on a 2-core machine shared with other jobs "
-                     "(1 December 2026), `organizing run --profile quick` from an empty "
-                     "cache"),
-    "full": (1688.0, "measured on a 2-core machine shared with other jobs "
-                     "(1 December 2026), `organizing run --profile full` from an empty "
-                     "cache"),
-}
-
-
-def _minimum_sites(config) -> int:
-    from organizing.data.checks import MIN_SITES
-
-    return max(MIN_SITES, config.evaluation.worksite_folds, max(config.clustering.K_grid))
-
-
-def campaign_requirements(results) -> GT:
+def campaign_requirements(results, others: dict | None = None) -> GT:
     """Minimum sizes and run times for the quick and full profiles.
 
-    The minimums come from :mod:`organizing.data.checks` and each profile's settings
-    (worksite folds, the largest K); the run time of the profile these results were
-    computed with is this run's own (``meta.timings``), the other profile's is a
-    reference measurement (:data:`REFERENCE_RUN_SECONDS`).
+    The minimums are :func:`organizing.data.checks.minimum_sites` under each profile's
+    settings (this book's own settings for its profile). Each run time is a measurement:
+    this book's own (``meta.timings``), and another profile's from its results when
+    they are computed for the same campaign (``others``: profile → its results, or None
+    when they are not computed).
     """
     from organizing.config import PROFILES, load_config
     from organizing.data.checks import (
@@ -286,37 +270,44 @@ def campaign_requirements(results) -> GT:
         MIN_CLUSTER_TRAIN,
         MIN_PER_CLASS,
         MIN_SITES,
+        minimum_sites,
     )
     from organizing.report.formatting import count
 
     current = results.meta.profile
-    configs = {p: load_config(profile=p) for p in PROFILES}
+    others = others or {}
+    settings = {p: results.meta.settings if p == current else load_config(profile=p)
+                for p in PROFILES}
     rows = [
         {"requirement": "Worksites (each with at least one worker)",
-         **{p: count(_minimum_sites(c)) for p, c in configs.items()},
+         **{p: count(minimum_sites(c)) for p, c in settings.items()},
          "source": f"at least {count(MIN_SITES)} for the clustering (trained on "
                    f"{count(MIN_CLUSTER_TRAIN)}, scored on {count(MIN_CLUSTER_HELDOUT)} held "
                    "out), and at least the number of worksite folds and of clusters tried"},
         {"requirement": "Signers, and non-signers",
-         **{p: count(MIN_PER_CLASS) for p in configs},
+         **{p: count(MIN_PER_CLASS) for p in settings},
          "source": "in the training and the held-out part of the split, and in every "
                    "fold (checked by organizing validate)"},
     ]
-    times = {}
-    for p in configs:
-        if p == current:
-            times[p] = (results.meta.timings["total"], "measured: this book's own results")
+    times, sources = {}, []
+    for p in settings:
+        measured = results if p == current else others.get(p)
+        if measured is None:
+            times[p] = "not computed"
+            sources.append(f"{p}: not computed for this campaign on this machine")
         else:
-            times[p] = REFERENCE_RUN_SECONDS[p]
+            times[p] = _minutes(measured.meta.timings["total"])
+            sources.append(f"{p}: measured " + ("while computing this book's results"
+                                                if p == current else "when its results "
+                                                "were computed"))
     rows.append({"requirement": "Time to compute every result from an empty cache",
-                 **{p: _minutes(seconds) for p, (seconds, _) in times.items()},
-                 "source": "; ".join(f"{p}: {why}" for p, (_, why) in times.items())})
+                 **times, "source": "; ".join(sources)})
     frame = pd.DataFrame(rows)
     return (
         new_table(frame)
         .cols_label(requirement="", source="Where it comes from",
                     **{p: f"{p} profile" + (" (this book)" if p == current else "")
-                       for p in configs})
+                       for p in settings})
         .pipe(house_style)
     )
 
@@ -428,15 +419,10 @@ def headline_priors(priors=None) -> GT:
     )
 
 
-#: The two sets of priors of the prior predictive check, as the results name them.
-PRIOR_SETS = {"corrected": "study's priors (corrected model)",
-              "headline": "headline model's priors"}
-
-
 def prior_predictive(prior) -> GT:
     """Signing rates implied by each set of priors: median and 90% range over prior draws."""
     rows = []
-    for key, label in PRIOR_SETS.items():
+    for key, label in labels.PRIOR_SETS.items():
         draws = prior.table[prior.table["model"] == key]
         if draws.empty:
             continue
@@ -496,7 +482,7 @@ def optimizer_comparison(svi) -> GT:
     """The published specification fitted with the report's and with the code's optimizer.
 
     One row per fit: its settings, the steps it ran and why it stopped, and the audit's
-    facts computed from its posterior draws (``SVIFit.audit_facts``).
+    facts computed from its posterior draws (``SVIRecord.audit_facts``).
     """
     from organizing.report.formatting import scientific
 
@@ -723,19 +709,11 @@ def worker_effects(posterior) -> GT:
     )
 
 
-def fold_means(evaluation) -> pd.DataFrame:
-    """Mean AUC and log loss over the held-out-worksite folds with every feature, per model
-    (index: model value)."""
-    from organizing.evaluation import fold_means as means
-
-    return means(evaluation.folds)[["auc", "log_loss"]]
-
-
 def model_comparison(results) -> GT:
     """One row per model and baseline: PSIS-LOO, held-out metrics, new worksites, fit time."""
     evaluation = results.evaluation
     metrics = evaluation.metrics.set_index("model")
-    folds = fold_means(evaluation)
+    folds = fold_means(evaluation)[["auc", "log_loss"]]
     rows = []
     for model in labels.model_order(metrics.index):
         posterior = results.posteriors.get(model)
@@ -833,7 +811,7 @@ def sensitivity_verdicts(results) -> GT:
     """Each claim's verdict (with P(as claimed)) under the headline model and under each
     sensitivity analysis; a verdict that differs from the headline's is marked and filled."""
     from organizing.report.formatting import probability
-    from organizing.report.narrative import sensitivity_label
+    from organizing.report.labels import sensitivity_label
 
     verdicts = results.sensitivity.verdicts
     variants = list(dict.fromkeys(verdicts["variant"]))
@@ -874,7 +852,7 @@ def sensitivity_table(results) -> GT:
     fitted on, its convergence checks, the verdicts it changes and the coefficients that
     move (headline estimate → the analysis's)."""
     from organizing.report.formatting import estimate
-    from organizing.report.narrative import sensitivity_label
+    from organizing.report.labels import sensitivity_label
 
     sensitivity = results.sensitivity
     verdicts, coefficients = sensitivity.verdicts, sensitivity.coefficients

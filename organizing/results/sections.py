@@ -20,8 +20,10 @@ import pandas as pd
 
 from organizing.audit import PublishedAudit
 from organizing.clustering import MixtureSamples
+from organizing.clustering.heldout_test import ClusterTest
 from organizing.inference.convergence import Diagnostics
 from organizing.models import ModelId
+from organizing.planning.common import Interval
 from organizing.planning.rehearsal import Rehearsal
 
 
@@ -105,7 +107,7 @@ class DataSummary:
 
 
 @dataclass(frozen=True)
-class SVIFit:
+class SVIRecord:
     """What the book shows of an SVI fit: its ELBO trace, its optimizer and how it stopped.
 
     ``optimizer``: "report" (the settings the study's report states, which the
@@ -140,12 +142,14 @@ class SVIFit:
     audit_facts: dict[str, float]
     audit_findings: dict[str, bool]
     rule_checks: pd.DataFrame
-    code_optimizer: SVIFit | None = None
+    code_optimizer: SVIRecord | None = None
 
 
 @dataclass(frozen=True)
-class Loo:
-    """PSIS-LOO of one model (elpd on the log scale, its standard error, Pareto k counts)."""
+class LooSummary:
+    """PSIS-LOO of one model as the book keeps it (elpd on the log scale, its standard
+    error, Pareto k counts): the totals of :class:`organizing.inference.diagnostics.Loo`
+    without its per-worker values."""
 
     elpd: float
     se: float
@@ -181,7 +185,7 @@ class Posterior:
     coefficients: Coefficients
     seconds: float
     diagnostics: Diagnostics | None = None  # NUTS only
-    loo: Loo | None = None  # NUTS only
+    loo: LooSummary | None = None  # NUTS only
 
 
 @dataclass(frozen=True)
@@ -284,9 +288,9 @@ class Planning:
     mde: pd.DataFrame
     options: pd.DataFrame
     mde_equal_sizes: pd.DataFrame  # design, n_sites, mde, mc_se (every worksite the median size)
-    icc: dict[str, float]  # mean, q5, q95: proportion scale, the design effect's ICC
-    latent_icc: dict[str, float]  # mean, q5, q95: the log-odds scale (not a design effect's)
-    design_effect: dict[str, float]  # mean, q5, q95 at the campaign's worksite sizes
+    icc: Interval  # posterior mean and 90% interval: proportion scale, the design effect's
+    latent_icc: Interval  # the log-odds scale (not a design effect's)
+    design_effect: Interval  # at the campaign's worksite sizes
     sizes: dict[str, float]  # mean, median, cv, smallest, largest workers per worksite
     baseline_rate: float  # forecast mean rate of a new worksite, each worksite counting once
     baseline_rate_workers: float  # the same forecast, each worker counting once
@@ -357,7 +361,7 @@ class Results:
 
     meta: Meta
     data: DataSummary
-    svi: dict[ModelId, SVIFit]
+    svi: dict[ModelId, SVIRecord]
     posteriors: dict[ModelId, Posterior]
     evaluation: Evaluation
     audit: PublishedAudit
@@ -390,29 +394,6 @@ class ClusteringRun:
     eta: float
     heldout_lpd: float
     samples: MixtureSamples  # the chosen mixture fitted to every vector
-
-
-@dataclass(frozen=True)
-class ClusterTestResult:
-    """The calibrated test of clusters of the headline model's slopes
-    (:func:`organizing.clustering.heldout_test.cluster_test`).
-
-    ``cv``: one row per model tried (``K``, ``covariance``) with the cross-validated log
-    marginal likelihood of the training worksites' signing (``cv_lpd``). The rest as
-    :class:`organizing.clustering.heldout_test.ClusterTest`.
-    """
-
-    cv: pd.DataFrame
-    chosen_K: int
-    one_cluster: str
-    difference: float
-    difference_se: float
-    two_difference: float
-    two_difference_se: float
-    verdict: str
-    n_train: int
-    n_heldout: int
-    folds: int
 
 
 @dataclass(frozen=True)
@@ -460,7 +441,7 @@ class ClusteringResults:
     sklearn_ari: float
     slope_vectors: np.ndarray
     train_sites: int
-    test: ClusterTestResult
+    test: ClusterTest
 
     @property
     def published_vector_sd(self) -> float:
