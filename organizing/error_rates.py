@@ -155,11 +155,16 @@ class Fitter:
     train_sites: np.ndarray
     heldout_sites: np.ndarray
     seed: int
+    #: The sampler: ``run_nuts`` or a function with its signature (the pipeline passes
+    #: its store of fits, so that a simulated campaign is never fitted twice).
+    sampler: object = None
 
     def fit(self, y: np.ndarray, seed: int, *, size: bool = True):
         """Posterior draws of the headline model (and of its size variant) on ``y``."""
-        from organizing.inference.nuts import run_nuts
+        from organizing.inference.nuts import run_nuts as default
         from organizing.models.logits import complete_draws
+
+        run_nuts = self.sampler or default
 
         fitted = replace(self.design, signed=y).subset(self.train)
         common = dict(chains=self.chains, warmup=self.warmup, samples=self.samples,

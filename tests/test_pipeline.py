@@ -206,18 +206,44 @@ def test_editing_the_source_recomputes(small_run, monkeypatch):
     assert after != before and not cache.entry_path(after).exists()
 
 
+def _same_results(a, b):
+    np.testing.assert_array_equal(a.svi[ModelId.PUBLISHED].losses,
+                                  b.svi[ModelId.PUBLISHED].losses)
+    assert a.evaluation.metrics.equals(b.evaluation.metrics)
+    assert a.evaluation.folds.equals(b.evaluation.folds)
+    for model in NUTS_MODELS:
+        assert a.posteriors[model].coefficients.worksite.equals(
+            b.posteriors[model].coefficients.worksite)
+    assert a.claims.table.equals(b.claims.table)
+    assert a.sensitivity.verdicts.equals(b.sensitivity.verdicts)
+    assert a.error_rates.campaigns.drop(columns="seconds").equals(
+        b.error_rates.campaigns.drop(columns="seconds"))
+
+
 def test_seeds_reproduce_identical_results(small_run, monkeypatch):
     campaign = load_campaign(small_run / "data")
     config = load_config(small_run / "tiny.yml")
     monkeypatch.setenv("ORGANIZING_CACHE_DIR", str(small_run / "cache"))
     cached = pipeline.load(small_run / "tiny.yml", data_dir=small_run / "data", progress=False)
+    monkeypatch.setenv("ORGANIZING_POSTERIORS", "0")  # every fit made afresh
     fresh = pipeline.run(campaign, config, progress=False)
-    np.testing.assert_array_equal(cached.svi[ModelId.PUBLISHED].losses,
-                                  fresh.svi[ModelId.PUBLISHED].losses)
-    assert cached.evaluation.metrics.equals(fresh.evaluation.metrics)
-    for model in NUTS_MODELS:
-        assert cached.posteriors[model].coefficients.worksite.equals(
-            fresh.posteriors[model].coefficients.worksite)
+    _same_results(cached, fresh)
+
+
+def test_a_rerun_recomputes_from_the_stored_posteriors_without_fitting(small_run, monkeypatch):
+    """After an edit to a summary, table or verdict (a new results key), the results are
+    recomputed from the stored fits: no NUTS or SVI fit runs, and they are the same."""
+    from organizing.inference import nuts, svi
+
+    campaign = load_campaign(small_run / "data")
+    config = load_config(small_run / "tiny.yml")
+    monkeypatch.setenv("ORGANIZING_CACHE_DIR", str(small_run / "cache"))
+    cached = pipeline.load(small_run / "tiny.yml", data_dir=small_run / "data", progress=False)
+    assert list((small_run / "cache" / "posteriors").glob("nuts-*.nc"))
+    assert list((small_run / "cache" / "posteriors").glob("svi-*.nc"))
+    monkeypatch.setattr(nuts, "run_nuts", lambda *a, **k: pytest.fail("a NUTS fit ran"))
+    monkeypatch.setattr(svi, "fit_svi", lambda *a, **k: pytest.fail("an SVI fit ran"))
+    _same_results(cached, pipeline.run(campaign, config, progress=False))
 
 
 def test_valid_edge_cases_run_and_write_strict_json(small_run, tmp_path, monkeypatch, capsys):

@@ -220,3 +220,16 @@ def test_other_formats():
     assert fmt.seconds(4.2) == "4.2 s" and fmt.seconds(600) == "10.0 min"
     assert fmt.listing(["a", "b", "c"]) == "a, b and c" and fmt.listing(["a"]) == "a"
     assert np.isclose(float(fmt.number(2.0)), 2.0)
+
+
+def test_the_text_summary_states_every_clustering_result(r):
+    """`organizing summary` (the last step of `make results`) prints every block of the
+    summary, the calibrated clustering test included."""
+    from organizing.report.summary import summary, summary_text
+
+    text = summary_text(r)
+    blocks = summary(r)["clustering"]
+    assert set(blocks) == {"published", "headline"}
+    assert f"published coefficient vectors: {blocks['published']['verdict']}" in text
+    assert f"headline model's slopes: {blocks['headline']['verdict']}" in text
+    assert f"{blocks['headline']['two_clusters_difference']:+.2f}" in text

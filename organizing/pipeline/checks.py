@@ -37,17 +37,31 @@ def check_priors(ctx: Context) -> PriorPredictive:
 
 def calibrate_sampler(ctx: Context) -> Calibration:
     """Simulation-based calibration of the headline model with the book's sampler
-    (:mod:`organizing.inference.calibration`), at the headline design's dimensions."""
+    (:mod:`organizing.inference.calibration`), at the headline design's dimensions; kept
+    in its own cache entry, since it depends only on its settings, those dimensions and
+    the fitting code (not on the campaign's values)."""
     from organizing.inference.calibration import simulation_based_calibration
+    from organizing.pipeline import posteriors
+    from organizing.results import cache
 
     settings, design = ctx.config.sbc, ctx.designs.headline
+    key = posteriors.fingerprint("sbc", {}, {
+        "sbc": settings.model_dump(mode="json"), "seed": ctx.config.seed,
+        "sites": len(design.site_features), "workers": len(design.worker_features)})
+    entry = cache.cache_dir() / "calibration" / key
+    found = cache.cached(entry, Calibration) if posteriors.enabled() else None
+    if found is not None:
+        return found
     result = simulation_based_calibration(
         settings.replications, settings.sites, settings.workers_per_site,
         len(design.site_features), len(design.worker_features),
         warmup=settings.warmup, samples=settings.samples, seed=ctx.config.seed,
         progress=ctx.progress)
-    return Calibration(ranks=result.ranks, coverage=result.coverage, draws=result.draws,
-                       sites=result.sites, workers_per_site=result.workers_per_site)
+    section = Calibration(ranks=result.ranks, coverage=result.coverage, draws=result.draws,
+                          sites=result.sites, workers_per_site=result.workers_per_site)
+    if posteriors.enabled():
+        cache.write_entry(section, entry)
+    return section
 
 
 def audit_models(ctx: Context) -> AuditStage:

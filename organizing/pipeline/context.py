@@ -145,11 +145,11 @@ def thin(draws: dict, n: int) -> dict:
 def fit_nuts(ctx: Context, model: ModelId, rows: np.ndarray, settings: NutsConfig,
              seed: int, label: str = "", pad_rows: int | None = None):
     """A NUTS fit of ``model`` on some workers of its design
-    (:func:`organizing.inference.nuts.run_nuts`)."""
-    from organizing.inference.nuts import run_nuts
+    (:func:`organizing.inference.nuts.run_nuts`, through the store of fits)."""
+    from organizing.pipeline import posteriors
 
     design = ctx.designs.of(model).subset(rows)
-    return run_nuts(NUTS_SPECS[model][0], design.site_x, design.worker_x, design.site_index,
+    return posteriors.nuts(NUTS_SPECS[model][0], design.site_x, design.worker_x, design.site_index,
                     design.signed, seed=seed, progress=ctx.progress, pad_rows=pad_rows,
                     label=f"NUTS {model.value}{label}", **nuts_arguments(settings))
 

@@ -41,8 +41,9 @@ def fit_svi_models(ctx: Context) -> SviStage:
     mean-field comparisons; the published specification once more with the optimizer its
     code runs, to show the audit's facts do not depend on the choice."""
     from organizing import audit, evaluation
-    from organizing.inference.svi import fit_svi, guide_draw, posterior_draws, rule_checks
+    from organizing.inference.svi import guide_draw, posterior_draws, rule_checks
     from organizing.models.logits import logits, sigmoid
+    from organizing.pipeline import posteriors
 
     full, train, test, seed = ctx.designs.full, ctx.train, ctx.test, ctx.config.seed
     svi = ctx.config.svi
@@ -50,8 +51,8 @@ def fit_svi_models(ctx: Context) -> SviStage:
     y_test = full.signed[test]
 
     def svi_fit(name, guide, settings, optimizer, label):
-        fit = fit_svi(name, args, guide=guide, seed=seed, progress=ctx.progress, label=label,
-                      **settings)
+        fit = posteriors.svi(name, args, guide=guide, seed=seed, progress=ctx.progress,
+                             label=label, **settings)
         draws = posterior_draws(fit, args, ctx.config.posterior.draws, seed)
         published = None
         if name == "published":

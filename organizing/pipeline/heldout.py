@@ -104,7 +104,8 @@ def evaluate_heldout_worksites(ctx: Context) -> Evaluation:
     from organizing import evaluation
     from organizing.features import NOTES, sensitivity_design, worksite_folds
     from organizing.inference.diagnostics import diagnose
-    from organizing.inference.nuts import run_nuts, sampler_rows
+    from organizing.inference.nuts import sampler_rows
+    from organizing.pipeline import posteriors
 
     full, seed, settings = ctx.designs.full, ctx.config.seed, ctx.config.nuts
     pooled_x = evaluation.pooled_features(full.worker_x, full.site_x, full.site_index)
@@ -148,7 +149,7 @@ def evaluate_heldout_worksites(ctx: Context) -> Evaluation:
         rows_out.append({"model": ModelId.INTERCEPT_ONLY.value, "fold": fold,
                          **evaluation.binary_metrics(y, p)})
         fitted = no_notes.subset(fold_train)
-        result = run_nuts("headline", fitted.site_x, fitted.worker_x, fitted.site_index,
+        result = posteriors.nuts("headline", fitted.site_x, fitted.worker_x, fitted.site_index,
                           fitted.signed, seed=fold_seed, progress=ctx.progress,
                           pad_rows=pad_no_notes,
                           label=f"NUTS headline without No. Notes, fold {fold + 1}",

@@ -46,9 +46,9 @@ def fit_sensitivity_variants(ctx: Context) -> dict[str, VariantFit]:
     from organizing.claims import Priors
     from organizing.features import headline_design, sensitivity_design, size_moderator
     from organizing.inference.diagnostics import diagnose
-    from organizing.inference.nuts import run_nuts
     from organizing.models.logits import complete_draws
     from organizing.models.priors import HEADLINE_PRIORS
+    from organizing.pipeline import posteriors
     from organizing.results.sections import SensitivityRun
     from organizing.sensitivity import VARIANTS
 
@@ -61,7 +61,7 @@ def fit_sensitivity_variants(ctx: Context) -> dict[str, VariantFit]:
         rows = rows_of[variant.all_workers]
         fitted = design.subset(rows)
         priors = HEADLINE_PRIORS.scaled(variant.prior_factor)
-        result = run_nuts("headline", fitted.site_x, fitted.worker_x, fitted.site_index,
+        result = posteriors.nuts("headline", fitted.site_x, fitted.worker_x, fitted.site_index,
                           fitted.signed, seed=ctx.config.seed, progress=ctx.progress,
                           moderator=size_moderator(campaign) if variant.size_interaction
                           else None,
@@ -198,6 +198,7 @@ def cached_error_rates(campaign: Campaign, config: Config, design, train: np.nda
     from organizing import error_rates
     from organizing.claims import SUPPORT_THRESHOLD
     from organizing.features import size_moderator
+    from organizing.pipeline import posteriors
 
     settings = config.error_rates
     train_sites, held = heldout_sites(campaign.n_sites, config.clustering.train_sites)
@@ -205,7 +206,7 @@ def cached_error_rates(campaign: Campaign, config: Config, design, train: np.nda
         design=design, train=np.asarray(train), moderator=size_moderator(campaign),
         chains=settings.chains, warmup=settings.warmup, samples=settings.samples,
         test_settings=cluster_test_settings(config), train_sites=train_sites,
-        heldout_sites=held, seed=config.seed)
+        heldout_sites=held, seed=config.seed, sampler=posteriors.nuts)
     start = time.perf_counter()
 
     def tick(kind, r, count):
