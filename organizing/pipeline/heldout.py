@@ -149,11 +149,11 @@ def evaluate_heldout_worksites(ctx: Context) -> Evaluation:
         rows_out.append({"model": ModelId.INTERCEPT_ONLY.value, "fold": fold,
                          **evaluation.binary_metrics(y, p)})
         fitted = no_notes.subset(fold_train)
-        result = posteriors.nuts("headline", fitted.site_x, fitted.worker_x, fitted.site_index,
-                          fitted.signed, seed=fold_seed, progress=ctx.progress,
-                          pad_rows=pad_no_notes,
-                          label=f"NUTS headline without No. Notes, fold {fold + 1}",
-                          **nuts_arguments(settings))
+        result = posteriors.nuts("headline", fitted.site_x, fitted.worker_x,
+                                 fitted.site_index, fitted.signed, seed=fold_seed,
+                                 progress=ctx.progress, pad_rows=pad_no_notes,
+                                 label=f"NUTS headline without No. Notes, fold {fold + 1}",
+                                 **nuts_arguments(settings))
         p = _new_site_probabilities("headline", result, no_notes, fold_test, fold_seed)
         rows_out.append({"model": HEADLINE_MODEL.value, "fold": fold,
                          "features": WITHOUT_NOTES, **evaluation.binary_metrics(y, p)})

@@ -56,35 +56,44 @@ def fingerprint(kind: str, arrays: dict[str, np.ndarray], settings: dict) -> str
     return digest.hexdigest()[:24]
 
 
+def _through_store(kind: str, model_name: str, arrays: dict, settings: dict, fit,
+                   to_inference_data, from_inference_data):
+    """``fit()``'s result, from its stored file when there is one, else fitted and stored.
+    ``settings``: the fit's keyword arguments (``progress`` and ``label`` only change what
+    is printed, so they are not part of the key)."""
+    from organizing.inference import store
+
+    if not enabled():
+        return fit()
+    shown = {k: v for k, v in settings.items() if k not in ("progress", "label")}
+    path = folder() / f"{kind}-{model_name}-{fingerprint(kind, arrays, shown)}.nc"
+    found = store.read(path)
+    if found is not None:
+        return from_inference_data(found)
+    result = fit()
+    store.write(to_inference_data(result), path)
+    return result
+
+
 def nuts(model_name: str, site_x, worker_x, site_index, y, *, moderator=None, priors=None,
          **settings):
     """:func:`organizing.inference.nuts.run_nuts` with the same arguments, through the
-    store (``progress`` and ``label`` only change what is printed)."""
+    store."""
     import jax
 
     from organizing.inference import store
     from organizing.inference.nuts import run_nuts
 
-    def fit():
-        return run_nuts(model_name, site_x, worker_x, site_index, y, moderator=moderator,
-                        priors=priors, **settings)
-
-    if not enabled():
-        return fit()
     arrays = {"site_x": site_x, "worker_x": worker_x, "site_index": site_index, "y": y}
     if moderator is not None:
         arrays["moderator"] = moderator
-    shown = {k: v for k, v in settings.items() if k not in ("progress", "label")}
-    key = fingerprint("nuts", arrays, {
-        "model": model_name, **shown, "devices": jax.local_device_count(),
-        "priors": None if priors is None else dataclasses.astuple(priors)})
-    path = folder() / f"nuts-{model_name}-{key}.nc"
-    found = store.read(path)
-    if found is not None:
-        return store.nuts_from_inference_data(found)
-    result = fit()
-    store.write(store.nuts_to_inference_data(result), path)
-    return result
+    key = {"model": model_name, **settings, "devices": jax.local_device_count(),
+           "priors": None if priors is None else dataclasses.astuple(priors)}
+    return _through_store(
+        "nuts", model_name, arrays, key,
+        lambda: run_nuts(model_name, site_x, worker_x, site_index, y, moderator=moderator,
+                         priors=priors, **settings),
+        store.nuts_to_inference_data, store.nuts_from_inference_data)
 
 
 def svi(model_name: str, args, **settings):
@@ -93,19 +102,9 @@ def svi(model_name: str, args, **settings):
     from organizing.inference import store
     from organizing.inference.svi import fit_svi
 
-    def fit():
-        return fit_svi(model_name, args, **settings)
-
-    if not enabled():
-        return fit()
     arrays = {f"arg{i}": np.asarray(a.cpu().numpy()) for i, a in enumerate(args)
               if a is not None}
-    shown = {k: v for k, v in settings.items() if k not in ("progress", "label")}
-    key = fingerprint("svi", arrays, {"model": model_name, **shown})
-    path = folder() / f"svi-{model_name}-{key}.nc"
-    found = store.read(path)
-    if found is not None:
-        return store.svi_from_inference_data(found)
-    result = fit()
-    store.write(store.svi_to_inference_data(result), path)
-    return result
+    return _through_store(
+        "svi", model_name, arrays, {"model": model_name, **settings},
+        lambda: fit_svi(model_name, args, **settings),
+        store.svi_to_inference_data, store.svi_from_inference_data)

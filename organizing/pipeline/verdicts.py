@@ -61,13 +61,13 @@ def fit_sensitivity_variants(ctx: Context) -> dict[str, VariantFit]:
         rows = rows_of[variant.all_workers]
         fitted = design.subset(rows)
         priors = HEADLINE_PRIORS.scaled(variant.prior_factor)
-        result = posteriors.nuts("headline", fitted.site_x, fitted.worker_x, fitted.site_index,
-                          fitted.signed, seed=ctx.config.seed, progress=ctx.progress,
-                          moderator=size_moderator(campaign) if variant.size_interaction
-                          else None,
-                          priors=priors if variant.prior_factor != 1.0 else None,
-                          label=f"NUTS headline, sensitivity analysis: {key}",
-                          **nuts_arguments(ctx.config.nuts))
+        result = posteriors.nuts(
+            "headline", fitted.site_x, fitted.worker_x, fitted.site_index, fitted.signed,
+            seed=ctx.config.seed, progress=ctx.progress,
+            moderator=size_moderator(campaign) if variant.size_interaction else None,
+            priors=priors if variant.prior_factor != 1.0 else None,
+            label=f"NUTS headline, sensitivity analysis: {key}",
+            **nuts_arguments(ctx.config.nuts))
         draws = complete_draws("headline", result.pooled_draws())
         run = SensitivityRun(
             variant=key, n_workers=len(rows), worker_features=design.worker_features,
