@@ -25,6 +25,7 @@ from organizing.features import (
 from organizing.models import ModelId
 from organizing.report import effect_sizes, labels, scorecard, summary
 from organizing.report import formatting as fmt
+from organizing.results.sections import Claims
 
 H = ModelId.HEADLINE
 REGISTER = {c.id: c for c in cl.REGISTER}
@@ -489,8 +490,8 @@ def _claims():
          "mean": -2.0, "q5": -3.0, "q95": -1.0, "prob_positive": 0.0, "store_q5": -4.0,
          "store_q95": -0.5, "stores": 30, "robust": False,
          "fragile_under": "no_notes: uncertain"}])
-    return SimpleNamespace(table=headline, by_model=pd.concat([headline, corrected]),
-                           effects=effects, signing_rate=0.2)
+    return Claims(table=headline, by_model=pd.concat([headline, corrected]),
+                  effects=effects, signing_rate=0.2)
 
 
 def test_summary_keeps_claims_with_probability_identification_and_source():

@@ -4,7 +4,6 @@ it fits to each worksite's likelihood for its slopes (organizing.clustering.deco
 from __future__ import annotations
 
 from dataclasses import replace
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -24,7 +23,6 @@ from organizing.clustering.deconvolution import (
 )
 from organizing.clustering.heldout_test import (
     ClusterTestSettings,
-    chosen_covariance,
     cluster_test,
     cross_validate,
 )
@@ -232,9 +230,14 @@ def test_false_cluster_and_detection_rates_on_small_simulated_sets():
 
 
 def test_the_chosen_model_s_covariance():
-    one = SimpleNamespace(chosen_K=1, one_cluster=FULL)
-    assert chosen_covariance(one) == FULL
-    assert chosen_covariance(SimpleNamespace(chosen_K=3, one_cluster=FULL)) == DIAGONAL
+    from organizing.clustering.heldout_test import ClusterTest
+
+    def test(K):
+        return ClusterTest(cv=None, chosen_K=K, one_cluster=FULL, difference=0.0,
+                           difference_se=1.0, two_difference=0.0, two_difference_se=1.0,
+                           verdict="no clusters", n_train=10, n_heldout=4, folds=2)
+
+    assert test(1).covariance == FULL and test(3).covariance == DIAGONAL
 
 
 def test_the_one_cluster_models_are_both_tried_and_named():

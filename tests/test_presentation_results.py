@@ -126,12 +126,21 @@ def test_results_sentences_on_the_real_results(r):
 # ------------------------------------------------------------------------ narrative
 
 
+class _Evaluation(SimpleNamespace):
+    """The evaluation section's two frames, with its fold means (``Evaluation``'s own)."""
+
+    def fold_means(self, features: str = "all"):
+        from organizing.results.sections import Evaluation
+
+        return Evaluation.fold_means(self, features)
+
+
 def _evaluation(fold_auc, seen_auc):
     folds = pd.DataFrame({"model": ["headline", "pooled_logistic"] * 2, "fold": [0, 0, 1, 1],
                           "auc": [fold_auc[0], fold_auc[1]] * 2, "log_loss": [0.3, 0.4] * 2})
     metrics = pd.DataFrame({"model": ["headline", "pooled_logistic"],
                             "auc": seen_auc, "ece": [0.01, 0.02]})
-    return SimpleNamespace(folds=folds, metrics=metrics)
+    return _Evaluation(folds=folds, metrics=metrics)
 
 
 def test_new_and_seen_store_sentences():

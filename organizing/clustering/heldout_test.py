@@ -95,11 +95,11 @@ class ClusterTest:
     n_heldout: int
     folds: int
 
-
-def chosen_covariance(test) -> str:
-    """The covariance of the model a :class:`ClusterTest` chose: its one-cluster model's
-    when K = 1, diagonal for a mixture."""
-    return test.one_cluster if test.chosen_K == 1 else DIAGONAL
+    @property
+    def covariance(self) -> str:
+        """The covariance of the chosen model: the one-cluster model's when K = 1,
+        diagonal for a mixture."""
+        return self.one_cluster if self.chosen_K == 1 else DIAGONAL
 
 
 def _fold_count(n: int, settings: ClusterTestSettings) -> int:

@@ -43,7 +43,6 @@ def cluster(campaign: Campaign, config: Config, published_vectors: np.ndarray,
     from organizing import clustering
     from organizing.clustering.deconvolution import component_means, responsibilities
     from organizing.clustering.heldout_test import (
-        chosen_covariance,
         cluster_test,
         fit,
         headline_likelihoods,
@@ -84,7 +83,7 @@ def cluster(campaign: Campaign, config: Config, published_vectors: np.ndarray,
     likelihoods = headline_likelihoods(fitted, headline_draws)
     test_settings = cluster_test_settings(config)
     test = cluster_test(likelihoods, train, held, test_settings)
-    mixture = fit(likelihoods, test.chosen_K, chosen_covariance(test), test_settings)
+    mixture = fit(likelihoods, test.chosen_K, test.covariance, test_settings)
     probabilities = responsibilities(likelihoods, mixture)
     modal = probabilities.argmax(axis=1)
     descriptors = campaign.site_descriptors

@@ -6,9 +6,10 @@ under ``<cache>/posteriors/``, named by :func:`fingerprint`: the hash of everyth
 determines it (its data, by value; its settings and seed; the code of the models and of
 inference; the libraries). A stored fit is therefore reused exactly when a new run would
 reproduce it, and nothing else: a change to a summary, a table, a verdict or the report
-recomputes from the stored posteriors in seconds instead of refitting, while a change
-to a model, the sampler or the data refits. ``ORGANIZING_POSTERIORS=0`` turns the store
-off (every fit is made afresh and nothing is written).
+recomputes from the stored posteriors (at the summaries' own cost: 66 s for the quick
+profile and 193 s for the full one on the study's data, against 267 s and 2,503 s),
+while a change to a model, the sampler or the data refits. ``ORGANIZING_POSTERIORS=0``
+turns the store off (every fit is made afresh and nothing is written).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ FITTING_CODE = ("models", "inference")
 
 
 def enabled() -> bool:
+    """Whether fits go through the store (``ORGANIZING_POSTERIORS`` is not ``0``)."""
     return os.environ.get("ORGANIZING_POSTERIORS", "1") != "0"
 
 

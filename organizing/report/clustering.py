@@ -14,7 +14,6 @@ import pandas as pd
 from great_tables import GT
 from matplotlib.figure import Figure
 
-from organizing.clustering.heldout_test import chosen_covariance
 from organizing.clustering.selection import CLUSTERS_SUPPORTED
 from organizing.models import HEADLINE_MODEL
 from organizing.report import formatting as fmt
@@ -150,7 +149,7 @@ def _cv_frame(t) -> pd.DataFrame:
     names = [f"{K} clusters" if K > 1 else ("1, any shape" if cov == "full"
                                              else "1, per-slope spreads")
              for K, cov in zip(cv["K"], cv["covariance"], strict=True)]
-    chosen = (cv["K"] == t.chosen_K) & (cv["covariance"] == chosen_covariance(t))
+    chosen = (cv["K"] == t.chosen_K) & (cv["covariance"] == t.covariance)
     return cv.assign(model=names, diff=cv["cv_lpd"] - base,
                      chosen=np.where(chosen, "chosen", ""))
 

@@ -20,9 +20,6 @@ from organizing.claims import (
     STUDY_COMMIT,
     SUPPORT_THRESHOLD,
     VERDICTS,
-    claim_row,
-    distinct_tests,
-    moved_verdicts,
 )
 from organizing.models import HEADLINE_MODEL, NUTS_MODELS, ModelId
 from organizing.report import formatting as fmt
@@ -69,12 +66,12 @@ def source_links() -> str:
 
 def status(claims, claim_id: str) -> str:
     """The headline verdict on a claim as a verb phrase: ``is supported by`` and so on."""
-    return VERDICT_WORDS[claim_row(claims.table, claim_id)["verdict"]]
+    return VERDICT_WORDS[claims.row(claim_id)["verdict"]]
 
 
 def evidence(claims, claim_id: str) -> str:
     """The quantity behind a headline verdict, its 90% interval and P(as claimed)."""
-    row = claim_row(claims.table, claim_id)
+    row = claims.row(claim_id)
     return (f"{row['quantity']}: {fmt.estimate(row['mean'], row['q5'], row['q95'])}, "
             f"P(as claimed) {_p(row['prob_claimed'])}")
 
@@ -95,12 +92,12 @@ def n_tested(claims) -> str:
 
 def n_tests(claims) -> str:
     """How many distinct tests those claims rest on."""
-    return fmt.count(len(distinct_tests(claims.table)))
+    return fmt.count(len(claims.distinct_tests))
 
 
 def verdict_counts(claims) -> str:
     """``2 are supported, 6 are inconclusive, …``: by distinct test."""
-    tests = distinct_tests(claims.table)
+    tests = claims.distinct_tests
     parts = []
     for verdict in TESTED:
         k = int((tests["verdict"] == verdict).sum())
@@ -168,7 +165,7 @@ def claim_sentences(claims, models=NUTS_MODELS, sensitivity=None) -> str:
     how it shares its test, where the other models differ and the sensitivity analyses
     that move it (pass ``results.sensitivity``)."""
     by_model = claims.by_model
-    moved = moved_verdicts(claims.table, sensitivity)
+    moved = claims.moved_verdicts(sensitivity)
     bullets = []
     for _, row in _tested(claims).iterrows():
         others = by_model[(by_model["id"] == row["id"])
@@ -194,7 +191,7 @@ def claim_sentences(claims, models=NUTS_MODELS, sensitivity=None) -> str:
 def changed_verdicts(claims, model: ModelId = ModelId.CORRECTED) -> str:
     """``k of n``: the headline model's distinct tests whose verdict another model's differs
     from (where both were tested)."""
-    tests = distinct_tests(claims.table).set_index("id")["verdict"]
+    tests = claims.distinct_tests.set_index("id")["verdict"]
     other = claims.by_model[claims.by_model["model"] == ModelId(model).value].set_index(
         "id")["verdict"].reindex(tests.index)
     changed = int(((other != tests) & other.isin(TESTED)).sum())
@@ -202,7 +199,7 @@ def changed_verdicts(claims, model: ModelId = ModelId.CORRECTED) -> str:
 
 
 def _moves(claims, sensitivity) -> list[str]:
-    moved = moved_verdicts(claims.table, sensitivity)
+    moved = claims.moved_verdicts(sensitivity)
     return [", ".join(labels.sensitivity_label(v) for v in moved.get(c, []))
             for c in claims.table["claim"]]
 

@@ -91,9 +91,8 @@ def summary(results: Results) -> dict:
     """Every headline figure as a JSON-safe dict (keys documented in the README)."""
     evaluation = results.evaluation
     metrics = evaluation.metrics.set_index("model")
-    from organizing.evaluation import fold_means
 
-    folds = fold_means(evaluation.folds)[["auc", "log_loss"]]
+    folds = evaluation.fold_means()[["auc", "log_loss"]]
     models = {}
     for model in ModelId:
         entry = {}
@@ -124,7 +123,6 @@ def summary(results: Results) -> dict:
         return {row.feature: {"mean": _number(row.mean), "q5": _number(row.q5),
                               "q95": _number(row.q95)} for row in frame.itertuples()}
 
-    from organizing.claims import verdict_counts
 
     claims, not_tested = claims_summary(results.claims)
     data = results.data
@@ -152,7 +150,7 @@ def summary(results: Results) -> dict:
         },
         "claims": claims,
         "claims_not_tested": not_tested,
-        "verdict_counts": verdict_counts(results.claims.table),
+        "verdict_counts": results.claims.verdict_counts,
         "effects": effects_summary(results.claims),
         "clustering": clustering,
         "error_rates": {key: (int(value) if key.endswith("campaigns") else _number(value))

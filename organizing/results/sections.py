@@ -228,6 +228,13 @@ class Evaluation:
     heldout_elpd: pd.DataFrame
     new_stores: pd.DataFrame
 
+    def fold_means(self, features: str = "all") -> pd.DataFrame:
+        """Mean of each metric over the held-out-worksite folds, one row per model value,
+        for one feature set (:func:`organizing.evaluation.fold_means`)."""
+        from organizing.evaluation import fold_means
+
+        return fold_means(self.folds, features)
+
 
 @dataclass(frozen=True)
 class Claims:
@@ -250,6 +257,33 @@ class Claims:
     by_model: pd.DataFrame
     effects: pd.DataFrame
     signing_rate: float
+
+    def row(self, claim_id: str) -> pd.Series:
+        """The headline row of the claim with the stable id ``claim_id``."""
+        from organizing.claims import claim_row
+
+        return claim_row(self.table, claim_id)
+
+    @property
+    def distinct_tests(self) -> pd.DataFrame:
+        """One row per distinct test (:func:`organizing.claims.distinct_tests`)."""
+        from organizing.claims import distinct_tests
+
+        return distinct_tests(self.table)
+
+    @property
+    def verdict_counts(self) -> dict[str, int]:
+        """How many distinct tests reached each verdict."""
+        from organizing.claims import verdict_counts
+
+        return verdict_counts(self.table)
+
+    def moved_verdicts(self, sensitivity) -> dict[str, list[str]]:
+        """Per claim, the sensitivity analyses under which its verdict moves
+        (:func:`organizing.claims.moved_verdicts`)."""
+        from organizing.claims import moved_verdicts
+
+        return moved_verdicts(self.table, sensitivity)
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,8 @@ def published(name: str) -> float:
 
 def fold_means(evaluation) -> pd.DataFrame:
     """Mean of each metric over the held-out-worksite folds with every feature, one row per
-    model value (:func:`organizing.evaluation.fold_means`)."""
-    from organizing.evaluation import fold_means as means
-
-    return means(evaluation.folds)
+    model value (``Evaluation.fold_means``)."""
+    return evaluation.fold_means()
 
 
 def metrics_table(evaluation) -> pd.DataFrame:
