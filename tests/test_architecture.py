@@ -28,13 +28,8 @@ def import_graph() -> dict[str, set[str]]:
     for name, path in modules.items():
         targets = set()
         tree = ast.parse(path.read_text())
-        # imports for type checkers only never run: not an arrow between modules
-        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
-                       and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
-                       for statement in block.body for n in ast.walk(statement)}
+        # every import counts, those for type checkers too: a cycle there is still a cycle
         for node in ast.walk(tree):
-            if id(node) in typing_only:
-                continue
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
                     "organizing"):
                 for alias in node.names:

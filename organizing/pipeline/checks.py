@@ -3,22 +3,11 @@ calibration of the headline model, and the audit of the published specification.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
-from organizing.audit import PublishedAudit
 from organizing.pipeline.context import NUTS_SPECS, Context
+from organizing.pipeline.products import AuditStage
 from organizing.results.sections import Calibration, PriorPredictive
-
-
-@dataclass(frozen=True)
-class AuditStage:
-    """The audit of the published specification (from the SVI stage's single guide draw)
-    and every NUTS model's decomposition of the design's variance."""
-
-    published: PublishedAudit
-    variance: pd.DataFrame
 
 
 def check_priors(ctx: Context) -> PriorPredictive:

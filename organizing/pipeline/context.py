@@ -21,10 +21,14 @@ from organizing.models import ModelId
 
 if TYPE_CHECKING:  # the products' types, for readers and type checkers only
     from organizing.features import Design
-    from organizing.pipeline.checks import AuditStage
-    from organizing.pipeline.fits import NutsStage, SviStage
-    from organizing.pipeline.heldout import HeldoutWorkers
-    from organizing.pipeline.verdicts import ClaimsStage, VariantFit
+    from organizing.pipeline.products import (
+        AuditStage,
+        ClaimsStage,
+        HeldoutWorkers,
+        NutsStage,
+        SviStage,
+        VariantFit,
+    )
     from organizing.results.sections import (
         Calibration,
         ClusteringResults,

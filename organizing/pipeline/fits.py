@@ -3,37 +3,15 @@ comparisons, NUTS for every model the book reports coefficients for."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from organizing.audit import PublishedAudit
 from organizing.models import ModelId
 from organizing.pipeline.context import NUTS_SPECS, SVI_SPECS, Context, fit_nuts
+from organizing.pipeline.products import NutsStage, SviStage
 from organizing.results.sections import Coefficients, LooSummary, Posterior, SVIRecord
-
-
-@dataclass(frozen=True)
-class SviStage:
-    """The SVI fits' records and draws, and what the audit and the clustering take from
-    the published refit: its single guide draw (the study's table was one draw), the
-    audit of that draw, and its held-out probabilities as the code computes them and as
-    the model learned them."""
-
-    fits: dict[ModelId, SVIRecord]
-    draws: dict[ModelId, dict]
-    one_draw: dict
-    published_audit: PublishedAudit
-    published_probabilities: dict[ModelId, np.ndarray]
-
-
-@dataclass(frozen=True)
-class NutsStage:
-    """Every NUTS model's posterior section and its pooled draws."""
-
-    posteriors: dict[ModelId, Posterior]
-    draws: dict[ModelId, dict]
 
 
 def fit_svi_models(ctx: Context) -> SviStage:

@@ -5,7 +5,6 @@ needs."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,27 +18,13 @@ from organizing.pipeline.context import (
     nuts_arguments,
     thin,
 )
+from organizing.pipeline.products import HeldoutWorkers
 from organizing.results.sections import Curves, Evaluation
 
 #: The ``features`` of a held-out-worksite fold row: every feature, or all but No. Notes.
 ALL_FEATURES, WITHOUT_NOTES = "all", "without No. Notes"
 #: The baselines refitted on each fold.
 BASELINES = (ModelId.POOLED_LOGISTIC, ModelId.GRADIENT_BOOSTING)
-
-
-@dataclass(frozen=True)
-class HeldoutWorkers:
-    """The study's held-out workers: each model's metrics, curves and accuracy gains, the
-    time each took to fit, each model's held-out probabilities (for the log predictive
-    density), and the posterior predictive check of per-worksite rates (rates and bins
-    below the disclosure threshold withheld)."""
-
-    metrics: pd.DataFrame
-    curves: dict[ModelId, Curves]
-    accuracy: pd.DataFrame
-    fit_seconds: dict[ModelId, float]
-    probabilities: dict[ModelId, np.ndarray]
-    ppc: pd.DataFrame
 
 
 def evaluate_heldout_workers(ctx: Context) -> HeldoutWorkers:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -16,28 +16,9 @@ from organizing.models import HEADLINE_MODEL, NUTS_MODELS
 from organizing.pipeline.clusters import cluster_test_settings, heldout_sites
 from organizing.pipeline.context import Context, nuts_arguments
 from organizing.pipeline.fits import coefficient_tables
+from organizing.pipeline.products import ClaimsStage, VariantFit
 from organizing.results import cache
 from organizing.results.sections import Claims, ErrorRates, Posterior, Sensitivity
-
-
-@dataclass(frozen=True)
-class VariantFit:
-    """A sensitivity variant's NUTS fit: its draws, the design it was fitted on, its priors
-    (as the claims' reference needs them) and its run record."""
-
-    draws: dict
-    design: object
-    priors: object
-    run: object
-
-
-@dataclass(frozen=True)
-class ClaimsStage:
-    """The claims section (effects kept as takeaways only where their direction survives
-    every sensitivity analysis) and the sensitivity section it was checked against."""
-
-    claims: Claims
-    sensitivity: Sensitivity
 
 
 def fit_sensitivity_variants(ctx: Context) -> dict[str, VariantFit]:

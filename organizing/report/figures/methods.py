@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from organizing.models import HEADLINE_MODEL, ModelId
 from organizing.report import labels
-from organizing.report.figures.style import _interval_rows, new_figure, styled
+from organizing.report.figures.style import _interval_rows, new_figure, styled, worksite_forest
 from organizing.report.labels import COLOURS, model_style
 
 
@@ -169,10 +169,7 @@ def approximations_forest(posteriors) -> Figure:
         label = f"{style.label} (NUTS)" if model is ModelId.CORRECTED else style.label
         _interval_rows(ax, y + offset, frame, style.colour, label,
                        filled=model is ModelId.CORRECTED)
-    ax.set_yticks(y, features, fontsize=8)
-    ax.grid(axis="y", visible=False)
-    ax.set(xlabel="log-odds of signing per SD of the worksite feature (mean, 90% interval)",
-           title="Corrected model: NUTS and two SVI guides")
+    worksite_forest(ax, features, "Corrected model: NUTS and two SVI guides")
     fig.legend(loc="outside lower center", ncols=3, fontsize=8)
     return fig
 

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from organizing.models import HEADLINE_MODEL, ModelId
 from organizing.report import labels
-from organizing.report.figures.style import _interval_rows, new_figure, styled
+from organizing.report.figures.style import _interval_rows, new_figure, styled, worksite_forest
 from organizing.report.labels import COLOURS, model_label, model_style
 
 #: Models whose worksite coefficients the results chapter sets side by side.
@@ -32,10 +32,7 @@ def worksite_effects(posteriors, data) -> Figure:
         rows = y[[features.index(f) for f in kept]] + offset
         _interval_rows(ax, rows, frame.loc[kept], style.colour, style.label,
                        filled=model is HEADLINE_MODEL)
-    ax.set_yticks(y, features, fontsize=8)
-    ax.grid(axis="y", visible=False)
-    ax.set(xlabel="log-odds of signing per SD of the worksite feature (mean, 90% interval)",
-           title="Worksite coefficients")
+    worksite_forest(ax, features, "Worksite coefficients")
     fig.legend(loc="outside lower center", ncols=2, fontsize=8)
     return fig
 

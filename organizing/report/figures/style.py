@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import matplotlib as mpl
+import numpy as np
 from matplotlib.figure import Figure
 
 WIDTH = 7.0  # inches: fits the HTML column and an A4/letter page
@@ -48,3 +49,12 @@ def _interval_rows(ax, y, frame, colour, label, marker="o", filled=True):
     ax.hlines(y, frame["q5"], frame["q95"], color=colour, lw=2)
     ax.plot(frame["mean"], y, marker, color=colour, ms=5, mfc=colour if filled else "white",
             ls="none", label=label)
+
+
+def worksite_forest(ax, features, title: str):
+    """Label a forest of worksite coefficients: one row per feature, top to bottom."""
+    y = np.arange(len(features))[::-1].astype(float)
+    ax.set_yticks(y, features, fontsize=8)
+    ax.grid(axis="y", visible=False)
+    ax.set(xlabel="log-odds of signing per SD of the worksite feature (mean, 90% interval)",
+           title=title)
