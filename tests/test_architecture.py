@@ -191,3 +191,73 @@ def test_no_report_module_can_load_a_modelling_library():
     assert {name: found for name, found in loaded.items() if found} == {}
     # the check sees through a function-level import of a module that loads JAX
     assert heavy_closure({"organizing.inference.nuts"}) >= {"jax"}
+
+
+#: Look-ups of words and names (the data dictionary) that the report may call: they
+#: compute nothing from results and state no rule, they name a column or say what it means.
+VOCABULARY = {
+    "organizing.data.meaning.meaning",
+    "organizing.data.prepare.generic_name",
+    "organizing.data.prepare.meaning",
+    "organizing.features.is_composition",
+}
+
+
+def _analysis_calls(source: str) -> list[str]:
+    """Functions of non-report modules of the package that ``source`` calls, by their
+    qualified name: names imported from them, and attributes of modules imported whole.
+    Types (a record's methods, an enum) and constants are not calls of an analysis
+    function and are not listed."""
+    import importlib
+    import inspect
+
+    tree = ast.parse(source)
+    bound = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (
+                node.module or "").startswith("organizing"):
+            if node.module.startswith("organizing.report"):
+                continue
+            for alias in node.names:
+                try:
+                    obj = importlib.import_module(f"{node.module}.{alias.name}")
+                except ModuleNotFoundError:
+                    obj = getattr(importlib.import_module(node.module), alias.name)
+                bound[alias.asname or alias.name] = obj
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("organizing") and not alias.name.startswith(
+                        "organizing.report"):
+                    bound[alias.asname or alias.name] = importlib.import_module(alias.name)
+    calls = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        chain, func = [], node.func
+        while isinstance(func, ast.Attribute):
+            chain.append(func.attr)
+            func = func.value
+        if not (isinstance(func, ast.Name) and func.id in bound):
+            continue
+        obj = bound[func.id]
+        for attr in reversed(chain):
+            obj = getattr(obj, attr, None) if inspect.ismodule(obj) else None
+        if inspect.isfunction(obj):
+            calls.append(f"{obj.__module__}.{obj.__qualname__}")
+    return calls
+
+
+def test_no_report_module_calls_an_analysis_function():
+    """The report formats typed results: every rule, statistic and disclosure decision is
+    applied where results are computed, so a report module calls no function of an
+    analysis module (it may read their constants and types, and the data dictionary)."""
+    found = {_module_name(p): sorted(set(_analysis_calls(p.read_text())) - VOCABULARY)
+             for p in (PACKAGE / "report").rglob("*.py")}
+    assert {name: calls for name, calls in found.items() if calls} == {}
+    # the check finds a call through a module imported whole and through a name
+    planted = ("from organizing.data import disclosure\n"
+               "from organizing.data.checks import minimum_sites\n"
+               "def f(n, c):\n    return disclosure.withhold_count(n, min_count=5), "
+               "minimum_sites(c)\n")
+    assert _analysis_calls(planted) == ["organizing.data.disclosure.withhold_count",
+                                        "organizing.data.checks.minimum_sites"]

@@ -16,10 +16,10 @@ import pytest
 
 from organizing.data import load_campaign
 from organizing.data.disclosure import (
-    count_text,
     merge_small_bins,
     pooled_rate,
     rate_shown,
+    withhold_count,
     withhold_site_rates,
     withhold_small_bins,
 )
@@ -71,10 +71,10 @@ def test_pooled_rate_follows_the_same_rule():
     assert pooled_rate([], [], min_count=5) is None
 
 
-def test_counts_below_k_print_as_fewer_than_k():
-    assert count_text(3, min_count=5) == "fewer than 5"
-    assert count_text(0, min_count=5) == "0"
-    assert count_text(12345, min_count=5) == "12,345"
+def test_counts_below_k_are_withheld():
+    assert withhold_count(3, min_count=5) is None
+    assert withhold_count(0, min_count=5) == 0
+    assert withhold_count(12345, min_count=5) == 12345
 
 
 def test_merged_bins_keep_the_total_and_reach_k():

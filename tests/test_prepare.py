@@ -274,16 +274,19 @@ def test_feature_table_gives_level_meaning_and_transform_of_every_feature(small_
 
 
 def test_requirements_table_measures_every_profile_it_shows(small_summary):
+    from dataclasses import replace
     from types import SimpleNamespace
 
     from organizing.data.checks import MIN_PER_CLASS, MIN_SITES
+    from organizing.pipeline.data_summary import minimum_sites_by_profile
     from organizing.report import tables
 
     quick = load_config(profile="quick")
     # this book's own settings, here with more folds than the packaged quick profile
     own = quick.model_copy(update={"evaluation": quick.evaluation.model_copy(
         update={"worksite_folds": 9})})
-    results = SimpleNamespace(data=small_summary, meta=SimpleNamespace(
+    data = replace(small_summary, minimum_sites=minimum_sites_by_profile(own))
+    results = SimpleNamespace(data=data, meta=SimpleNamespace(
         profile="quick", timings={"total": 123.4}, settings=own))
     text = _text(tables.campaign_requirements(results))
     assert "2 min 03 s" in text and "measured while computing this book's results" in text

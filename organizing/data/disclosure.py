@@ -101,8 +101,8 @@ def merge_small_bins(counts: np.ndarray, edges: np.ndarray, *,
     return np.asarray(new_counts), np.asarray(new_edges)
 
 
-def count_text(n: float, *, min_count: int) -> str:
-    """A count of workers as the book may print it: ``1,234``, or ``fewer than k``
-    when it is below k (zero is printed: it discloses no one)."""
+def withhold_count(n: float, *, min_count: int) -> int | None:
+    """A count of workers as the book may keep it: the count, or None when it is below k
+    (printed "fewer than k"); zero is kept, since it discloses no one."""
     n = round(float(n))
-    return f"fewer than {min_count}" if 0 < n < min_count else f"{n:,}"
+    return None if 0 < n < min_count else n

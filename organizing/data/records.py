@@ -206,6 +206,11 @@ def _kinds(schema: type[pa.DataFrameModel]) -> dict[str, str]:
     return out
 
 
+#: Each record file's columns and their kinds (text, number, date), from its schema.
+COLUMN_KINDS: dict[str, dict[str, str]] = {file: _kinds(schema)
+                                           for file, schema in SCHEMAS.items()}
+
+
 def _convert(frame: pd.DataFrame, schema: type[pa.DataFrameModel], tally: FailureTally
              ) -> pd.DataFrame:
     """Text cells to the schema's kinds; a cell that is not a number or a date is reported

@@ -8,20 +8,33 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from organizing.config import Config
 from organizing.data import ONE_HOT_GROUPS, Campaign
 from organizing.pipeline.context import Context
 from organizing.results.sections import DataSummary, Disclosure, Histogram
 
 
 def summarize_data(ctx: Context) -> DataSummary:
-    """:func:`describe_data` of the campaign, with the headline design's aliases: the
-    worksite columns left out because the others determine them."""
+    """:func:`describe_data` of the campaign, with the headline design's aliases (the
+    worksite columns left out because the others determine them) and the fewest worksites
+    a campaign needs under each profile (this run's own settings for its profile)."""
     aliases = ctx.designs.headline.aliases
     return replace(
         describe_data(ctx.campaign, ctx.designs.listed, ctx.config.disclosure.min_count),
         aliases=pd.DataFrame([{"name": a.name, "identity": a.identity(),
                                "residual_sd": a.residual_sd} for a in aliases],
-                             columns=["name", "identity", "residual_sd"]))
+                             columns=["name", "identity", "residual_sd"]),
+        minimum_sites=minimum_sites_by_profile(ctx.config))
+
+
+def minimum_sites_by_profile(config: Config) -> dict[str, int]:
+    """The fewest worksites a campaign needs (:func:`organizing.data.checks.minimum_sites`)
+    under each profile's packaged settings, and under ``config`` for its own profile."""
+    from organizing.config import PROFILES, load_config
+    from organizing.data.checks import minimum_sites
+
+    return {p: minimum_sites(config if p == config.profile else load_config(profile=p))
+            for p in PROFILES}
 
 
 def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
@@ -34,7 +47,12 @@ def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
     minimum and maximum), and the histograms span the 0.5th to 99.5th
     percentiles, the tails counted in the end bins.
     """
-    from organizing.data.disclosure import merge_small_bins, pooled_rate, rate_shown
+    from organizing.data.disclosure import (
+        merge_small_bins,
+        pooled_rate,
+        rate_shown,
+        withhold_count,
+    )
 
     n_sites = campaign.n_sites
     workers = np.bincount(campaign.site_index, minlength=n_sites)
@@ -90,7 +108,13 @@ def describe_data(campaign: Campaign, reduced, min_count: int) -> DataSummary:
         disclosure=Disclosure(
             min_count=min_count, rates_withheld=int(np.sum(~shown)),
             pooled_rate=pooled_rate(signed[~shown], workers[~shown], min_count=min_count),
-            bins_merged=merged),
+            bins_merged=merged,
+            counts={name: withhold_count(n, min_count=min_count) for name, n in (
+                ("signed", campaign.signed.sum()),
+                ("unknown gender", np.sum(campaign.worker_x[:, features.index("Is Male")]
+                                          == 0.5)),
+                ("fewest workers at a worksite", workers.min()),
+                ("most workers at a worksite", workers.max()))}),
     )
 
 

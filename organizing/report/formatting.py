@@ -51,6 +51,12 @@ def count(n: float) -> str:
     return _minus(f"{round(float(n)):,}")
 
 
+def shown_count(n: int | None, min_count: int) -> str:
+    """A count kept by disclosure control (:attr:`Disclosure.counts`): ``1,234``, or
+    ``fewer than k`` where it was withheld (None)."""
+    return f"fewer than {min_count}" if n is None else count(n)
+
+
 def share(x: float, decimals: int = SHARE_DECIMALS) -> str:
     """A proportion as a percentage: ``17.2%``."""
     return f"{number(100 * float(x), decimals)}%"

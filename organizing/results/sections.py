@@ -13,7 +13,7 @@ The cache (:mod:`organizing.results.cache`) stores these sections as JSON and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -64,13 +64,16 @@ class Disclosure:
     shown (fewer than k signers or non-signers); ``pooled_rate``: their pooled
     signing rate, None when the pool itself fails the rule or is empty.
     ``bins_merged``: per worker-feature histogram, how many of its bins were
-    merged into a neighbour.
+    merged into a neighbour. ``counts``: the counts of workers the book prints (signed,
+    unknown gender, fewest and most at a worksite), None where 0 < n < k
+    (:func:`organizing.data.disclosure.withhold_count`; printed "fewer than k").
     """
 
     min_count: int
     rates_withheld: int
     pooled_rate: float | None
     bins_merged: dict[str, int]
+    counts: dict[str, int | None]
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ class DataSummary:
     #: The worksite columns left out of the book's models because others determine them
     #: (:func:`organizing.features.identified`): name, identity, residual_sd.
     aliases: pd.DataFrame | None = None
+    #: The fewest worksites a campaign needs under each profile's settings
+    #: (:func:`organizing.data.checks.minimum_sites`; this run's own for its profile).
+    minimum_sites: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from great_tables import GT
 
-from organizing.data import WORKER_FILE, WORKSITE_FILE, disclosure, prepare, schemas
+from organizing.data import WORKER_FILE, WORKSITE_FILE, prepare, schemas
 from organizing.report.formatting import (
     INTERVAL_SEPARATOR,
 )
@@ -146,22 +146,22 @@ def feature_summary(data) -> GT:
 def data_overview(results) -> GT:
     """Counts and rates that describe the campaign data (disclosure control applied:
     a count below k prints as "fewer than k", withheld worksites' rates are left out)."""
-    from organizing.report.formatting import count, share
+    from organizing.report.formatting import count, share, shown_count
 
     data, sites = results.data, results.data.sites
     k = data.disclosure.min_count
-    workers, rates = sites["workers in file"], sites["signing rate"].dropna()
+    rates = sites["signing rate"].dropna()
 
-    def shown(n):
-        return disclosure.count_text(n, min_count=k)
+    def shown(name):
+        return shown_count(data.disclosure.counts[name], k)
 
     rows = [
         ("Workers", count(data.n_workers)),
         ("Worksites", count(data.n_sites)),
-        ("Workers who signed", f"{shown(data.n_signed)} ({share(data.signing_rate)})"),
+        ("Workers who signed", f"{shown('signed')} ({share(data.signing_rate)})"),
         ("Workers per worksite (median, range)",
-         f"{count(workers.median())} ({shown(workers.min())}{INTERVAL_SEPARATOR}"
-         f"{shown(workers.max())})"),
+         f"{count(data.workers_per_site_median)} ({shown('fewest workers at a worksite')}"
+         f"{INTERVAL_SEPARATOR}{shown('most workers at a worksite')})"),
     ]
     if len(rates):
         rows.append((f"Worksite signing rate (median, range; {count(len(rates))} worksites)",
@@ -173,7 +173,7 @@ def data_overview(results) -> GT:
                      count(data.disclosure.rates_withheld)
                      + (f" (pooled rate {share(pooled)})" if pooled is not None else "")))
     rows += [
-        ("Workers of unknown gender (Is Male = 0.5)", shown(data.unknown_gender)),
+        ("Workers of unknown gender (Is Male = 0.5)", shown('unknown gender')),
         ("Training / held-out workers (study's split)",
          f"{count(results.meta.n_train)} / {count(results.meta.n_test)}"),
     ]

@@ -13,39 +13,37 @@ from organizing.report.tables.style import house_style, new_table
 def campaign_requirements(results, others: dict | None = None) -> GT:
     """Minimum sizes and run times for the quick and full profiles.
 
-    The minimums are :func:`organizing.data.checks.minimum_sites` under each profile's
-    settings (this book's own settings for its profile). Each run time is a measurement:
+    The minimums are the data section's ``minimum_sites``: the rule of
+    :mod:`organizing.data.checks` under each profile's settings (this book's own settings
+    for its profile), applied when the results were computed. Each run time is a measurement:
     this book's own (``meta.timings``), and another profile's from its results when
     they are computed for the same campaign (``others``: profile → its results, or None
     when they are not computed).
     """
-    from organizing.config import PROFILES, load_config
     from organizing.data.checks import (
         MIN_CLUSTER_HELDOUT,
         MIN_CLUSTER_TRAIN,
         MIN_PER_CLASS,
         MIN_SITES,
-        minimum_sites,
     )
     from organizing.report.formatting import count
 
     current = results.meta.profile
     others = others or {}
-    settings = {p: results.meta.settings if p == current else load_config(profile=p)
-                for p in PROFILES}
+    minimums = results.data.minimum_sites
     rows = [
         {"requirement": "Worksites (each with at least one worker)",
-         **{p: count(minimum_sites(c)) for p, c in settings.items()},
+         **{p: count(n) for p, n in minimums.items()},
          "source": f"at least {count(MIN_SITES)} for the clustering (trained on "
                    f"{count(MIN_CLUSTER_TRAIN)}, scored on {count(MIN_CLUSTER_HELDOUT)} held "
                    "out), and at least the number of worksite folds and of clusters tried"},
         {"requirement": "Signers, and non-signers",
-         **{p: count(MIN_PER_CLASS) for p in settings},
+         **{p: count(MIN_PER_CLASS) for p in minimums},
          "source": "in the training and the held-out part of the split, and in every "
                    "fold (checked by organizing validate)"},
     ]
     times, sources = {}, []
-    for p in settings:
+    for p in minimums:
         measured = results if p == current else others.get(p)
         if measured is None:
             times[p] = "not computed"
@@ -62,7 +60,7 @@ def campaign_requirements(results, others: dict | None = None) -> GT:
         new_table(frame)
         .cols_label(requirement="", source="Where it comes from",
                     **{p: f"{p} profile" + (" (this book)" if p == current else "")
-                       for p in settings})
+                       for p in minimums})
         .pipe(house_style)
     )
 
