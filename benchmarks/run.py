@@ -15,6 +15,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 #: Chain methods compared on the headline model (parallel devices, a loop, vmap).
 METHODS = ["parallel", "sequential", "vectorized"]
+#: Warm-up adaptations compared: the default, and the early start whose first window is
+#: estimated from draws and gradients (organizing.inference.nuts, "The warm-up").
+ADAPTATIONS = ["welford", "gradient-first"]
 
 
 def _load(name: str):
@@ -26,7 +29,7 @@ def _load(name: str):
 
 def main() -> None:
     # The pipeline's quick and full profiles run last, the full one at the very end.
-    runs = (("bench_model", []), ("bench_nuts", ["--methods", *METHODS]),
+    runs = (("bench_model", []), ("bench_nuts", ["--methods", *METHODS, "--adaptations", *ADAPTATIONS]),
             ("bench_peers", []), ("bench_calibration", []), ("bench_clustering", []),
             ("bench_planning", []), ("bench_report", ["--profile", "quick"]),
             ("bench_report", ["--profile", "full"]))

@@ -79,7 +79,7 @@ def fits():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", [
-    "welford", "gradient",
+    "welford", "gradient", "gradient-first",
     pytest.param("gradient-then-welford", marks=pytest.mark.xfail(
         strict=True, reason="50 divergences, R-hat 1.025 for τ_β on this funnel (nuts.py)"))])
 def test_an_adaptation_samples_the_same_posterior_within_monte_carlo_error(fits, kind):
@@ -133,3 +133,33 @@ def test_the_schedule_is_numpyros_with_stans_sizes_and_starts_earlier_by_default
         assert all(b.start == a.end + 1 for a, b in zip(ours, ours[1:], strict=False))
     assert [tuple(w) for w in adaptation.adaptation_schedule(1000)][:3] == [
         (0, 24), (25, 49), (50, 99)]
+
+
+@pytest.mark.parametrize("kind", list(adaptation.ESTIMATORS))
+def test_each_window_uses_the_estimator_its_adaptation_names(kind):
+    """Driven through its schedule (200 iterations: windows 25-49, 50-149, then the end
+    buffer), the adapter's mass matrix after the first and after the last window is the
+    named estimate of that window's draws. The gradients are a quarter of a Gaussian's
+    score, so the two estimators differ (by 4x)."""
+    import jax
+
+    scales = np.array([0.5, 1.0, 3.0])
+    zs = np.random.default_rng(0).normal(size=(200, 3)) * scales
+    gs = -zs / (4 * scales**2)
+    estimators = {"gradient": adaptation.fisher_inverse_mass,
+                  "welford": adaptation.welford_inverse_mass}
+    first, _, last = adaptation.ESTIMATORS[kind]
+    init, update = adaptation.gradient_warmup_adapter(200, adapt_step_size=False, kind=kind)
+    zero = jnp.zeros(3)
+    state = init((zero, None, None, zero), jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(np.asarray(state.inverse_mass_matrix), 1.0)
+    for t in range(150):
+        state = update(t, 0.9, (jnp.asarray(zs[t]), None, None, jnp.asarray(gs[t])), state)
+        for end, window, name in ((49, slice(25, 50), first), (149, slice(50, 150), last)):
+            if t == end:
+                moments = adaptation._moments_init(3, False)
+                for z, g in zip(zs[window], gs[window], strict=True):
+                    moments = adaptation.moments_update(jnp.asarray(z), jnp.asarray(g),
+                                                        moments)
+                np.testing.assert_allclose(np.asarray(state.inverse_mass_matrix),
+                                           np.asarray(estimators[name](moments)), rtol=1e-5)

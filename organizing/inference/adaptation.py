@@ -179,19 +179,31 @@ def _blocks(value, inverse_mass):
     return ravel_pytree(value)[0]
 
 
+#: Each adaptation's estimator of the mass matrix at the end of its first window, of the
+#: windows between, and of its last window (the one the draws are made with):
+#: "gradient" is :func:`fisher_inverse_mass`, "welford" :func:`welford_inverse_mass`.
+ESTIMATORS = {
+    "gradient": ("gradient", "gradient", "gradient"),
+    "gradient-then-welford": ("gradient", "gradient", "welford"),
+    "gradient-first": ("gradient", "welford", "welford"),
+}
+
+
 def gradient_warmup_adapter(num_adapt_steps, find_reasonable_step_size=None,
                             adapt_step_size=True, adapt_mass_matrix=True, dense_mass=False,
                             target_accept_prob=0.8, regularize_mass_matrix=True, *,
-                            last_from_draws: bool = False):
-    """NumPyro's ``warmup_adapter`` with the draws-and-gradients estimator of the mass matrix.
+                            kind: str = "gradient"):
+    """NumPyro's ``warmup_adapter`` with the windows starting earlier and the estimators of
+    :data:`ESTIMATORS` ``[kind]``.
 
-    Same signature, schedule, step-size adaptation and state (``HMCAdaptState``) as
-    ``numpyro.infer.hmc_util.warmup_adapter``; only the mass matrix estimated at the
-    end of each window differs (:func:`fisher_inverse_mass`). With
-    ``last_from_draws``, the last window's estimate, the one the draws are made with,
-    is the draws' covariance (:func:`welford_inverse_mass`) instead. ``regularize_mass_matrix``
-    is accepted for the signature; the estimators are bounded by their own rules.
+    Same signature, step-size adaptation and state (``HMCAdaptState``) as
+    ``numpyro.infer.hmc_util.warmup_adapter``; the schedule is :func:`adaptation_schedule`'s
+    and the mass matrix estimated at the end of the first, a middle and the last window is
+    :func:`fisher_inverse_mass` ("gradient") or :func:`welford_inverse_mass` ("welford")
+    as ``kind`` says. ``regularize_mass_matrix`` is accepted for the signature; the
+    estimators are bounded by their own rules.
     """
+    first, middle, last = ESTIMATORS[kind]
     del regularize_mass_matrix
     if find_reasonable_step_size is None:
         find_reasonable_step_size = identity
@@ -205,16 +217,20 @@ def gradient_warmup_adapter(num_adapt_steps, find_reasonable_step_size=None,
                     for names, m in inverse_mass.items()}
         return _moments_init(inverse_mass.shape[-1], inverse_mass.ndim == 2)
 
-    def estimate(state, last):
-        if not last_from_draws:
-            return fisher_inverse_mass(state)
-        return jnp.where(last, welford_inverse_mass(state), fisher_inverse_mass(state))
+    def estimate(state, window):
+        # ``window`` is already the next one: 2 after the first mass-matrix window, the
+        # end buffer's index after the last
+        by_name = {"gradient": fisher_inverse_mass, "welford": welford_inverse_mass}
+        if first == middle == last:
+            return by_name[first](state)
+        return jnp.where(window == num_windows - 1, by_name[last](state),
+                         jnp.where(window == 2, by_name[first](state), by_name[middle](state)))
 
-    def final(mm_state, last):
+    def final(mm_state, window):
         if isinstance(mm_state, dict):
-            parts = {names: _factors(estimate(s, last)) for names, s in mm_state.items()}
+            parts = {names: _factors(estimate(s, window)) for names, s in mm_state.items()}
             return tuple({names: part[i] for names, part in parts.items()} for i in range(3))
-        return _factors(estimate(mm_state, last))
+        return _factors(estimate(mm_state, window))
 
     def update_moments(z, g, mm_state, inverse_mass):
         z_blocks, g_blocks = _blocks(z, inverse_mass), _blocks(g, inverse_mass)
@@ -236,7 +252,7 @@ def gradient_warmup_adapter(num_adapt_steps, find_reasonable_step_size=None,
     def window_end(z_info, rng_key_ss, state):
         step_size, inverse_mass, sqrt, sqrt_inv, ss_state, mm_state, window, rng_key = state
         if adapt_mass_matrix:  # ``window`` is already the next one: the last is the end buffer
-            inverse_mass, sqrt, sqrt_inv = final(mm_state, window == num_windows - 1)
+            inverse_mass, sqrt, sqrt_inv = final(mm_state, window)
             mm_state = moments_init(inverse_mass)
         if adapt_step_size:
             step_size = find_reasonable_step_size(step_size, inverse_mass, z_info, rng_key_ss)
@@ -295,26 +311,26 @@ def adapting(kind: str):
     if kind == "welford":
         yield
         return
-    if kind not in ("gradient", "gradient-then-welford"):
+    if kind not in ESTIMATORS:
         raise ValueError(f"unknown adaptation {kind!r}")
-    with _adapter(functools.partial(gradient_warmup_adapter,
-                                    last_from_draws=kind == "gradient-then-welford")):
+    with _adapter(functools.partial(gradient_warmup_adapter, kind=kind)):
         yield
 
 
 class GradientAdaptedNUTS(NUTS):
-    """NumPyro's NUTS whose warm-up adapts the mass matrix by :func:`gradient_warmup_adapter`.
+    """NumPyro's NUTS whose warm-up adapts the mass matrix by :func:`gradient_warmup_adapter`
+    with the estimators of ``adaptation`` (a key of :data:`ESTIMATORS`).
 
     NumPyro builds its warm-up adapter when the kernel is initialised (``init``); this
-    kernel swaps in its own for that call only, so other kernels are unaffected. With
-    ``last_from_draws`` the final mass matrix is the draws' covariance.
+    kernel swaps in its own for that call only, so other kernels are unaffected.
     """
 
-    def __init__(self, *args, last_from_draws: bool = False, **kwargs):
+    def __init__(self, *args, adaptation: str = "gradient", **kwargs):
+        if adaptation not in ESTIMATORS:
+            raise ValueError(f"unknown adaptation {adaptation!r}")
         super().__init__(*args, **kwargs)
-        self._last_from_draws = last_from_draws
+        self._adaptation = adaptation
 
     def init(self, rng_key, num_warmup, init_params, model_args, model_kwargs):
-        kind = "gradient-then-welford" if self._last_from_draws else "gradient"
-        with adapting(kind):
+        with adapting(self._adaptation):
             return super().init(rng_key, num_warmup, init_params, model_args, model_kwargs)
