@@ -29,7 +29,8 @@ def _load(name: str):
 
 def main() -> None:
     # The pipeline's quick and full profiles run last, the full one at the very end.
-    runs = (("bench_model", []), ("bench_nuts", ["--methods", *METHODS, "--adaptations", *ADAPTATIONS]),
+    runs = (("bench_model", []),
+            ("bench_nuts", ["--methods", *METHODS, "--adaptations", *ADAPTATIONS]),
             ("bench_peers", []), ("bench_calibration", []), ("bench_clustering", []),
             ("bench_planning", []), ("bench_report", ["--profile", "quick"]),
             ("bench_report", ["--profile", "full"]))
