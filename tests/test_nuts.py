@@ -314,3 +314,19 @@ def test_block_wise_loo_equals_the_whole_matrix(simulated, healthy):
     blocks = result_psis_loo(healthy, site_x, worker_x, site_index, y, block=37)
     assert blocks.elpd == pytest.approx(whole.elpd, rel=1e-10)
     assert blocks.k_bad == whole.k_bad and blocks.k_very_bad == whole.k_very_bad
+
+
+def test_a_released_sampler_compiles_again_to_the_same_draws():
+    """``release_compiled`` (called by the pipeline after each stage) drops the compiled
+    samplers; a later fit compiles again and gives exactly the same draws."""
+    data, _ = simulate_headline(num_sites=6, workers_per_site=10, seed=1)
+    settings = dict(chains=2, warmup=50, samples=50, seed=3)
+    first = nuts.run_nuts("headline", *data, **settings)
+    assert nuts.compiled_sampler.cache_info().currsize >= 1
+    nuts.release_compiled()
+    assert nuts.compiled_sampler.cache_info().currsize == 0
+    again = nuts.run_nuts("headline", *data, **settings)
+    assert nuts.compiled_sampler.cache_info().currsize == 1
+    assert first.draws.keys() == again.draws.keys()
+    for site, values in first.draws.items():
+        np.testing.assert_array_equal(values, again.draws[site], err_msg=site)

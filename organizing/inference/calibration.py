@@ -399,6 +399,12 @@ def _dtype():
     return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
 
 
+def release_compiled() -> None:
+    """Drop the compiled replication functions (:func:`organizing.inference.nuts.release_compiled`
+    drops JAX's caches of them)."""
+    _replication_function.cache_clear()
+
+
 @functools.lru_cache(maxsize=8)
 def _replication_function(
     sites: int,
