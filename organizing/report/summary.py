@@ -123,7 +123,6 @@ def summary(results: Results) -> dict:
         return {row.feature: {"mean": _number(row.mean), "q5": _number(row.q5),
                               "q95": _number(row.q95)} for row in frame.itertuples()}
 
-
     claims, not_tested = claims_summary(results.claims)
     data = results.data
     clustering = {name: {"K": run.K, "sigma": _number(run.sigma, 8), "verdict": run.verdict,

@@ -79,7 +79,6 @@ from organizing.report.narrative.fitting import (
 )
 from organizing.report.narrative.lookups import (
     compared,
-    fold_means,
     fold_metric,
     metric,
     metrics_table,
@@ -126,7 +125,6 @@ __all__ = [
     "diagnostics_sentence",
     "disagreement_sentence",
     "fold_convergence_sentence",
-    "fold_means",
     "fold_metric",
     "gibbs_mixing",
     "intervals_including_zero",

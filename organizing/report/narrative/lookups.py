@@ -22,12 +22,6 @@ def published(name: str) -> float:
     raise KeyError(f"the study published no figure named {name!r}")
 
 
-def fold_means(evaluation) -> pd.DataFrame:
-    """Mean of each metric over the held-out-worksite folds with every feature, one row per
-    model value (``Evaluation.fold_means``)."""
-    return evaluation.fold_means()
-
-
 def metrics_table(evaluation) -> pd.DataFrame:
     """The held-out metrics of the study's split, one row per model value."""
     return evaluation.metrics.set_index("model")
@@ -41,7 +35,7 @@ def metric(evaluation, model: ModelId, name: str = "auc") -> str:
 
 def fold_metric(evaluation, model: ModelId, name: str = "auc") -> str:
     """A model's mean of one metric over the held-out-worksite folds."""
-    return fmt.number(fold_means(evaluation).loc[ModelId(model).value, name],
+    return fmt.number(evaluation.fold_means().loc[ModelId(model).value, name],
                       fmt.METRIC_DECIMALS)
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from organizing.models import HEADLINE_MODEL, NUTS_MODELS, ModelId
 from organizing.report import formatting as fmt
 from organizing.report.labels import model_label
-from organizing.report.narrative.lookups import compared, fold_means, metric, metrics_table, n_folds
+from organizing.report.narrative.lookups import compared, metric, metrics_table, n_folds
 
 
 def new_store_sentence(evaluation, model: ModelId = HEADLINE_MODEL,
                        baseline: ModelId = ModelId.POOLED_LOGISTIC) -> str:
     """How a model ranks workers at worksites it never saw, against a baseline."""
-    means = fold_means(evaluation)
+    means = evaluation.fold_means()
     a, b = means.loc[model.value], means.loc[baseline.value]
     return (
         f"a mean AUC of {fmt.number(a['auc'], fmt.METRIC_DECIMALS)} over "
@@ -48,7 +48,7 @@ def fold_convergence_sentence(evaluation) -> str:
 def seen_store_sentence(evaluation, model: ModelId = HEADLINE_MODEL) -> str:
     """A model's AUC on held-out workers of stores it has seen, against new stores."""
     seen = float(metrics_table(evaluation).loc[model.value, "auc"])
-    new = float(fold_means(evaluation).loc[model.value, "auc"])
+    new = float(evaluation.fold_means().loc[model.value, "auc"])
     verdict = compared(seen, new)
     relation = {"better than": "higher than", "worse than": "lower than",
                 "about the same as": "about the same as"}[verdict]
@@ -59,7 +59,7 @@ def seen_store_sentence(evaluation, model: ModelId = HEADLINE_MODEL) -> str:
 
 def best_fold_model(evaluation, metric_name: str = "log_loss") -> str:
     """The label of the model with the best mean of a metric over held-out-worksite folds."""
-    means = fold_means(evaluation)[metric_name]
+    means = evaluation.fold_means()[metric_name]
     best = means.idxmax() if metric_name in ("auc", "accuracy") else means.idxmin()
     return model_label(best)
 

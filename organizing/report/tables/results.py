@@ -14,7 +14,6 @@ from organizing.report.formatting import (
     ELPD_DECIMALS,
     METRIC_DECIMALS,
 )
-from organizing.report.narrative.lookups import fold_means
 from organizing.report.tables.style import (
     house_style,
     interval,
@@ -83,7 +82,7 @@ def model_comparison(results) -> GT:
     """One row per model and baseline: PSIS-LOO, held-out metrics, new worksites, fit time."""
     evaluation = results.evaluation
     metrics = evaluation.metrics.set_index("model")
-    folds = fold_means(evaluation)[["auc", "log_loss"]]
+    folds = evaluation.fold_means()[["auc", "log_loss"]]
     rows = []
     for model in labels.model_order(metrics.index):
         posterior = results.posteriors.get(model)
